@@ -1,0 +1,130 @@
+package workspace
+
+import (
+	"time"
+)
+
+// Seconds is a duration written in configuration files as a number of seconds
+// (fractions allowed), the way the Python seed wrote them.
+type Seconds float64
+
+// Duration converts s to a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(float64(s) * float64(time.Second)) }
+
+// PoolSettings is one pool's configuration, as written under
+// database_pools.<name> in a config file. A pool freezes a copy when it is created.
+type PoolSettings struct {
+	// Enabled turns a backend off when false. A nil value means "on".
+	Enabled                *bool   `json:"enabled,omitempty"`
+	MinConnections         int     `json:"min_connections"`
+	MaxConnections         int     `json:"max_connections"`
+	MaxOverflow            int     `json:"max_overflow"`
+	PoolPrePing            bool    `json:"pool_pre_ping"`
+	PoolRecycle            Seconds `json:"pool_recycle"`
+	PoolTimeout            Seconds `json:"pool_timeout"`
+	PoolResetOnReturn      bool    `json:"pool_reset_on_return"`
+	PoolUseLIFO            bool    `json:"pool_use_lifo"`
+	IdleTimeout            Seconds `json:"idle_timeout"`
+	HealthCheckInterval    Seconds `json:"health_check_interval"`
+	LeakDetectionThreshold Seconds `json:"leak_detection_threshold"`
+}
+
+// IsEnabled reports whether the backend is turned on.
+func (p PoolSettings) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// DatabasePools holds the three pools' settings.
+type DatabasePools struct {
+	Operational PoolSettings `json:"operational"`
+	Vector      PoolSettings `json:"vector"`
+	Graph       PoolSettings `json:"graph"`
+}
+
+// Security holds the limits the seed called PoolSecurityConfig, and the
+// limits on what one tool call may write.
+type Security struct {
+	MaxConnectionsPerClient int   `json:"max_connections_per_client"`
+	ConnectionRateLimit     int   `json:"connection_rate_limit"`
+	BlacklistThreshold      int   `json:"blacklist_threshold"`
+	MaxArtifactBytes        int64 `json:"max_artifact_bytes"`
+	MaxMetadataBytes        int   `json:"max_metadata_bytes"`
+}
+
+// Server holds settings for the process as a whole (global file, env and flags only).
+type Server struct {
+	// MaxWorkspaces bounds how many projects have open pools at once (LRU eviction).
+	MaxWorkspaces int `json:"max_workspaces"`
+	// WorkspaceIdleTimeout closes a project's pools after it has not been used for this long.
+	WorkspaceIdleTimeout Seconds `json:"workspace_idle_timeout"`
+	// CircuitBreakerThreshold is how many consecutive failures to connect trip the breaker.
+	CircuitBreakerThreshold int `json:"circuit_breaker_threshold"`
+	// CircuitBreakerCooldown is how long a tripped breaker fails fast before a trial call.
+	CircuitBreakerCooldown Seconds `json:"circuit_breaker_cooldown"`
+	// RootsTimeout bounds how long a tool call waits for the client's roots.
+	RootsTimeout Seconds `json:"roots_timeout"`
+	// SQLiteBusyTimeout is SQLite's busy_timeout for the rare lock that is not queued in Go.
+	SQLiteBusyTimeout Seconds `json:"sqlite_busy_timeout"`
+	// LogLevel is a slog level name ("debug", "info", "warn", "error"); "" leaves the choice to main.
+	LogLevel string `json:"log_level"`
+}
+
+// Backends says where the remote database servers are. Empty values mean
+// "not configured" (a managed local server, or the backend stays off).
+// Global file and environment only: a project file may never set these.
+type Backends struct {
+	ChromaURL     string `json:"chroma_url"`
+	Neo4jURI      string `json:"neo4j_uri"`
+	Neo4jUsername string `json:"neo4j_username"`
+	// Neo4jPassword prints as "****" everywhere; Reveal gives the value to the driver.
+	Neo4jPassword Secret `json:"neo4j_password"`
+}
+
+// Config is the merged configuration:
+// defaults < global file < environment < project file (pool tuning and "enabled" only).
+type Config struct {
+	DatabasePools DatabasePools `json:"database_pools"`
+	Security      Security      `json:"security"`
+	Server        Server        `json:"server"`
+	Backends      Backends      `json:"backends"`
+}
+
+// Defaults returns the configuration used when no file says otherwise.
+func Defaults() Config {
+	return Config{
+		DatabasePools: DatabasePools{
+			// SQLite: one writer plus readers; max_connections bounds the readers.
+			Operational: PoolSettings{
+				MinConnections: 1, MaxConnections: 8, MaxOverflow: 0,
+				PoolPrePing: false, PoolRecycle: 3600, PoolTimeout: 30,
+				PoolResetOnReturn: true, PoolUseLIFO: true, IdleTimeout: 300,
+				HealthCheckInterval: 30, LeakDetectionThreshold: 60,
+			},
+			Vector: PoolSettings{
+				MinConnections: 0, MaxConnections: 10, MaxOverflow: 5,
+				PoolPrePing: true, PoolRecycle: 3600, PoolTimeout: 30,
+				PoolResetOnReturn: false, PoolUseLIFO: true, IdleTimeout: 300,
+				HealthCheckInterval: 30, LeakDetectionThreshold: 60,
+			},
+			Graph: PoolSettings{
+				MinConnections: 0, MaxConnections: 10, MaxOverflow: 5,
+				PoolPrePing: true, PoolRecycle: 3600, PoolTimeout: 30,
+				PoolResetOnReturn: false, PoolUseLIFO: true, IdleTimeout: 300,
+				HealthCheckInterval: 30, LeakDetectionThreshold: 60,
+			},
+		},
+		Security: Security{
+			MaxConnectionsPerClient: 8,
+			ConnectionRateLimit:     600,
+			BlacklistThreshold:      20,
+			MaxArtifactBytes:        10 << 20,
+			MaxMetadataBytes:        64 << 10,
+		},
+		Server: Server{
+			MaxWorkspaces:           16,
+			WorkspaceIdleTimeout:    1800,
+			CircuitBreakerThreshold: 5,
+			CircuitBreakerCooldown:  5,
+			RootsTimeout:            2,
+			SQLiteBusyTimeout:       5,
+		},
+	}
+}
