@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// readySQL is true for a task t whose dependencies are all completed.
+const readySQL = `NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.depends_on_id
+	WHERE d.task_id = t.id AND x.status <> 'completed')`
+
+// Claim atomically takes the best ready task for agent: pending, every
+// dependency completed, role unset or equal to role (any role when role is
+// ""), carrying every label in labels; highest priority first, then oldest,
+// then id. It becomes in_progress and assigned to agent. Returns nil when
+// nothing is ready. The pick and the update are one transaction on the single
+// writer, so two agents can never claim the same task.
+func (s *Store) Claim(ctx context.Context, agent, role string, labels []string) (*Task, error) {
+	agent, err := checkName("agent", agent)
+	if err != nil {
+		return nil, err
+	}
+	if agent == "" {
+		return nil, invalid("agent", "agent is required: pass a name that identifies the agent claiming work")
+	}
+	if role, err = checkName("role", role); err != nil {
+		return nil, err
+	}
+	labels, err = checkLabels("labels", labels)
+	if err != nil {
+		return nil, err
+	}
+	var out *Task
+	err = s.write(ctx, func(c *conn) error {
+		var id string
+		err := c.queryRow(ctx, `SELECT t.id FROM tasks t
+			WHERE t.status = 'pending'
+			AND (?1 = '' OR t.role IS NULL OR t.role = ?1)
+			AND (SELECT count(*) FROM task_labels l
+				WHERE l.task_id = t.id AND l.label IN (SELECT value FROM json_each(?2))) = ?3
+			AND `+readySQL+`
+			ORDER BY t.priority_rank DESC, t.created_at, t.id LIMIT 1`,
+			role, jsonIDs(labels), len(labels)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := fmtTime(s.now())
+		res, err := c.exec(ctx, `UPDATE tasks SET status = 'in_progress', assignee = ?, started_at = ?,
+			updated_at = ?, version = version + 1 WHERE id = ? AND status = 'pending'`, agent, now, now, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("claim %s: updated %d rows, want 1", id, n)
+		}
+		t, err := getTask(ctx, c, "id", id)
+		out = &t
+		return err
+	})
+	if err != nil {
+		return nil, wrap("claim task", err)
+	}
+	return out, nil
+}
+
+// Complete finishes a pending or in-progress task as completed or failed,
+// records its summary and, if given, its artifact (replacing one of the same
+// name). It returns the task and the ids of the tasks this completion made
+// ready, sorted.
+func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, []string, error) {
+	if err := checkID("id", id); err != nil {
+		return Task{}, nil, err
+	}
+	outcome := cp.Outcome
+	if outcome == "" {
+		outcome = "completed"
+	}
+	if outcome != "completed" && outcome != "failed" {
+		return Task{}, nil, invalid("outcome", "outcome %q is not one of: completed, failed", clip(outcome))
+	}
+	if err := checkText("summary", cp.Summary, maxSummary); err != nil {
+		return Task{}, nil, err
+	}
+	if cp.Artifact != nil {
+		if err := checkArtifact(cp.Artifact); err != nil {
+			return Task{}, nil, err
+		}
+	}
+	var (
+		out       Task
+		unblocked = []string{}
+	)
+	err := s.write(ctx, func(c *conn) error {
+		var status string
+		err := c.queryRow(ctx, `SELECT status FROM tasks WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("id", id)
+		}
+		if err != nil {
+			return err
+		}
+		if status != "pending" && status != "in_progress" {
+			return &Error{Kind: KindTransition, Field: "id", Msg: fmt.Sprintf(
+				"task %s is %s; only a pending or in_progress task can be completed", id, status) + completeHint(status)}
+		}
+		now := s.now()
+		ts := fmtTime(now)
+		if _, err := c.exec(ctx, `UPDATE tasks SET status = ?, summary = ?, completed_at = ?, updated_at = ?,
+			version = version + 1 WHERE id = ?`, outcome, cp.Summary, ts, ts, id); err != nil {
+			return err
+		}
+		if a := cp.Artifact; a != nil {
+			created := now
+			if !a.CreatedAt.IsZero() {
+				created = a.CreatedAt
+			}
+			if _, err := c.exec(ctx, `INSERT INTO artifacts (task_id, name, path, size, sha256, created_at)
+				VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (task_id, name) DO UPDATE SET path = excluded.path, size = excluded.size,
+					sha256 = excluded.sha256, created_at = excluded.created_at`,
+				id, a.Name, a.Path, a.Size, a.SHA256, fmtTime(created)); err != nil {
+				return err
+			}
+		}
+		if outcome == "completed" {
+			rows, err := c.query(ctx, `SELECT t.id FROM tasks t JOIN task_dependencies e ON e.task_id = t.id
+				WHERE e.depends_on_id = ? AND t.status = 'pending' AND `+readySQL+` ORDER BY t.id`, id)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var v string
+				if err := rows.Scan(&v); err != nil {
+					rows.Close()
+					return err
+				}
+				unblocked = append(unblocked, v)
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return err
+			}
+		}
+		out, err = getTask(ctx, c, "id", id)
+		return err
+	})
+	if err != nil {
+		return Task{}, nil, wrap("complete task", err)
+	}
+	return out, unblocked, nil
+}
+
+func completeHint(status string) string {
+	switch status {
+	case "blocked":
+		return "; move it to pending or in_progress with task_update first"
+	case "failed":
+		return "; to retry it, move it back to pending with task_update"
+	}
+	return ""
+}

@@ -1,0 +1,333 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+const (
+	defaultBusyTimeout    = 5 * time.Second
+	defaultAcquireTimeout = 30 * time.Second
+	defaultMaxMetadata    = 64 << 10
+)
+
+// Options configure a Store.
+type Options struct {
+	Path        string // tasks.db
+	Workspace   string
+	Settings    workspace.PoolSettings
+	BusyTimeout time.Duration // SQLite's busy_timeout, for locks held by other processes; 0 = 5s
+	Breaker     int           // pool circuit breaker threshold; 0 = the pool's default
+	Cooldown    time.Duration // pool circuit breaker cooldown; 0 = the pool's default
+	Logger      *slog.Logger  // nil = slog.Default()
+	MaxMetadata int           // bytes; 0 = 64 KiB
+}
+
+// Store is one project's task database. It is safe for concurrent use.
+type Store struct {
+	opts   Options
+	log    *slog.Logger
+	wdb    *sql.DB // factory of the writer connection; keeps none itself
+	rdb    *sql.DB // factory of reader connections; keeps none itself
+	writer *pooling.Pool[*conn]
+	// readers is nil only while Open is still setting up.
+	readers *pooling.Pool[*conn]
+
+	// connect, when set, replaces both pools: the benchmarks' baseline opens
+	// a fresh connection per call through it and runs the very same code.
+	connect func(ctx context.Context, write bool) (*conn, func(error), error)
+
+	clockMu sync.Mutex
+	lastNow time.Time // guarded by clockMu; see now
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the database at opts.Path, applies pending
+// migrations on the writer and starts both pools. Close releases everything.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("sqlite: Options.Path is empty")
+	}
+	abs, err := filepath.Abs(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: resolve %s: %w", opts.Path, err)
+	}
+	opts.Path = abs
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = defaultBusyTimeout
+	}
+	if opts.MaxMetadata <= 0 {
+		opts.MaxMetadata = defaultMaxMetadata
+	}
+	s := &Store{opts: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+
+	if s.wdb, err = factory(writerDSN(abs, opts.BusyTimeout)); err != nil {
+		return nil, err
+	}
+	if s.rdb, err = factory(readerDSN(abs, opts.BusyTimeout)); err != nil {
+		_ = s.wdb.Close()
+		return nil, err
+	}
+	if s.writer, err = pooling.New(s.writerConfig(), s.hooks(s.wdb)); err != nil {
+		s.closeFactories()
+		return nil, fmt.Errorf("sqlite: writer pool: %w", err)
+	}
+	// The writer is opened first: it creates the file, turns on WAL and brings
+	// the schema up to date before any read-only connection looks at it.
+	if err := s.migrate(ctx); err != nil {
+		_ = s.writer.Close(context.WithoutCancel(ctx))
+		s.closeFactories()
+		return nil, err
+	}
+	if s.readers, err = pooling.New(s.readersConfig(), s.hooks(s.rdb)); err != nil {
+		_ = s.writer.Close(context.WithoutCancel(ctx))
+		s.closeFactories()
+		return nil, fmt.Errorf("sqlite: readers pool: %w", err)
+	}
+	return s, nil
+}
+
+// factory returns a *sql.DB used only to open connections: it keeps no idle
+// connection of its own, so every connection lives in exactly one pool (ours).
+func factory(dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.SetMaxIdleConns(0)
+	db.SetMaxOpenConns(0)
+	db.SetConnMaxLifetime(0)
+	return db, nil
+}
+
+func (s *Store) closeFactories() {
+	_ = s.rdb.Close()
+	_ = s.wdb.Close()
+}
+
+// fileURI renders path as an SQLite URI path: spaces, '?', '#' and '%' escaped.
+func fileURI(path string) string {
+	p := filepath.ToSlash(path)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive path: file:/C:/...
+	}
+	return "file:" + (&url.URL{Path: p}).EscapedPath()
+}
+
+// writerDSN is the read-write connection: WAL, NORMAL sync, foreign keys, and
+// BEGIN IMMEDIATE for any transaction begun through database/sql.
+func writerDSN(path string, busy time.Duration) string {
+	return fileURI(path) + "?_pragma=" + url.QueryEscape(fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds())) +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+}
+
+// readerDSN is a read-only connection; query_only guards against a write slipping through.
+func readerDSN(path string, busy time.Duration) string {
+	return fileURI(path) + "?mode=ro&_pragma=" + url.QueryEscape(fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds())) +
+		"&_pragma=foreign_keys(1)&_pragma=query_only(1)"
+}
+
+func (s *Store) acquireTimeout() time.Duration {
+	if d := s.opts.Settings.PoolTimeout.Duration(); d > 0 {
+		return d
+	}
+	return defaultAcquireTimeout
+}
+
+// writerConfig: exactly one connection, always open, never recycled or evicted
+// (closing the last connection would checkpoint and delete the WAL), and always
+// reset on return (a transaction left open would block every write).
+func (s *Store) writerConfig() pooling.Config {
+	st := s.opts.Settings
+	return pooling.Config{
+		Name:                "sqlite.writer",
+		Backend:             "operational",
+		Workspace:           s.opts.Workspace,
+		MinConns:            1,
+		MaxConns:            1,
+		MaxOverflow:         0,
+		PrePing:             st.PoolPrePing,
+		AcquireTimeout:      s.acquireTimeout(),
+		ResetOnReturn:       true,
+		LIFO:                st.PoolUseLIFO,
+		HealthCheckInterval: st.HealthCheckInterval.Duration(),
+		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
+		BreakerThreshold:    s.opts.Breaker,
+		BreakerCooldown:     s.opts.Cooldown,
+		Logger:              s.log,
+	}
+}
+
+func (s *Store) readersConfig() pooling.Config {
+	st := s.opts.Settings
+	maxConns := st.MaxConnections
+	if maxConns < 1 {
+		maxConns = 1
+	}
+	minConns := min(max(st.MinConnections, 0), maxConns)
+	return pooling.Config{
+		Name:                "sqlite.readers",
+		Backend:             "operational",
+		Workspace:           s.opts.Workspace,
+		MinConns:            minConns,
+		MaxConns:            maxConns,
+		MaxOverflow:         max(st.MaxOverflow, 0),
+		PrePing:             st.PoolPrePing,
+		Recycle:             st.PoolRecycle.Duration(),
+		AcquireTimeout:      s.acquireTimeout(),
+		ResetOnReturn:       st.PoolResetOnReturn,
+		LIFO:                st.PoolUseLIFO,
+		IdleTimeout:         st.IdleTimeout.Duration(),
+		HealthCheckInterval: st.HealthCheckInterval.Duration(),
+		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
+		BreakerThreshold:    s.opts.Breaker,
+		BreakerCooldown:     s.opts.Cooldown,
+		Logger:              s.log,
+	}
+}
+
+func (s *Store) hooks(db *sql.DB) pooling.Hooks[*conn] {
+	return pooling.Hooks[*conn]{
+		Open: func(ctx context.Context) (*conn, error) {
+			sc, err := db.Conn(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("open %s: %w", s.opts.Path, err)
+			}
+			return newConn(sc), nil
+		},
+		Close: func(c *conn) error { return c.close() },
+		Ping: func(ctx context.Context, c *conn) error {
+			var one int
+			return c.queryRow(ctx, "SELECT 1").Scan(&one)
+		},
+		// Reset rolls back whatever a holder left open; on the writer an open
+		// transaction would otherwise block every later write.
+		Reset: func(ctx context.Context, c *conn) error { return c.reset(ctx) },
+	}
+}
+
+// Close closes the readers, checkpoints the WAL into the database (TRUNCATE)
+// on the writer and closes it. It waits, until ctx is done, for calls in
+// flight. Idempotent.
+func (s *Store) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if err := s.readers.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close readers: %w", err))
+		}
+		if err := s.checkpoint(ctx); err != nil {
+			// Not fatal: SQLite checkpoints when its last connection closes.
+			s.log.Warn("sqlite: WAL checkpoint at close failed", "path", s.opts.Path, "err", err)
+		}
+		if err := s.writer.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close writer: %w", err))
+		}
+		s.closeFactories()
+		if len(errs) > 0 {
+			s.closeErr = fmt.Errorf("sqlite: close %s: %w", s.opts.Path, errors.Join(errs...))
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) checkpoint(ctx context.Context) error {
+	pc, err := s.writer.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	var busy, logFrames, checkpointed int
+	err = pc.Value().queryRow(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
+	s.done(pc, err)
+	if err == nil && busy != 0 {
+		err = fmt.Errorf("checkpoint could not finish (%d of %d frames)", checkpointed, logFrames)
+	}
+	return err
+}
+
+// PoolMetrics returns the writer's and the readers' metrics, in that order.
+func (s *Store) PoolMetrics() []pooling.Metrics {
+	return []pooling.Metrics{s.writer.Metrics(), s.readers.Metrics()}
+}
+
+// done gives a connection back: discarded when err says it is broken.
+func (s *Store) done(pc *pooling.Conn[*conn], err error) {
+	if broken(err) {
+		s.log.Warn("sqlite: discarding a broken connection", "path", s.opts.Path, "err", err)
+		pc.Discard()
+		return
+	}
+	pc.Release()
+}
+
+// write runs fn in one BEGIN IMMEDIATE transaction on the single writer.
+// Writers queue on the pool's Acquire, in Go, never in SQLite's busy handler.
+func (s *Store) write(ctx context.Context, fn func(c *conn) error) error {
+	return s.run(ctx, true, fn)
+}
+
+// read runs fn in one read transaction on a reader, so that every query of fn
+// sees the same snapshot.
+func (s *Store) read(ctx context.Context, fn func(c *conn) error) error {
+	return s.run(ctx, false, fn)
+}
+
+func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (err error) {
+	c, done, err := s.acquire(ctx, write)
+	if err != nil {
+		return err
+	}
+	// done runs even if fn panics, so the connection always goes back.
+	defer func() { done(err) }()
+	begin := "BEGIN"
+	if write {
+		begin = "BEGIN IMMEDIATE"
+	}
+	return c.inTx(ctx, begin, func() error { return fn(c) })
+}
+
+// acquire checks a connection out of the writer or the readers pool; done
+// gives it back, discarding it when the error it was used with says it is broken.
+func (s *Store) acquire(ctx context.Context, write bool) (c *conn, done func(error), err error) {
+	if s.connect != nil {
+		return s.connect(ctx, write)
+	}
+	pool, which := s.readers, "reader"
+	if write {
+		pool, which = s.writer, "writer"
+	}
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, s.poolError(err, which)
+	}
+	return pc.Value(), func(err error) { s.done(pc, err) }, nil
+}
+
+// wrap adds the operation to an infrastructure error; *Error passes unchanged.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("task store: %s: %w", op, err)
+}

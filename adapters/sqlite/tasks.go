@@ -1,0 +1,691 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// timeLayout stores times as UTC text with a fixed number of fractional
+// digits, so that text order is time order.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// now returns the current time, strictly later than any time it returned
+// before, so that created_at orders tasks in the order they were made.
+func (s *Store) now() time.Time {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	t := time.Now().UTC()
+	if !t.After(s.lastNow) {
+		t = s.lastNow.Add(time.Nanosecond)
+	}
+	s.lastNow = t
+	return t
+}
+
+// newID returns "tsk_" and 16 lowercase hex characters from crypto/rand.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents that it panics instead)
+	return "tsk_" + hex.EncodeToString(b[:])
+}
+
+// taskCols is the column list scanTask reads, from tasks aliased t.
+const taskCols = `t.id, t.title, t.description, t.status, t.priority, t.role, t.assignee, t.parent_id,
+	t.version, t.created_at, t.updated_at, t.started_at, t.completed_at, t.summary, t.metadata`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanTask(r scanner) (Task, error) {
+	var (
+		t                                                Task
+		role, assignee, parent, started, completed, summ sql.NullString
+		created, updated, meta                           string
+	)
+	if err := r.Scan(&t.ID, &t.Title, &t.Description, &t.Status, &t.Priority, &role, &assignee, &parent,
+		&t.Version, &created, &updated, &started, &completed, &summ, &meta); err != nil {
+		return Task{}, err
+	}
+	var err error
+	if t.CreatedAt, err = parseTime(created); err != nil {
+		return Task{}, err
+	}
+	if t.UpdatedAt, err = parseTime(updated); err != nil {
+		return Task{}, err
+	}
+	if t.StartedAt, err = nullTime(started); err != nil {
+		return Task{}, err
+	}
+	if t.CompletedAt, err = nullTime(completed); err != nil {
+		return Task{}, err
+	}
+	t.Role, t.Assignee, t.ParentID, t.Summary = nullStr(role), nullStr(assignee), nullStr(parent), nullStr(summ)
+	if meta == "" {
+		meta = "{}"
+	}
+	t.Metadata = json.RawMessage(meta)
+	t.Labels, t.DependsOn = []string{}, []string{}
+	return t, nil
+}
+
+func nullStr(v sql.NullString) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.String
+}
+
+func nullTime(v sql.NullString) (*time.Time, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	t, err := parseTime(v.String)
+	return &t, err
+}
+
+// optStr is the value stored for an optional text column: NULL for "".
+func optStr(p *string) any {
+	if p == nil || *p == "" {
+		return nil
+	}
+	return *p
+}
+
+func optTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return fmtTime(*t)
+}
+
+func jsonIDs(ids []string) string {
+	b, _ := json.Marshal(ids) // []string always marshals
+	return string(b)
+}
+
+// loadTasks runs a query selecting taskCols and fills in labels and dependencies.
+func loadTasks(ctx context.Context, c *conn, query string, args ...any) ([]Task, error) {
+	tasks, err := scanTasks(ctx, c, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return tasks, fillRelations(ctx, c, taskPtrs(nil, tasks))
+}
+
+// scanTasks runs a query selecting taskCols; labels and dependencies are left empty.
+func scanTasks(ctx context.Context, c *conn, query string, args ...any) ([]Task, error) {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	tasks := []Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tasks = append(tasks, t)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+func taskPtrs(dst []*Task, tasks []Task) []*Task {
+	for i := range tasks {
+		dst = append(dst, &tasks[i])
+	}
+	return dst
+}
+
+// fillRelations loads the labels and dependencies of tasks in two queries.
+// A task may appear more than once (as a subtask and as a dependent).
+func fillRelations(ctx context.Context, c *conn, tasks []*Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	at := make(map[string][]*Task, len(tasks))
+	ids := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		if _, dup := at[t.ID]; !dup {
+			ids = append(ids, t.ID)
+		}
+		at[t.ID] = append(at[t.ID], t)
+	}
+	in := jsonIDs(ids)
+	load := func(query string, add func(t *Task, v string)) error {
+		rows, err := c.query(ctx, query, in)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, v string
+			if err := rows.Scan(&id, &v); err != nil {
+				return err
+			}
+			for _, t := range at[id] {
+				add(t, v)
+			}
+		}
+		return rows.Err()
+	}
+	if err := load(`SELECT task_id, label FROM task_labels
+		WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, label`,
+		func(t *Task, v string) { t.Labels = append(t.Labels, v) }); err != nil {
+		return err
+	}
+	return load(`SELECT task_id, depends_on_id FROM task_dependencies
+		WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, depends_on_id`,
+		func(t *Task, v string) { t.DependsOn = append(t.DependsOn, v) })
+}
+
+func getTask(ctx context.Context, c *conn, field, id string) (Task, error) {
+	tasks, err := loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t WHERE t.id = ?`, id)
+	if err != nil {
+		return Task{}, err
+	}
+	if len(tasks) == 0 {
+		return Task{}, notFound(field, id)
+	}
+	return tasks[0], nil
+}
+
+func exists(ctx context.Context, c *conn, id string) (bool, error) {
+	var one int
+	err := c.queryRow(ctx, `SELECT 1 FROM tasks WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func mustExist(ctx context.Context, c *conn, field, id string) error {
+	ok, err := exists(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound(field, id)
+	}
+	return nil
+}
+
+// firstMissing returns the first of ids that is not a task, or "".
+func firstMissing(ctx context.Context, c *conn, ids []string) (string, error) {
+	if len(ids) == 0 {
+		return "", nil
+	}
+	var id string
+	err := c.queryRow(ctx, `SELECT j.value FROM json_each(?) j
+		WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE id = j.value) ORDER BY j.key LIMIT 1`, jsonIDs(ids)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+func insertLabels(ctx context.Context, c *conn, id string, labels []string) error {
+	for _, l := range labels {
+		if _, err := c.exec(ctx, `INSERT INTO task_labels (task_id, label) VALUES (?, ?)`, id, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Create validates t and stores it as a pending task.
+func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
+	title, err := checkTitle("title", nt.Title)
+	if err != nil {
+		return Task{}, err
+	}
+	if err := checkText("description", nt.Description, maxDescription); err != nil {
+		return Task{}, err
+	}
+	prio := nt.Priority
+	if prio == "" {
+		prio = "medium"
+	}
+	if err := checkEnum("priority", prio, priorities); err != nil {
+		return Task{}, err
+	}
+	labels, err := checkLabels("labels", nt.Labels)
+	if err != nil {
+		return Task{}, err
+	}
+	role, err := checkName("role", nt.Role)
+	if err != nil {
+		return Task{}, err
+	}
+	meta, err := s.checkMetadata(nt.Metadata)
+	if err != nil {
+		return Task{}, err
+	}
+	if meta == nil {
+		meta = []byte("{}")
+	}
+	if nt.ParentID != "" {
+		if err := checkID("parent_id", nt.ParentID); err != nil {
+			return Task{}, err
+		}
+	}
+	id := newID()
+	deps, err := checkDependsOn(id, nt.DependsOn)
+	if err != nil {
+		return Task{}, err
+	}
+
+	var out Task
+	err = s.write(ctx, func(c *conn) error {
+		if nt.ParentID != "" {
+			if err := mustExist(ctx, c, "parent_id", nt.ParentID); err != nil {
+				return err
+			}
+		}
+		if missing, err := firstMissing(ctx, c, deps); err != nil {
+			return err
+		} else if missing != "" {
+			return notFound("depends_on", missing)
+		}
+		now := s.now()
+		ts := fmtTime(now)
+		if _, err := c.exec(ctx, `INSERT INTO tasks
+			(id, seq, title, description, status, priority, role, parent_id, version, created_at, updated_at, metadata)
+			VALUES (?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM tasks), ?, ?, 'pending', ?, ?, ?, 1, ?, ?, ?)`,
+			id, title, nt.Description, prio, optStr(&role), optStr(&nt.ParentID), ts, ts, string(meta)); err != nil {
+			return err
+		}
+		if err := insertLabels(ctx, c, id, labels); err != nil {
+			return err
+		}
+		for _, d := range deps {
+			if _, err := c.exec(ctx, `INSERT INTO task_dependencies (task_id, depends_on_id) VALUES (?, ?)`, id, d); err != nil {
+				return err
+			}
+		}
+		out = Task{
+			ID: id, Title: title, Description: nt.Description, Status: "pending", Priority: prio,
+			Labels: labels, DependsOn: deps, Version: 1, CreatedAt: now, UpdatedAt: now,
+			Metadata: json.RawMessage(meta),
+		}
+		if role != "" {
+			out.Role = &role
+		}
+		if nt.ParentID != "" {
+			p := nt.ParentID
+			out.ParentID = &p
+		}
+		return nil
+	})
+	return out, wrap("create task", err)
+}
+
+// Get returns a task with its direct subtasks, its dependents and its artifacts.
+func (s *Store) Get(ctx context.Context, id string) (TaskDetail, error) {
+	if err := checkID("id", id); err != nil {
+		return TaskDetail{}, err
+	}
+	var d TaskDetail
+	err := s.read(ctx, func(c *conn) (err error) {
+		d, err = getDetail(ctx, c, id)
+		return err
+	})
+	if err != nil {
+		return TaskDetail{}, wrap("get task", err)
+	}
+	return d, nil
+}
+
+// getDetail reads a task, its subtasks and dependents (their labels and
+// dependencies in one pass) and its artifacts.
+func getDetail(ctx context.Context, c *conn, id string) (TaskDetail, error) {
+	var d TaskDetail
+	task, err := scanTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t WHERE t.id = ?`, id)
+	if err != nil {
+		return d, err
+	}
+	if len(task) == 0 {
+		return d, notFound("id", id)
+	}
+	if d.Subtasks, err = scanTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
+		WHERE t.parent_id = ? ORDER BY t.created_at, t.id`, id); err != nil {
+		return d, err
+	}
+	if d.Dependents, err = scanTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
+		JOIN task_dependencies d ON d.task_id = t.id
+		WHERE d.depends_on_id = ? ORDER BY t.created_at, t.id`, id); err != nil {
+		return d, err
+	}
+	all := taskPtrs(taskPtrs(taskPtrs(nil, task), d.Subtasks), d.Dependents)
+	if err := fillRelations(ctx, c, all); err != nil {
+		return d, err
+	}
+	d.Task = task[0]
+	d.Artifacts, err = loadArtifacts(ctx, c, id)
+	return d, err
+}
+
+func loadArtifacts(ctx context.Context, c *conn, id string) ([]ArtifactRecord, error) {
+	rows, err := c.query(ctx, `SELECT name, path, size, sha256, created_at FROM artifacts
+		WHERE task_id = ? ORDER BY name`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ArtifactRecord{}
+	for rows.Next() {
+		var a ArtifactRecord
+		var created string
+		if err := rows.Scan(&a.Name, &a.Path, &a.Size, &a.SHA256, &created); err != nil {
+			return nil, err
+		}
+		if a.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Exists reports whether a task with this id exists.
+func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
+	if err := checkID("id", id); err != nil {
+		return false, err
+	}
+	var ok bool
+	err := s.read(ctx, func(c *conn) error {
+		var err error
+		ok, err = exists(ctx, c, id)
+		return err
+	})
+	return ok, wrap("check task", err)
+}
+
+// checkedPatch is a Patch after validation, before it meets the stored task.
+type checkedPatch struct {
+	Patch
+	labels []string
+	meta   []byte
+}
+
+func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
+	cp := checkedPatch{Patch: p}
+	if p.Title != nil {
+		t, err := checkTitle("title", *p.Title)
+		if err != nil {
+			return cp, err
+		}
+		cp.Title = &t
+	}
+	if p.Description != nil {
+		if err := checkText("description", *p.Description, maxDescription); err != nil {
+			return cp, err
+		}
+	}
+	if p.Status != nil {
+		if err := checkEnum("status", *p.Status, statuses); err != nil {
+			return cp, err
+		}
+	}
+	if p.Priority != nil {
+		if err := checkEnum("priority", *p.Priority, priorities); err != nil {
+			return cp, err
+		}
+	}
+	if p.Labels != nil {
+		l, err := checkLabels("labels", *p.Labels)
+		if err != nil {
+			return cp, err
+		}
+		cp.labels = l
+	}
+	for _, f := range []struct {
+		name string
+		v    **string
+	}{{"role", &cp.Role}, {"assignee", &cp.Assignee}} {
+		if *f.v != nil {
+			v, err := checkName(f.name, **f.v)
+			if err != nil {
+				return cp, err
+			}
+			*f.v = &v
+		}
+	}
+	if p.ParentID != nil && *p.ParentID != "" {
+		if err := checkID("parent_id", *p.ParentID); err != nil {
+			return cp, err
+		}
+	}
+	if p.Summary != nil {
+		if err := checkText("summary", *p.Summary, maxSummary); err != nil {
+			return cp, err
+		}
+	}
+	meta, err := s.checkMetadata(p.Metadata)
+	if err != nil {
+		return cp, err
+	}
+	cp.meta = meta
+	return cp, nil
+}
+
+func conflict(id string, have, want int64) error {
+	return &Error{Kind: KindConflict, Field: "version",
+		Msg: fmt.Sprintf("task %s is at version %d, not %d: it changed since you read it; "+
+			"re-read it with task_get and retry with version %d", id, have, want, have)}
+}
+
+func strPtrEq(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// Update applies p to the task. version > 0 must equal the stored version
+// (optimistic locking); 0 skips the check. A patch that changes nothing
+// returns the task as it is, without a new version.
+func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (Task, error) {
+	if err := checkID("id", id); err != nil {
+		return Task{}, err
+	}
+	if version < 0 {
+		return Task{}, invalid("version", "version %d is negative; pass the version task_get returned, or 0 to skip the check", version)
+	}
+	cp, err := s.checkPatch(p)
+	if err != nil {
+		return Task{}, err
+	}
+	if cp.ParentID != nil && *cp.ParentID == id {
+		return Task{}, invalid("parent_id", "task %s cannot be its own parent", id)
+	}
+	var out Task
+	err = s.write(ctx, func(c *conn) error {
+		cur, err := getTask(ctx, c, "id", id)
+		if err != nil {
+			return err
+		}
+		if version > 0 && cur.Version != version {
+			return conflict(id, cur.Version, version)
+		}
+		next := cur
+		if cp.Title != nil {
+			next.Title = *cp.Title
+		}
+		if cp.Description != nil {
+			next.Description = *cp.Description
+		}
+		if cp.Priority != nil {
+			next.Priority = *cp.Priority
+		}
+		if cp.Summary != nil {
+			next.Summary = cp.Summary
+		}
+		if cp.meta != nil {
+			next.Metadata = cp.meta
+		}
+		if cp.Labels != nil {
+			next.Labels = cp.labels
+		}
+		now := s.now()
+		if cp.Status != nil && *cp.Status != cur.Status {
+			if err := checkTransition(id, cur.Status, *cp.Status); err != nil {
+				return err
+			}
+			next.Status = *cp.Status
+			switch next.Status {
+			case "in_progress":
+				next.StartedAt = &now
+			case "completed", "failed":
+				next.CompletedAt = &now
+			case "pending":
+				next.Assignee, next.StartedAt, next.CompletedAt = nil, nil, nil
+			}
+		}
+		if cp.Role != nil {
+			next.Role = nilIfEmpty(*cp.Role)
+		}
+		if cp.Assignee != nil {
+			next.Assignee = nilIfEmpty(*cp.Assignee)
+		}
+		if cp.ParentID != nil {
+			next.ParentID = nilIfEmpty(*cp.ParentID)
+			if next.ParentID != nil && !strPtrEq(next.ParentID, cur.ParentID) {
+				if err := checkParent(ctx, c, id, *next.ParentID); err != nil {
+					return err
+				}
+			}
+		}
+		labelsChanged := !slices.Equal(next.Labels, cur.Labels)
+		if !labelsChanged && next.Title == cur.Title && next.Description == cur.Description &&
+			next.Status == cur.Status && next.Priority == cur.Priority && strPtrEq(next.Role, cur.Role) &&
+			strPtrEq(next.Assignee, cur.Assignee) && strPtrEq(next.ParentID, cur.ParentID) &&
+			strPtrEq(next.Summary, cur.Summary) && string(next.Metadata) == string(cur.Metadata) {
+			out = cur
+			return nil
+		}
+		if _, err := c.exec(ctx, `UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,
+			role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
+			version = version + 1, updated_at = ? WHERE id = ?`,
+			next.Title, next.Description, next.Status, next.Priority, optStr(next.Role), optStr(next.Assignee),
+			optStr(next.ParentID), optTime(next.StartedAt), optTime(next.CompletedAt), optStrNull(next.Summary),
+			string(next.Metadata), fmtTime(now), id); err != nil {
+			return err
+		}
+		if labelsChanged {
+			if _, err := c.exec(ctx, `DELETE FROM task_labels WHERE task_id = ?`, id); err != nil {
+				return err
+			}
+			if err := insertLabels(ctx, c, id, next.Labels); err != nil {
+				return err
+			}
+		}
+		out, err = getTask(ctx, c, "id", id)
+		return err
+	})
+	return out, wrap("update task", err)
+}
+
+// optStrNull stores a non-nil pointer as given, "" included (a summary may be empty).
+func optStrNull(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nilIfEmpty(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// checkParent refuses a parent that does not exist or that lies in id's own subtree.
+func checkParent(ctx context.Context, c *conn, id, parent string) error {
+	if err := mustExist(ctx, c, "parent_id", parent); err != nil {
+		return err
+	}
+	var one int
+	err := c.queryRow(ctx, `WITH RECURSIVE sub(id) AS (
+			SELECT ? UNION SELECT t.id FROM tasks t JOIN sub ON t.parent_id = sub.id)
+		SELECT 1 FROM sub WHERE id = ?`, id, parent).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &Error{Kind: KindCycle, Field: "parent_id",
+		Msg: fmt.Sprintf("task %s is a subtask of %s, so it cannot become its parent; choose a parent outside %s's subtree", parent, id, id)}
+}
+
+// Delete removes a task. A task with subtasks is refused unless cascade, which
+// removes the whole subtree. Labels, dependency edges and artifact rows go
+// with the tasks (the caller removes artifact files). Returns the deleted ids, sorted.
+func (s *Store) Delete(ctx context.Context, id string, cascade bool) ([]string, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
+	var deleted []string
+	err := s.write(ctx, func(c *conn) error {
+		if err := mustExist(ctx, c, "id", id); err != nil {
+			return err
+		}
+		rows, err := c.query(ctx, `WITH RECURSIVE sub(id) AS (
+				SELECT ? UNION SELECT t.id FROM tasks t JOIN sub ON t.parent_id = sub.id)
+			SELECT id FROM sub ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		deleted = []string{}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted = append(deleted, v)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		if !cascade && len(deleted) > 1 {
+			var n int
+			if err := c.queryRow(ctx, `SELECT count(*) FROM tasks WHERE parent_id = ?`, id).Scan(&n); err != nil {
+				return err
+			}
+			return invalid("cascade", "task %s has %d subtasks; pass cascade=true to delete them too, "+
+				"or move them elsewhere with task_update parent_id first", id, n)
+		}
+		in := jsonIDs(deleted)
+		// Tasks outside the subtree that lose a dependency change too.
+		if _, err := c.exec(ctx, `UPDATE tasks SET version = version + 1, updated_at = ?1
+			WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id IN (SELECT value FROM json_each(?2)))
+			AND id NOT IN (SELECT value FROM json_each(?2))`, fmtTime(s.now()), in); err != nil {
+			return err
+		}
+		_, err = c.exec(ctx, `DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, in)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("delete task", err)
+	}
+	return deleted, nil
+}
