@@ -1,0 +1,220 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// maxArgumentBytes bounds one call's arguments (an artifact's content is the largest part).
+const maxArgumentBytes = 32 << 20
+
+// userError is an error whose message is written for the client as it is.
+type userError struct{ msg string }
+
+func (e *userError) Error() string { return e.msg }
+
+func badArg(format string, a ...any) error { return &userError{msg: fmt.Sprintf(format, a...)} }
+
+// errNeedRoots tells the wrapper to ask the client for its roots and retry.
+var errNeedRoots = errors.New("the client's roots are needed")
+
+// call is one tool call in progress.
+type call struct {
+	deps *Deps
+	req  mcp.CallToolRequest
+	name string
+}
+
+// handlerFunc is a tool's domain logic: it returns the structured result and a short text.
+type handlerFunc[A any] func(ctx context.Context, c *call, args A) (any, string, error)
+
+// handle wraps a tool's logic with argument decoding, panic recovery, workspace
+// resolution (including the roots round trip) and error rendering.
+func handle[A any](d *Deps, name string, fn handlerFunc[A]) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (result *mcp.CallToolResult, err error) {
+		start := time.Now()
+		c := &call{deps: d, req: req, name: name}
+		ctx = pooling.WithHolder(ctx, name)
+		defer func() {
+			if r := recover(); r != nil {
+				ref := newRef()
+				d.logger().Error("tool handler panicked", "tool", name, "ref", ref, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				result, err = mcp.NewToolResultError(fmt.Sprintf("internal error in %s (ref %s): the server logged the details; please report it", name, ref)), nil
+			}
+		}()
+		var args A
+		if derr := decodeArgs(req.GetRawArguments(), &args); derr != nil {
+			return toolError(d, name, derr), nil
+		}
+		out, text, ferr := fn(ctx, c, args)
+		if errors.Is(ferr, errNeedRoots) {
+			return server.NewInputRequestBuilder("").Roots(rootsInputKey).ToolResult(), nil
+		}
+		if ferr != nil {
+			res := toolError(d, name, ferr)
+			d.logger().Debug("tool call failed", "tool", name, "ms", time.Since(start).Milliseconds(), "err", ferr)
+			return res, nil
+		}
+		d.logger().Debug("tool call", "tool", name, "ms", time.Since(start).Milliseconds())
+		return render(out, text), nil
+	}
+}
+
+// render builds structured content plus a text block: the short summary and the JSON,
+// so that clients that only read text still get the data.
+func render(out any, text string) *mcp.CallToolResult {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return mcp.NewToolResultError("internal error: the result could not be encoded")
+	}
+	return mcp.NewToolResultStructured(out, text+"\n"+string(b))
+}
+
+// decodeArgs decodes the arguments strictly: unknown fields and wrong types are errors
+// that name the argument and say what is expected.
+func decodeArgs(raw any, dst any) error {
+	var data []byte
+	switch v := raw.(type) {
+	case nil:
+		data = []byte("{}")
+	case json.RawMessage:
+		data = v
+	case []byte:
+		data = v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return badArg("the arguments could not be read as JSON: %v", err)
+		}
+		data = b
+	}
+	if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		data = []byte("{}")
+	}
+	if len(data) > maxArgumentBytes {
+		return badArg("the arguments are %d bytes; the limit is %d bytes", len(data), maxArgumentBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return describeDecodeError(err, dst)
+	}
+	return nil
+}
+
+func describeDecodeError(err error, dst any) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			return badArg("the arguments must be a JSON object, not %s", te.Value)
+		}
+		return badArg("argument %q must be %s, not %s", field, jsonKind(te.Type), te.Value)
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return badArg("unknown argument %s; this tool accepts: %s", rest, strings.Join(argNames(dst), ", "))
+	}
+	return badArg("the arguments could not be read: %s", strings.TrimPrefix(msg, "json: "))
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+func argNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		tag := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
+		if tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// toolError renders err as a tool error the model can act on. Errors that are not
+// written for the client are logged with a reference and replaced by a generic message.
+func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
+	var ue *userError
+	var se *sqlite.Error
+	var ve *workspace.ValidationError
+	var co *pooling.CircuitOpenError
+	switch {
+	case errors.As(err, &ue):
+		return mcp.NewToolResultError(ue.msg)
+	case errors.As(err, &se):
+		if se.Err != nil {
+			d.logger().Debug("store error", "tool", tool, "kind", string(se.Kind), "cause", se.Err)
+		}
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", se.Kind, se.Msg))
+	case errors.As(err, &ve):
+		return mcp.NewToolResultError("the configuration is not valid, so this project's databases were not opened; fix these and retry:\n" + ve.Error())
+	case errors.As(err, &co):
+		return mcp.NewToolResultError(pooling.Sanitize(co.Error()))
+	case errors.Is(err, pooling.ErrTimeout), errors.Is(err, pooling.ErrClosed):
+		return mcp.NewToolResultError(pooling.Sanitize(err.Error()))
+	case errors.Is(err, workspace.ErrRefusedRoot), errors.Is(err, workspace.ErrOutsideAllowedRoots), errors.Is(err, workspace.ErrBadPath):
+		return mcp.NewToolResultError(err.Error())
+	case errors.Is(err, context.Canceled):
+		return mcp.NewToolResultError("the call was cancelled before it finished; nothing was changed by the part that did not run")
+	case errors.Is(err, context.DeadlineExceeded):
+		return mcp.NewToolResultError("the call timed out before it finished; retry, or raise pool_timeout if the project is busy")
+	}
+	ref := newRef()
+	d.logger().Error("tool call failed", "tool", tool, "ref", ref, "err", err)
+	return mcp.NewToolResultError(fmt.Sprintf("internal error in %s (ref %s): the server logged the details", tool, ref))
+}
+
+func newRef() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// logAttrs is a helper for handlers that want to log with the tool's name.
+func (c *call) log() *slog.Logger { return c.deps.logger().With("tool", c.name) }

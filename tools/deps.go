@@ -1,0 +1,192 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// BackendOperational is the registry key of the SQLite task store.
+const BackendOperational = "operational"
+
+// Deps is what every handler needs: where projects are, how they are configured,
+// and the registry that owns their pools.
+type Deps struct {
+	Registry *pooling.Registry
+	Resolver *workspace.Resolver
+	// Config is the server-wide configuration (defaults < global file < env).
+	// A project's own file is layered on top when its pools are created.
+	Config workspace.Config
+	// ConfigFiles are the global files that Config was read from.
+	ConfigFiles []string
+	Logger      *slog.Logger
+	// LogHandler is the stderr handler; a project's log file is added beside it.
+	LogHandler slog.Handler
+	Version    string
+	ReadOnly   bool
+
+	rootsMu    sync.Mutex
+	rootsCache map[string][]string // legacy session id -> root URIs
+}
+
+func (d *Deps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// taskStore returns the workspace's task store, opening it (and its pools) on
+// first use. release must be called when the call is done with the store.
+func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Store, workspace.Layout, func(), error) {
+	layout := workspace.LayoutFor(root.Path)
+	m, release, err := d.Registry.Get(ctx, root.Path, BackendOperational, func(ctx context.Context) (pooling.Member, error) {
+		return d.openTaskStore(ctx, root)
+	})
+	if err != nil {
+		return nil, layout, nil, err
+	}
+	pm, ok := m.(*projectMember)
+	if !ok {
+		release()
+		return nil, layout, nil, fmt.Errorf("registry holds %T for %s, want the task store", m, BackendOperational)
+	}
+	return pm.store, layout, release, nil
+}
+
+// projectConfig layers the project's own config file over the server's.
+func (d *Deps) projectConfig(layout workspace.Layout) (workspace.Config, string, error) {
+	return workspace.ApplyProject(d.Config, layout)
+}
+
+func (d *Deps) openTaskStore(ctx context.Context, root workspace.Root) (pooling.Member, error) {
+	layout, err := workspace.Ensure(root.Path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := d.projectConfig(layout)
+	if err != nil {
+		return nil, err
+	}
+	op := cfg.DatabasePools.Operational
+	if !op.IsEnabled() {
+		return nil, &userError{msg: "the task tools are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.operational.enabled to false; remove that line to turn them back on"}
+	}
+	logger, logFile := d.projectLogger(layout)
+	store, err := sqlite.Open(ctx, sqlite.Options{
+		Path:        filepath.Join(layout.Databases, "tasks.db"),
+		Workspace:   root.Path,
+		Settings:    op,
+		BusyTimeout: cfg.Server.SQLiteBusyTimeout.Duration(),
+		Breaker:     cfg.Server.CircuitBreakerThreshold,
+		Cooldown:    cfg.Server.CircuitBreakerCooldown.Duration(),
+		Logger:      logger,
+		MaxMetadata: cfg.Security.MaxMetadataBytes,
+	})
+	if err != nil {
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+		return nil, err
+	}
+	logger.Info("workspace opened", "root", root.Path, "source", string(root.Source))
+	return &projectMember{store: store, logFile: logFile}, nil
+}
+
+// maxLogBytes is the size at which a project's log file is rotated to server.log.1.
+const maxLogBytes = 10 << 20
+
+// projectLogger returns a logger writing to stderr and to the project's
+// .task_orchestrator/logs/server.log. A log file that cannot be opened is
+// reported on stderr and skipped: logging must never stop a tool call.
+func (d *Deps) projectLogger(layout workspace.Layout) (*slog.Logger, io.Closer) {
+	base := d.logger().With("workspace", layout.Root)
+	path := filepath.Join(layout.Logs, "server.log")
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxLogBytes {
+		_ = os.Rename(path, path+".1")
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		base.Warn("cannot open the project log file; logging to stderr only", "path", path, "err", err)
+		return base, nil
+	}
+	level := slog.LevelInfo
+	if d.LogHandler != nil {
+		for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
+			if d.LogHandler.Enabled(context.Background(), l) {
+				level = l
+				break
+			}
+		}
+	}
+	fileHandler := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: level})
+	var h slog.Handler = fileHandler
+	if d.LogHandler != nil {
+		h = fanout{d.LogHandler, fileHandler}
+	}
+	return slog.New(h).With("workspace", layout.Root), f
+}
+
+// projectMember is what the registry holds for a project's operational backend:
+// the task store and the project's log file, closed together.
+type projectMember struct {
+	store   *sqlite.Store
+	logFile io.Closer
+}
+
+func (m *projectMember) PoolMetrics() []pooling.Metrics { return m.store.PoolMetrics() }
+
+func (m *projectMember) Close(ctx context.Context) error {
+	err := m.store.Close(ctx)
+	if m.logFile != nil {
+		err = errors.Join(err, m.logFile.Close())
+	}
+	return err
+}
+
+// fanout sends each record to every handler that wants it.
+type fanout []slog.Handler
+
+func (f fanout) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range f {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f fanout) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	for _, h := range f {
+		if h.Enabled(ctx, r.Level) {
+			errs = append(errs, h.Handle(ctx, r.Clone()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) WithAttrs(attrs []slog.Attr) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithAttrs(attrs)
+	}
+	return out
+}
+
+func (f fanout) WithGroup(name string) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithGroup(name)
+	}
+	return out
+}

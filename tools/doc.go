@@ -1,0 +1,17 @@
+// Package tools defines the MCP tools of mcp-task-orchestrator: one constructor per
+// tool returning its definition and a thin handler.
+//
+// A handler validates its arguments, resolves the workspace (project) the call
+// is about, borrows that workspace's adapter from the pooling.Registry, calls one
+// domain operation and renders the answer as structured content plus a short text.
+// Errors the model can act on (bad input, unknown id, stale version, busy pool)
+// are tool results with isError set; nothing here panics on bad input, and no
+// internal detail (stack, SQL, path outside the project, credential) reaches a client.
+//
+// Read tools and write tools are registered apart (see Toolset): a write tool in
+// the read list is refused at start-up, so an annotation can never lie, and
+// --read-only simply leaves the write list out.
+//
+// This package must never import main, and never talk to a database directly:
+// it goes through adapters.
+package tools

@@ -1,0 +1,216 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// PoolView is one pool's metrics as pool_status shows them.
+type PoolView struct {
+	Name          string `json:"name"`
+	Backend       string `json:"backend" jsonschema:"operational (SQLite), vector (Chroma) or graph (Neo4j)"`
+	State         string `json:"state" jsonschema:"healthy, degraded, down, not configured or closed"`
+	Total         int    `json:"total"`
+	InUse         int    `json:"in_use"`
+	Idle          int    `json:"idle"`
+	Waiting       int    `json:"waiting"`
+	OverflowInUse int    `json:"overflow_in_use"`
+	Max           int    `json:"max"`
+	Acquires      int64  `json:"acquires"`
+	AcquireWaitMs struct {
+		P50 float64 `json:"p50"`
+		P99 float64 `json:"p99"`
+	} `json:"acquire_wait_ms"`
+	Timeouts     int64   `json:"timeouts"`
+	Created      int64   `json:"created"`
+	Closed       int64   `json:"closed"`
+	Recycled     int64   `json:"recycled"`
+	PingFailures int64   `json:"ping_failures"`
+	Errors       int64   `json:"errors"`
+	Leaks        int64   `json:"leaks"`
+	LastError    string  `json:"last_error,omitempty"`
+	RetryAfterMs float64 `json:"retry_after_ms,omitempty"`
+	Note         string  `json:"note,omitempty"`
+}
+
+// WorkspacePools lists one project's pools.
+type WorkspacePools struct {
+	Root  string     `json:"root"`
+	Open  bool       `json:"open" jsonschema:"Whether the project's pools are open (they open lazily, on the first call that needs them)"`
+	Pools []PoolView `json:"pools"`
+}
+
+// PoolStatusResult is pool_status's answer.
+type PoolStatusResult struct {
+	Workspaces []WorkspacePools `json:"workspaces"`
+}
+
+type poolStatusArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	All       bool   `json:"all,omitempty" jsonschema:"Show every open project instead of one"`
+}
+
+type workspaceInfoArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+}
+
+// BackendInfo says whether and how a database is configured for the project.
+type BackendInfo struct {
+	Backend    string `json:"backend"`
+	Database   string `json:"database"`
+	Configured bool   `json:"configured"`
+	Enabled    bool   `json:"enabled"`
+	Open       bool   `json:"open"`
+	Mode       string `json:"mode"`
+	Detail     string `json:"detail"`
+}
+
+// WorkspaceInfoResult is workspace_info's answer.
+type WorkspaceInfoResult struct {
+	Root        string `json:"root"`
+	Source      string `json:"source" jsonschema:"How the root was chosen: argument, roots, env or cwd"`
+	Marker      string `json:"marker" jsonschema:"The marker (.git, go.mod, ...) that decided the root; empty when none"`
+	Initialized bool   `json:"initialized" jsonschema:"Whether .task_orchestrator/ exists yet (it is created on the first task call)"`
+	Paths       struct {
+		Dir       string `json:"dir"`
+		Databases string `json:"databases"`
+		TasksDB   string `json:"tasks_db"`
+		Artifacts string `json:"artifacts"`
+		Configs   string `json:"configs"`
+		Logs      string `json:"logs"`
+	} `json:"paths"`
+	ConfigFiles   []string               `json:"config_files"`
+	ConfigError   string                 `json:"config_error,omitempty"`
+	Backends      []BackendInfo          `json:"backends"`
+	Operational   workspace.PoolSettings `json:"operational_pool"`
+	ReadOnly      bool                   `json:"read_only"`
+	ServerVersion string                 `json:"server_version"`
+}
+
+func notConfigured(backend, database, issue string) PoolView {
+	return PoolView{Name: database, Backend: backend, State: string(pooling.StateNotConfigured),
+		Note: fmt.Sprintf("%s is not available in this version of the server (%s)", database, issue)}
+}
+
+func viewOf(m pooling.Metrics) PoolView {
+	v := PoolView{
+		Name: m.Name, Backend: m.Backend, State: string(m.State),
+		Total: m.Total, InUse: m.InUse, Idle: m.Idle, Waiting: m.Waiting, OverflowInUse: m.OverflowInUse, Max: m.Max,
+		Acquires: m.Acquires, Timeouts: m.Timeouts, Created: m.Created, Closed: m.Closed, Recycled: m.Recycled,
+		PingFailures: m.PingFailures, Errors: m.Errors, Leaks: m.Leaks,
+		LastError: pooling.Sanitize(m.LastError), RetryAfterMs: ms(m.RetryAfter.Seconds()),
+	}
+	v.AcquireWaitMs.P50 = ms(m.AcquireWaitP50.Seconds())
+	v.AcquireWaitMs.P99 = ms(m.AcquireWaitP99.Seconds())
+	return v
+}
+
+func ms(seconds float64) float64 { return float64(int64(seconds*1e6)) / 1e3 }
+
+func (d *Deps) workspacePools(root string) WorkspacePools {
+	wp := WorkspacePools{Root: root, Pools: []PoolView{}}
+	for _, m := range d.Registry.Metrics(root) {
+		wp.Open = true
+		wp.Pools = append(wp.Pools, viewOf(m))
+	}
+	if !wp.Open {
+		wp.Pools = append(wp.Pools, PoolView{Name: "sqlite", Backend: BackendOperational, State: "not opened",
+			Note: "opens on the first task call for this project"})
+	}
+	wp.Pools = append(wp.Pools, notConfigured("vector", "chroma", "vector search is planned"), notConfigured("graph", "neo4j", "graph tools are planned"))
+	return wp
+}
+
+func poolStatus(d *Deps) server.ServerTool {
+	tool := newTool("pool_status", "Pool status",
+		"Show the connection pools of this project (or of every open project with all=true): connections in use, idle, waiting, acquire wait p50/p99, timeouts, errors and state. Never opens a pool.",
+		readHints, mcp.WithInputSchema[poolStatusArgs](), mcp.WithOutputSchema[PoolStatusResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a poolStatusArgs) (any, string, error) {
+		res := PoolStatusResult{Workspaces: []WorkspacePools{}}
+		if a.All {
+			if a.Workspace != "" {
+				return nil, "", badArg("pass either workspace or all=true, not both")
+			}
+			for _, ws := range d.Registry.Workspaces() {
+				res.Workspaces = append(res.Workspaces, d.workspacePools(ws))
+			}
+			return res, fmt.Sprintf("%d open project(s)", len(res.Workspaces)), nil
+		}
+		root, err := c.workspace(ctx, a.Workspace)
+		if err != nil {
+			return nil, "", err
+		}
+		wp := d.workspacePools(root.Path)
+		res.Workspaces = append(res.Workspaces, wp)
+		text := root.Path + ": "
+		for i, p := range wp.Pools {
+			if i > 0 {
+				text += ", "
+			}
+			text += fmt.Sprintf("%s %s %d/%d in use", p.Name, p.State, p.InUse, p.Max)
+		}
+		return res, text, nil
+	})}
+}
+
+func workspaceInfo(d *Deps) server.ServerTool {
+	tool := newTool("workspace_info", "Workspace info",
+		"Show which project this call resolves to and why, where its data lives, which config files apply, and which databases are configured. Creates nothing.",
+		readHints, mcp.WithInputSchema[workspaceInfoArgs](), mcp.WithOutputSchema[WorkspaceInfoResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a workspaceInfoArgs) (any, string, error) {
+		root, err := c.workspace(ctx, a.Workspace)
+		if err != nil {
+			return nil, "", err
+		}
+		layout := workspace.LayoutFor(root.Path)
+		res := WorkspaceInfoResult{Root: root.Path, Source: string(root.Source), Marker: root.Marker,
+			ReadOnly: d.ReadOnly, ServerVersion: d.Version, ConfigFiles: append([]string{}, d.ConfigFiles...)}
+		if _, err := os.Stat(layout.Dir); err == nil {
+			res.Initialized = true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", err
+		}
+		res.Paths.Dir, res.Paths.Databases, res.Paths.Artifacts = layout.Dir, layout.Databases, layout.Artifacts
+		res.Paths.Configs, res.Paths.Logs = layout.Configs, layout.Logs
+		res.Paths.TasksDB = filepath.Join(layout.Databases, "tasks.db")
+		cfg := d.Config
+		if res.Initialized {
+			pc, file, err := d.projectConfig(layout)
+			if err != nil {
+				res.ConfigError = err.Error()
+			} else {
+				cfg = pc
+				if file != "" {
+					res.ConfigFiles = append(res.ConfigFiles, file)
+				}
+			}
+		}
+		res.Operational = cfg.DatabasePools.Operational
+		open := len(d.Registry.Metrics(root.Path)) > 0
+		op := cfg.DatabasePools.Operational
+		res.Backends = []BackendInfo{
+			{Backend: BackendOperational, Database: "sqlite", Configured: true, Enabled: op.IsEnabled(), Open: open, Mode: "embedded",
+				Detail: "SQLite file " + res.Paths.TasksDB + " (one writer, up to " + fmt.Sprint(op.MaxConnections) + " readers)"},
+			{Backend: "vector", Database: "chroma", Configured: false, Enabled: cfg.DatabasePools.Vector.IsEnabled(), Mode: "none",
+				Detail: "vector search is not available in this version of the server"},
+			{Backend: "graph", Database: "neo4j", Configured: false, Enabled: cfg.DatabasePools.Graph.IsEnabled(), Mode: "none",
+				Detail: "graph tools are not available in this version of the server"},
+		}
+		text := fmt.Sprintf("Project %s (from %s", root.Path, root.Source)
+		if root.Marker != "" {
+			text += ", marker " + root.Marker
+		}
+		text += "); data in " + layout.Dir
+		return res, text, nil
+	})}
+}

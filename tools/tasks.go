@@ -1,0 +1,472 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+const workspaceDoc = "Any absolute path inside the project (optional). Without it: the client's roots, then TASK_ORCHESTRATOR_WORKSPACE, then the server's working directory."
+
+// ---- shapes ----
+
+// TaskResult is the answer of task_create, task_update and task_dependency.
+type TaskResult struct {
+	Task sqlite.Task `json:"task"`
+}
+
+// ClaimResult is task_claim's answer; Task is null when nothing is ready.
+type ClaimResult struct {
+	Task *sqlite.Task `json:"task"`
+}
+
+// ListResult is task_list's answer.
+type ListResult struct {
+	Tasks      []sqlite.Task `json:"tasks"`
+	NextCursor string        `json:"next_cursor" jsonschema:"Pass as cursor to get the next page; empty when there is none"`
+}
+
+// CompleteResult is task_complete's answer.
+type CompleteResult struct {
+	Task      sqlite.Task `json:"task"`
+	Unblocked []string    `json:"unblocked" jsonschema:"Ids of tasks that became ready because this one completed"`
+}
+
+// DeleteResult is task_delete's answer.
+type DeleteResult struct {
+	Deleted []string `json:"deleted"`
+}
+
+// ---- arguments ----
+
+type taskCreateArgs struct {
+	Workspace   string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Title       string         `json:"title" jsonschema:"Short title of the task (required, at most 500 characters)"`
+	Description string         `json:"description,omitempty" jsonschema:"What to do and how to know it is done"`
+	ParentID    string         `json:"parent_id,omitempty" jsonschema:"Id of the parent task, to make this a subtask"`
+	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Ids of tasks that must be completed before this one is ready"`
+	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
+	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels such as backend or docs ([A-Za-z0-9_.:-], at most 32)"`
+	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it (e.g. reviewer); claims by other roles skip it"`
+	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
+}
+
+type taskGetArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID        string `json:"id" jsonschema:"Task id"`
+}
+
+type taskListArgs struct {
+	Workspace string   `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Status    []string `json:"status,omitempty" jsonschema:"Only tasks in these statuses (pending, in_progress, blocked, completed, failed, cancelled)"`
+	ParentID  string   `json:"parent_id,omitempty" jsonschema:"Only direct subtasks of this task"`
+	Label     string   `json:"label,omitempty" jsonschema:"Only tasks with this label"`
+	Assignee  string   `json:"assignee,omitempty" jsonschema:"Only tasks assigned to this agent"`
+	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role"`
+	Ready     bool     `json:"ready,omitempty" jsonschema:"Only pending tasks whose dependencies are all completed"`
+	Text      string   `json:"text,omitempty" jsonschema:"Full-text search over title and description"`
+	Limit     *int     `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
+	Cursor    string   `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
+}
+
+type taskUpdateArgs struct {
+	Workspace   string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID          string         `json:"id" jsonschema:"Task id"`
+	Version     int64          `json:"version,omitempty" jsonschema:"The version you read; the update is refused if the task changed since (optimistic locking). Omit to skip the check"`
+	Title       *string        `json:"title,omitempty"`
+	Description *string        `json:"description,omitempty"`
+	Status      *string        `json:"status,omitempty" jsonschema:"New status; transitions are validated"`
+	Priority    *string        `json:"priority,omitempty" jsonschema:"low, medium, high or critical"`
+	Labels      []string       `json:"labels,omitempty" jsonschema:"Replaces the labels (pass [] to clear)"`
+	Role        *string        `json:"role,omitempty" jsonschema:"Empty string clears it"`
+	Assignee    *string        `json:"assignee,omitempty" jsonschema:"Empty string clears it"`
+	ParentID    *string        `json:"parent_id,omitempty" jsonschema:"Empty string makes it a top-level task"`
+	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Replaces the metadata object"`
+	Summary     *string        `json:"summary,omitempty"`
+}
+
+type taskClaimArgs struct {
+	Workspace string   `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Agent     string   `json:"agent" jsonschema:"Name of the agent taking the task (becomes its assignee)"`
+	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role (or for no particular role)"`
+	Labels    []string `json:"labels,omitempty" jsonschema:"Only tasks that have all these labels"`
+}
+
+type artifactArg struct {
+	Name    string `json:"name" jsonschema:"File name (no folders), e.g. report.md"`
+	Content string `json:"content" jsonschema:"File content (text)"`
+}
+
+type taskCompleteArgs struct {
+	Workspace string       `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID        string       `json:"id" jsonschema:"Task id"`
+	Summary   string       `json:"summary,omitempty" jsonschema:"What was done, for the agents that come next"`
+	Outcome   string       `json:"outcome,omitempty" jsonschema:"enum=completed,enum=failed"`
+	Artifact  *artifactArg `json:"artifact,omitempty" jsonschema:"A file to keep with the task under .task_orchestrator/artifacts/<id>/"`
+}
+
+type taskDeleteArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID        string `json:"id" jsonschema:"Task id"`
+	Cascade   bool   `json:"cascade,omitempty" jsonschema:"Also delete its subtasks (required when it has any)"`
+}
+
+type taskDependencyArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Action    string `json:"action" jsonschema:"enum=add,enum=remove"`
+	ID        string `json:"id" jsonschema:"The task that waits"`
+	DependsOn string `json:"depends_on" jsonschema:"The task it waits for"`
+}
+
+// ---- helpers ----
+
+func required(name, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return badArg("argument %q is required", name)
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func checkID(name, id string) error {
+	if err := required(name, id); err != nil {
+		return err
+	}
+	if !idPattern.MatchString(id) {
+		return badArg("argument %q: %q is not a task id (ids look like tsk_0123abcd…; list them with task_list)", name, truncate(id, 80))
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func metadataJSON(m map[string]any) (json.RawMessage, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, badArg("argument \"metadata\" could not be encoded as JSON: %v", err)
+	}
+	return b, nil
+}
+
+// withStore resolves the workspace and borrows its task store for fn.
+func withStore[T any](ctx context.Context, c *call, ws string, fn func(*sqlite.Store, workspace.Layout) (T, error)) (T, error) {
+	var zero T
+	root, err := c.workspace(ctx, ws)
+	if err != nil {
+		return zero, err
+	}
+	store, layout, release, err := c.deps.taskStore(ctx, root)
+	if err != nil {
+		return zero, err
+	}
+	defer release()
+	return fn(store, layout)
+}
+
+func describe(t sqlite.Task) string {
+	return fmt.Sprintf("%s %q [%s, %s, v%d]", t.ID, t.Title, t.Status, t.Priority, t.Version)
+}
+
+// ---- tools ----
+
+func taskCreate(d *Deps) server.ServerTool {
+	tool := newTool("task_create", "Create task",
+		"Create a task in the project's task list. Use parent_id for subtasks and depends_on for tasks that must be completed first. Returns the task with its id and version.",
+		additiveWrite, mcp.WithInputSchema[taskCreateArgs](), mcp.WithOutputSchema[TaskResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCreateArgs) (any, string, error) {
+		if err := required("title", a.Title); err != nil {
+			return nil, "", err
+		}
+		meta, err := metadataJSON(a.Metadata)
+		if err != nil {
+			return nil, "", err
+		}
+		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+			return s.Create(ctx, sqlite.NewTask{
+				Title: a.Title, Description: a.Description, ParentID: a.ParentID, DependsOn: a.DependsOn,
+				Priority: a.Priority, Labels: a.Labels, Role: a.Role, Metadata: meta,
+			})
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return TaskResult{Task: t}, "Created " + describe(t), nil
+	})}
+}
+
+func taskGet(d *Deps) server.ServerTool {
+	tool := newTool("task_get", "Get task",
+		"Get one task with its subtasks, the tasks it depends on, the tasks that depend on it, and its artifacts.",
+		readHints, mcp.WithInputSchema[taskGetArgs](), mcp.WithOutputSchema[sqlite.TaskDetail]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGetArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		det, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.TaskDetail, error) {
+			return s.Get(ctx, a.ID)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return det, fmt.Sprintf("%s; %d subtasks, %d dependents, %d artifacts", describe(det.Task), len(det.Subtasks), len(det.Dependents), len(det.Artifacts)), nil
+	})}
+}
+
+func taskList(d *Deps) server.ServerTool {
+	tool := newTool("task_list", "List tasks",
+		"List tasks, oldest first, filtered by status, parent, label, assignee, role, readiness or full text. Pages with limit (max 200) and next_cursor.",
+		readHints, mcp.WithInputSchema[taskListArgs](), mcp.WithOutputSchema[ListResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskListArgs) (any, string, error) {
+		limit := 0
+		if a.Limit != nil {
+			if *a.Limit < 1 || *a.Limit > 200 {
+				return nil, "", badArg("argument \"limit\" must be between 1 and 200, not %d", *a.Limit)
+			}
+			limit = *a.Limit
+		}
+		type page struct {
+			tasks []sqlite.Task
+			next  string
+		}
+		p, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (page, error) {
+			ts, next, err := s.List(ctx, sqlite.Filter{
+				Status: a.Status, ParentID: a.ParentID, Label: a.Label, Assignee: a.Assignee, Role: a.Role,
+				Ready: a.Ready, Text: a.Text, Limit: limit, Cursor: a.Cursor,
+			})
+			return page{ts, next}, err
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if p.tasks == nil {
+			p.tasks = []sqlite.Task{}
+		}
+		text := fmt.Sprintf("%d tasks", len(p.tasks))
+		if p.next != "" {
+			text += " (more: pass next_cursor)"
+		}
+		return ListResult{Tasks: p.tasks, NextCursor: p.next}, text, nil
+	})}
+}
+
+func taskUpdate(d *Deps) server.ServerTool {
+	tool := newTool("task_update", "Update task",
+		"Change a task's fields or status. Pass the version you read to refuse the update if someone changed the task since (optimistic locking). Status transitions are validated.",
+		hints{readOnly: false, destructive: true, idempotent: false, openWorld: false},
+		mcp.WithInputSchema[taskUpdateArgs](), mcp.WithOutputSchema[TaskResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskUpdateArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		if a.Version < 0 {
+			return nil, "", badArg("argument \"version\" must be the positive version you read (or omitted), not %d", a.Version)
+		}
+		meta, err := metadataJSON(a.Metadata)
+		if err != nil {
+			return nil, "", err
+		}
+		p := sqlite.Patch{
+			Title: a.Title, Description: a.Description, Status: a.Status, Priority: a.Priority,
+			Role: a.Role, Assignee: a.Assignee, ParentID: a.ParentID, Metadata: meta, Summary: a.Summary,
+		}
+		if a.Labels != nil {
+			labels := a.Labels
+			p.Labels = &labels
+		}
+		if p.Title == nil && p.Description == nil && p.Status == nil && p.Priority == nil && p.Labels == nil &&
+			p.Role == nil && p.Assignee == nil && p.ParentID == nil && p.Metadata == nil && p.Summary == nil {
+			return nil, "", badArg("nothing to update: pass at least one of title, description, status, priority, labels, role, assignee, parent_id, metadata, summary")
+		}
+		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+			return s.Update(ctx, a.ID, a.Version, p)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return TaskResult{Task: t}, "Updated " + describe(t), nil
+	})}
+}
+
+func taskClaim(d *Deps) server.ServerTool {
+	tool := newTool("task_claim", "Claim next task",
+		"Atomically take the highest-priority, oldest ready task (pending, all dependencies completed) matching role and labels, and mark it in_progress for this agent. Two agents never get the same task. Returns task null when nothing is ready.",
+		additiveWrite, mcp.WithInputSchema[taskClaimArgs](), mcp.WithOutputSchema[ClaimResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskClaimArgs) (any, string, error) {
+		if err := required("agent", a.Agent); err != nil {
+			return nil, "", err
+		}
+		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (*sqlite.Task, error) {
+			return s.Claim(ctx, a.Agent, a.Role, a.Labels)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if t == nil {
+			return ClaimResult{}, "No ready task matches; nothing was claimed", nil
+		}
+		return ClaimResult{Task: t}, "Claimed " + describe(*t), nil
+	})}
+}
+
+func taskComplete(d *Deps) server.ServerTool {
+	tool := newTool("task_complete", "Complete task",
+		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file under .task_orchestrator/artifacts/<id>/. Returns the task and the ids of tasks that became ready.",
+		additiveWrite, mcp.WithInputSchema[taskCompleteArgs](), mcp.WithOutputSchema[CompleteResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCompleteArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		outcome := a.Outcome
+		if outcome == "" {
+			outcome = "completed"
+		}
+		if outcome != "completed" && outcome != "failed" {
+			return nil, "", badArg("argument \"outcome\" must be completed or failed, not %q", truncate(outcome, 40))
+		}
+		var name string
+		if a.Artifact != nil {
+			n, err := workspace.SanitizeArtifactName(a.Artifact.Name)
+			if err != nil {
+				return nil, "", &userError{msg: "argument \"artifact.name\": " + err.Error()}
+			}
+			name = n
+			limit := d.Config.Security.MaxArtifactBytes
+			if int64(len(a.Artifact.Content)) > limit {
+				return nil, "", badArg("argument \"artifact.content\" is %d bytes; the limit is %d bytes (security.max_artifact_bytes in the global config)", len(a.Artifact.Content), limit)
+			}
+		}
+		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, layout workspace.Layout) (CompleteResult, error) {
+			comp := sqlite.Completion{Summary: a.Summary, Outcome: outcome}
+			var written string
+			if a.Artifact != nil {
+				// The task must exist and be completable before anything is written to disk.
+				det, err := s.Get(ctx, a.ID)
+				if err != nil {
+					return CompleteResult{}, err
+				}
+				if st := det.Task.Status; st != "pending" && st != "in_progress" {
+					return CompleteResult{}, &sqlite.Error{Kind: sqlite.KindTransition, Field: "id",
+						Msg: fmt.Sprintf("task %s is %s; only pending or in_progress tasks can be completed", a.ID, st)}
+				}
+				target := filepath.Join(layout.Artifacts, a.ID, name)
+				if _, err := os.Lstat(target); err == nil {
+					return CompleteResult{}, badArg("artifact %q already exists for task %s; choose another name (artifacts are never overwritten)", name, a.ID)
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					return CompleteResult{}, err
+				}
+				art, err := workspace.WriteArtifact(layout, a.ID, name, []byte(a.Artifact.Content), d.Config.Security.MaxArtifactBytes)
+				if err != nil {
+					return CompleteResult{}, &userError{msg: "the artifact was not saved: " + err.Error()}
+				}
+				written = art.Path
+				rel, _ := filepath.Rel(layout.Root, art.Path)
+				comp.Artifact = &sqlite.ArtifactRecord{Name: art.Name, Path: filepath.ToSlash(rel), Size: art.Size, SHA256: art.SHA256}
+			}
+			t, unblocked, err := s.Complete(ctx, a.ID, comp)
+			if err != nil {
+				if written != "" {
+					_ = os.Remove(written) // nothing half-done: the row was not written, so neither is the file
+				}
+				return CompleteResult{}, err
+			}
+			if unblocked == nil {
+				unblocked = []string{}
+			}
+			return CompleteResult{Task: t, Unblocked: unblocked}, nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		text := fmt.Sprintf("%s %s", strings.ToUpper(outcome[:1])+outcome[1:], describe(res.Task))
+		if len(res.Unblocked) > 0 {
+			text += "; now ready: " + strings.Join(res.Unblocked, ", ")
+		}
+		return res, text, nil
+	})}
+}
+
+func taskDelete(d *Deps) server.ServerTool {
+	tool := newTool("task_delete", "Delete task",
+		"Delete a task and its artifacts. A task with subtasks needs cascade=true, which deletes the whole subtree. Dependencies on deleted tasks are removed.",
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: false},
+		mcp.WithInputSchema[taskDeleteArgs](), mcp.WithOutputSchema[DeleteResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskDeleteArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		ids, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, layout workspace.Layout) ([]string, error) {
+			ids, err := s.Delete(ctx, a.ID, a.Cascade)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				if idPattern.MatchString(id) {
+					if err := os.RemoveAll(filepath.Join(layout.Artifacts, id)); err != nil {
+						c.log().Warn("could not remove a deleted task's artifacts", "task", id, "err", err)
+					}
+				}
+			}
+			return ids, nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if ids == nil {
+			ids = []string{}
+		}
+		return DeleteResult{Deleted: ids}, fmt.Sprintf("Deleted %d task(s): %s", len(ids), strings.Join(ids, ", ")), nil
+	})}
+}
+
+func taskDependency(d *Deps) server.ServerTool {
+	tool := newTool("task_dependency", "Add or remove a dependency",
+		"Make a task wait for another (action add) or stop waiting (action remove). A dependency that would create a cycle is refused.",
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: false},
+		mcp.WithInputSchema[taskDependencyArgs](), mcp.WithOutputSchema[TaskResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskDependencyArgs) (any, string, error) {
+		if a.Action != "add" && a.Action != "remove" {
+			return nil, "", badArg("argument \"action\" must be add or remove, not %q", truncate(a.Action, 40))
+		}
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		if err := checkID("depends_on", a.DependsOn); err != nil {
+			return nil, "", err
+		}
+		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+			if a.Action == "add" {
+				return s.AddDependency(ctx, a.ID, a.DependsOn)
+			}
+			return s.RemoveDependency(ctx, a.ID, a.DependsOn)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		verb := "now depends on"
+		if a.Action == "remove" {
+			verb = "no longer depends on"
+		}
+		return TaskResult{Task: t}, fmt.Sprintf("%s %s %s", describe(t), verb, a.DependsOn), nil
+	})}
+}

@@ -1,0 +1,102 @@
+package tools
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// hints are a tool's four annotations, all stated on purpose.
+type hints struct {
+	readOnly, destructive, idempotent, openWorld bool
+}
+
+var (
+	// readHints: reads the project's own database; changes nothing.
+	readHints = hints{readOnly: true, destructive: false, idempotent: true, openWorld: false}
+	// additiveWrite: adds or changes rows; never removes what it did not create.
+	additiveWrite = hints{readOnly: false, destructive: false, idempotent: false, openWorld: false}
+)
+
+// newTool builds a tool definition with every annotation set explicitly
+// (mcp.NewTool presets destructive/open-world, which would lie for most tools).
+func newTool(name, title, description string, h hints, opts ...mcp.ToolOption) mcp.Tool {
+	all := append([]mcp.ToolOption{
+		mcp.WithDescription(description),
+		mcp.WithToolAnnotation(mcp.ToolAnnotation{
+			Title:           title,
+			ReadOnlyHint:    mcp.ToBoolPtr(h.readOnly),
+			DestructiveHint: mcp.ToBoolPtr(h.destructive),
+			IdempotentHint:  mcp.ToBoolPtr(h.idempotent),
+			OpenWorldHint:   mcp.ToBoolPtr(h.openWorld),
+		}),
+	}, opts...)
+	return mcp.NewTool(name, all...)
+}
+
+// Toolset keeps read tools and write tools apart, so that a tool's read-only
+// annotation always matches the list it is registered from.
+type Toolset struct {
+	read, write []server.ServerTool
+}
+
+// AddRead adds read-only tools. A tool that is not annotated read-only is a
+// programming error and panics at start-up.
+func (ts *Toolset) AddRead(tools ...server.ServerTool) {
+	for _, t := range tools {
+		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || !*a.ReadOnlyHint || a.DestructiveHint == nil || *a.DestructiveHint {
+			panic(fmt.Sprintf("tools: %s is in the read list but is not annotated read-only and non-destructive", t.Tool.Name))
+		}
+		ts.read = append(ts.read, t)
+	}
+}
+
+// AddWrite adds tools that change data. A write tool annotated read-only panics.
+func (ts *Toolset) AddWrite(tools ...server.ServerTool) {
+	for _, t := range tools {
+		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || *a.ReadOnlyHint {
+			panic(fmt.Sprintf("tools: %s is in the write list but is annotated read-only", t.Tool.Name))
+		}
+		ts.write = append(ts.write, t)
+	}
+}
+
+// Tools returns the tools to serve: all of them, or only the read tools.
+func (ts *Toolset) Tools(readOnly bool) []server.ServerTool {
+	out := slices.Clone(ts.read)
+	if !readOnly {
+		out = append(out, ts.write...)
+	}
+	return out
+}
+
+// Register adds the toolset's tools to s.
+func (ts *Toolset) Register(s *server.MCPServer, readOnly bool) {
+	s.AddTools(ts.Tools(readOnly)...)
+}
+
+// New returns every tool of this server, wired to d.
+func New(d *Deps) *Toolset {
+	ts := &Toolset{}
+	ts.AddRead(
+		taskGet(d), taskList(d),
+		poolStatus(d), workspaceInfo(d),
+	)
+	ts.AddWrite(
+		taskCreate(d), taskUpdate(d), taskClaim(d), taskComplete(d),
+		taskDelete(d), taskDependency(d),
+	)
+	return ts
+}
+
+// Instructions tell an agent what the tools are for (sent in the initialize result).
+const Instructions = `mcp-task-orchestrator keeps a per-project task list in the project's own .task_orchestrator/ folder (embedded SQLite).
+Use it to plan and coordinate work across agents:
+- Break a goal into tasks with task_create (parent_id for subtasks, depends_on for ordering, priority, labels, role).
+- Agents take work with task_claim (agent name, optional role/labels): it atomically returns the highest-priority oldest ready task, so two agents never get the same one.
+- Finish with task_complete (summary, outcome, optional artifact file); it returns the tasks that became ready.
+- task_list (filters, full-text "text", ready=true) and task_get (subtasks, dependencies, artifacts) read; task_update changes fields with optimistic locking (pass the version you read).
+- pool_status and workspace_info show the databases behind the project.
+Every tool takes an optional "workspace": any path inside the project. Without it the server uses the client's roots, then TASK_ORCHESTRATOR_WORKSPACE, then its working directory.`
