@@ -1,0 +1,295 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	_ "modernc.org/sqlite"
+)
+
+// binPath is the server binary built once for the whole package.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mcp-task-orchestrator-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "mcp-task-orchestrator")
+	build := exec.Command("go", "build", "-race", "-o", binPath, "..")
+	if os.Getenv("IT_NO_RACE") != "" {
+		build = exec.Command("go", "build", "-o", binPath, "..")
+	}
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the server:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// lockedBuffer collects the server's stderr.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// proc is one running server and a client connected to it.
+type proc struct {
+	t      testing.TB
+	c      *client.Client
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+}
+
+type procOpts struct {
+	dir      string   // working directory of the server
+	env      []string // extra environment
+	args     []string
+	protocol string // "" = client default (2026-07-28)
+	roots    []string
+}
+
+type rootsHandler struct{ uris []string }
+
+func (h rootsHandler) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	res := &mcp.ListRootsResult{}
+	for _, u := range h.uris {
+		res.Roots = append(res.Roots, mcp.Root{URI: u, Name: filepath.Base(u)})
+	}
+	return res, nil
+}
+
+// start launches the server binary and initializes an MCP client against it.
+func start(t testing.TB, o procOpts) *proc {
+	t.Helper()
+	p := &proc{t: t, stderr: &lockedBuffer{}}
+	env := append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "TASK_ORCHESTRATOR_WORKSPACE=")
+	env = append(env, o.env...)
+	tr := transport.NewStdioWithOptions(binPath, env, o.args, transport.WithCommandFunc(
+		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+			cmd := exec.Command(command, args...)
+			cmd.Env = env
+			cmd.Dir = o.dir
+			cmd.Stderr = p.stderr
+			p.cmd = cmd
+			return cmd, nil
+		}))
+	var opts []client.ClientOption
+	if o.protocol != "" {
+		opts = append(opts, client.WithProtocolVersion(o.protocol))
+	}
+	if o.roots != nil {
+		opts = append(opts, client.WithRootsHandler(rootsHandler{o.roots}))
+	}
+	c := client.NewClient(tr, opts...)
+	// The transport keeps Start's context for the requests the server sends us
+	// (roots/list), so it must outlive this function.
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("starting the server: %v", err)
+	}
+	p.c = c
+	t.Cleanup(func() { p.close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = o.protocol
+	init.Params.ClientInfo = mcp.Implementation{Name: "integration-test", Version: "1"}
+	if o.roots != nil {
+		init.Params.Capabilities.Roots = &struct {
+			ListChanged bool `json:"listChanged,omitempty"`
+		}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatalf("initialize: %v\nstderr:\n%s", err, p.stderr.String())
+	}
+	return p
+}
+
+// close ends the session by closing stdin and waits for the server to exit.
+func (p *proc) close() {
+	if p.c != nil {
+		_ = p.c.Close()
+		p.c = nil
+	}
+}
+
+// call invokes a tool and returns its result; a transport error fails the test.
+func (p *proc) call(ctx context.Context, name string, args map[string]any) *mcp.CallToolResult {
+	p.t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	res, err := p.c.CallTool(ctx, req)
+	if err != nil {
+		p.t.Fatalf("%s: transport error: %v\nstderr:\n%s", name, err, tail(p.stderr.String(), 4000))
+	}
+	return res
+}
+
+// ok invokes a tool that must succeed and decodes its structured result into out.
+func (p *proc) ok(ctx context.Context, name string, args map[string]any, out any) {
+	p.t.Helper()
+	res := p.call(ctx, name, args)
+	if res.IsError {
+		p.t.Fatalf("%s(%v) failed: %s", name, args, text(res))
+	}
+	if out != nil {
+		decode(p.t, res, out)
+	}
+}
+
+func decode(t testing.TB, res *mcp.CallToolResult, out any) {
+	t.Helper()
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+}
+
+func text(res *mcp.CallToolResult) string {
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := mcp.AsTextContent(c); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// task is the part of a task the tests read.
+type task struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Status    string   `json:"status"`
+	Priority  string   `json:"priority"`
+	Assignee  *string  `json:"assignee"`
+	DependsOn []string `json:"depends_on"`
+	Version   int64    `json:"version"`
+}
+
+type taskOut struct {
+	Task *task `json:"task"`
+}
+
+type listOut struct {
+	Tasks      []task `json:"tasks"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// newProject makes a temporary project folder with a .git marker.
+func newProject(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return real
+}
+
+func tasksDB(project string) string {
+	return filepath.Join(project, ".task_orchestrator", "databases", "tasks.db")
+}
+
+// dumpDB renders every row of every table of a project's SQLite file, read
+// directly (read-only) — used to prove that a refused call changed nothing.
+func dumpDB(t testing.TB, project string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+tasksDB(project)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, n)
+	}
+	rows.Close()
+	var out strings.Builder
+	for _, tb := range tables {
+		r, err := db.Query(`SELECT * FROM "` + tb + `"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := r.Columns()
+		var lines []string
+		for r.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := r.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, fmt.Sprint(vals...))
+		}
+		r.Close()
+		sort.Strings(lines)
+		fmt.Fprintf(&out, "== %s (%d)\n%s\n", tb, len(lines), strings.Join(lines, "\n"))
+	}
+	return out.String()
+}
+
+// filepathGlob fails when anything matches: refused artifacts must leave no file.
+func filepathGlob(root, pattern string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(root, pattern))
+	if err != nil {
+		return nil, err
+	}
+	if len(m) > 0 {
+		return m, fmt.Errorf("files were written by refused calls: %v", m)
+	}
+	return nil, nil
+}

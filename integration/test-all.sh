@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one command that runs every test of mcp-task-orchestrator on a fresh machine:
+# formatting, vet, the unit tests with the race detector, and the integration tests
+# that drive the real server binary over stdio against real SQLite files.
+# Later backends (Chroma, Neo4j) are installed and started from here too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go version: $(go version)"
+echo "== downloading modules"
+go mod download
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "these files need gofmt -w:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race (unit and integration)"
+go test -race -count=1 -timeout 20m ./...

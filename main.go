@@ -1,0 +1,216 @@
+// Command mcp-task-orchestrator is an MCP server that gives AI agents a task list,
+// per project, kept in the project's own .task_orchestrator/ folder.
+//
+// It speaks MCP over stdio. Standard output belongs to the protocol: everything
+// else (logs, usage, errors at start-up) goes to standard error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lmittmann/tint"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/mattn/go-isatty"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise the module version is used.
+var version = ""
+
+func serverVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "0.1.0-dev"
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+type options struct {
+	configPath  string
+	logLevel    string
+	allowRoots  stringList
+	readOnly    bool
+	showVersion bool
+	workers     int
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("mcp-task-orchestrator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.configPath, "config", "", "global config file (default $XDG_CONFIG_HOME/task-orchestrator/config.json)")
+	fs.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (default info, or TASK_ORCHESTRATOR_LOG_LEVEL)")
+	fs.Var(&o.allowRoots, "allow-root", "serve only projects inside this directory (repeatable)")
+	fs.BoolVar(&o.readOnly, "read-only", false, "serve only the tools that change nothing")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.IntVar(&o.workers, "workers", 32, "tool calls handled at once over stdio (1-100)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `mcp-task-orchestrator %s: an MCP server for per-project task coordination.
+
+Usage: mcp-task-orchestrator [flags]
+
+Speaks MCP over stdio (start it from an MCP client such as Claude Desktop).
+Data lives in each project's .task_orchestrator/ folder; nothing is opened until a tool needs it.
+
+Flags:
+`, serverVersion())
+		fs.PrintDefaults()
+	}
+	err := fs.Parse(args)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	return o, err
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, fmt.Errorf("log level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole program; it returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mcp-task-orchestrator:", err)
+		return 2
+	}
+	if o.showVersion {
+		// Not serving MCP here: printing the version is the whole job.
+		fmt.Fprintln(stdout, "mcp-task-orchestrator", serverVersion())
+		return 0
+	}
+
+	cfg, files, cfgErr := workspace.LoadGlobal(workspace.LoadOptions{GlobalPath: o.configPath})
+	levelText := o.logLevel
+	if levelText == "" {
+		levelText = cfg.Server.LogLevel
+	}
+	level, lerr := parseLevel(levelText)
+	handler := tint.NewHandler(stderr, &tint.Options{
+		Level:      level,
+		TimeFormat: time.TimeOnly,
+		NoColor:    !isTerminal(stderr),
+	})
+	logger := slog.New(handler)
+	slog.SetDefault(logger)
+	if lerr != nil {
+		logger.Error(lerr.Error())
+		return 2
+	}
+	if cfgErr != nil {
+		logger.Error("the configuration is not valid; fix it and restart", "err", cfgErr)
+		return 2
+	}
+
+	resolver := &workspace.Resolver{AllowRoots: o.allowRoots}
+	registry := pooling.NewRegistry(pooling.RegistryConfig{
+		MaxWorkspaces: cfg.Server.MaxWorkspaces,
+		IdleTimeout:   cfg.Server.WorkspaceIdleTimeout.Duration(),
+		Logger:        logger,
+	})
+	deps := &tools.Deps{
+		Registry: registry, Resolver: resolver, Config: cfg, ConfigFiles: files,
+		Logger: logger, LogHandler: handler, Version: serverVersion(), ReadOnly: o.readOnly,
+	}
+	s := newServer(deps)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger.Info("serving MCP over stdio", "version", serverVersion(), "read_only", o.readOnly,
+		"config_files", files, "allow_roots", []string(o.allowRoots))
+	stdio := server.NewStdioServer(s)
+	stdio.SetErrorLogger(log.New(stderr, "mcp: ", 0))
+	server.WithWorkerPoolSize(o.workers)(stdio)
+	server.WithQueueSize(1000)(stdio)
+	serveErr := stdio.Listen(ctx, stdin, stdout)
+
+	// stdin closed, or a signal: close every pool (SQLite checkpoints its WAL).
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	closeErr := registry.Close(shutdownCtx)
+	if closeErr != nil {
+		logger.Error("closing the pools", "err", closeErr)
+	}
+	if serveErr != nil && !errors.Is(serveErr, context.Canceled) && !errors.Is(serveErr, io.EOF) {
+		logger.Error("stdio transport stopped", "err", serveErr)
+		return 1
+	}
+	logger.Info("stopped", "reason", stopReason(ctx))
+	if closeErr != nil {
+		return 1
+	}
+	return 0
+}
+
+func stopReason(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return "signal"
+	}
+	return "stdin closed"
+}
+
+// newServer builds the MCP server with every tool registered.
+func newServer(deps *tools.Deps) *server.MCPServer {
+	hooks := &server.Hooks{}
+	hooks.AddOnUnregisterSession(func(_ context.Context, session server.ClientSession) {
+		deps.ForgetRoots(session.SessionID())
+	})
+	s := server.NewMCPServer("mcp-task-orchestrator", serverVersion(),
+		server.WithInstructions(tools.Instructions),
+		server.WithToolCapabilities(false),
+		server.WithInputSchemaValidation(),
+		server.WithOutputSchemaValidation(),
+		server.WithHooks(hooks),
+	)
+	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {
+		if session := server.ClientSessionFromContext(ctx); session != nil {
+			deps.ForgetRoots(session.SessionID())
+		}
+	})
+	tools.New(deps).Register(s, deps.ReadOnly)
+	return s
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
