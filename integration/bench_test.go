@@ -17,7 +17,7 @@ import (
 // Run with IT_NO_RACE=1 so that the binary is built without the race detector.
 func BenchmarkStdio(b *testing.B) {
 	project := newProject(b)
-	p := start(b, procOpts{dir: project})
+	p := start(b, procOpts{dir: project, fast: true})
 	ctx := context.Background()
 	var seed taskOut
 	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "seed", "description": "a task to read"}, &seed)

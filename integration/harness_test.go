@@ -77,6 +77,7 @@ type procOpts struct {
 	args     []string
 	protocol string // "" = client default (2026-07-28)
 	roots    []string
+	fast     bool // production flags: no output validation (benchmarks)
 }
 
 type rootsHandler struct{ uris []string }
@@ -95,7 +96,11 @@ func start(t testing.TB, o procOpts) *proc {
 	p := &proc{t: t, stderr: &lockedBuffer{}}
 	env := append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "TASK_ORCHESTRATOR_WORKSPACE=")
 	env = append(env, o.env...)
-	tr := transport.NewStdioWithOptions(binPath, env, o.args, transport.WithCommandFunc(
+	args := o.args
+	if !o.fast {
+		args = append([]string{"--validate-output"}, args...)
+	}
+	tr := transport.NewStdioWithOptions(binPath, env, args, transport.WithCommandFunc(
 		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
 			cmd := exec.Command(command, args...)
 			cmd.Env = env
