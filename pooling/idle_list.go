@@ -10,14 +10,16 @@ import "time"
 //
 // idleList is not safe for concurrent use: the pool guards it with its mutex.
 type idleList[T any] struct {
-	buf  []*entry[T]
-	head int // index of the front
+	buf  []*entry[T] // length 0 or a power of two, so indexes wrap with a mask
+	head int         // index of the front
 	n    int
 }
 
 func (l *idleList[T]) len() int { return l.n }
 
-func (l *idleList[T]) at(i int) *entry[T] { return l.buf[(l.head+i)%len(l.buf)] }
+func (l *idleList[T]) slot(i int) int { return (l.head + i) & (len(l.buf) - 1) }
+
+func (l *idleList[T]) at(i int) *entry[T] { return l.buf[l.slot(i)] }
 
 func (l *idleList[T]) grow() {
 	buf := make([]*entry[T], max(4, 2*len(l.buf)))
@@ -31,7 +33,7 @@ func (l *idleList[T]) pushBack(e *entry[T]) {
 	if l.n == len(l.buf) {
 		l.grow()
 	}
-	l.buf[(l.head+l.n)%len(l.buf)] = e
+	l.buf[l.slot(l.n)] = e
 	l.n++
 }
 
@@ -39,7 +41,7 @@ func (l *idleList[T]) pushFront(e *entry[T]) {
 	if l.n == len(l.buf) {
 		l.grow()
 	}
-	l.head = (l.head - 1 + len(l.buf)) % len(l.buf)
+	l.head = l.slot(-1)
 	l.buf[l.head] = e
 	l.n++
 }
@@ -57,7 +59,7 @@ func (l *idleList[T]) popFront() *entry[T] {
 	}
 	e := l.buf[l.head]
 	l.buf[l.head] = nil
-	l.head = (l.head + 1) % len(l.buf)
+	l.head = l.slot(1)
 	l.n--
 	return e
 }
@@ -66,7 +68,7 @@ func (l *idleList[T]) popBack() *entry[T] {
 	if l.n == 0 {
 		return nil
 	}
-	i := (l.head + l.n - 1) % len(l.buf)
+	i := l.slot(l.n - 1)
 	e := l.buf[i]
 	l.buf[i] = nil
 	l.n--
@@ -83,11 +85,11 @@ func (l *idleList[T]) removeIf(drop func(*entry[T]) bool, out []*entry[T]) []*en
 			out = append(out, e)
 			continue
 		}
-		l.buf[(l.head+kept)%len(l.buf)] = e
+		l.buf[l.slot(kept)] = e
 		kept++
 	}
 	for i := kept; i < l.n; i++ {
-		l.buf[(l.head+i)%len(l.buf)] = nil
+		l.buf[l.slot(i)] = nil
 	}
 	l.n = kept
 	return out

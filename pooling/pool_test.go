@@ -284,6 +284,32 @@ func TestRecycleClosesOldConnectionOnRelease(t *testing.T) {
 	}
 }
 
+func TestHealthCheckRecyclesExpiredIdleConnectionsAndRefills(t *testing.T) {
+	cfg := baseConfig()
+	cfg.MinConns = 1
+	cfg.MaxConns = 3
+	cfg.LIFO = false
+	cfg.Recycle = time.Hour
+	cfg.HealthCheckInterval = time.Hour
+	b := &testBackend{}
+	p := newPool(t, cfg, b)
+	eventually(t, "MinConns are open", func() bool { return p.Metrics().Idle == 1 })
+	cs := []*pooling.Conn[*testConn]{mustAcquire(t, p), mustAcquire(t, p), mustAcquire(t, p)}
+	for _, c := range cs {
+		c.Release()
+	}
+	pooling.AdvanceClock(p, 2*time.Hour)
+	pooling.HealthCheck(p)
+	for _, c := range cs {
+		if !c.Value().closed.Load() {
+			t.Fatalf("expired idle connection %d is still open", c.Value().id)
+		}
+	}
+	if m := p.Metrics(); m.Recycled != 3 || m.Idle != 1 || m.Created != 4 {
+		t.Fatalf("metrics %+v: want 3 recycled and one fresh connection for MinConns", m)
+	}
+}
+
 func TestLeakDetectionLogsHolderOnce(t *testing.T) {
 	log, records := newCapture()
 	cfg := baseConfig()
@@ -638,6 +664,33 @@ func TestCircuitBreakerLetsOneTrialThroughAtATime(t *testing.T) {
 	r.c.Release()
 	c := mustAcquire(t, p)
 	c.Release()
+}
+
+func TestCircuitBreakerTrialThatGivesUpLetsTheNextCallerTry(t *testing.T) {
+	b := &testBackend{gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	close(b.gate)
+	p := newPool(t, breakerConfig(), b)
+	tripBreaker(t, p, b)
+	for len(b.entered) > 0 {
+		<-b.entered
+	}
+
+	b.gate = make(chan struct{})
+	pooling.AdvanceClock(p, time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	trial := acquireAsync(ctx, p)
+	receive(t, b.entered)
+	cancel() // the trial caller gives up inside Open
+	if r := receive(t, trial); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("trial got %v, want context.Canceled", r.err)
+	}
+	close(b.gate)
+	b.down.Store(false)
+	c := mustAcquire(t, p) // the next caller is the new trial
+	c.Release()
+	if m := p.Metrics(); m.RetryAfter != 0 || m.State == pooling.StateDown {
+		t.Fatalf("metrics %+v: want the breaker closed", m)
+	}
 }
 
 func TestCircuitBreakerRecoversWithoutTraffic(t *testing.T) {

@@ -61,6 +61,9 @@ type memberSlot struct {
 	ready chan struct{}
 	m     Member
 	err   error
+	// creatorGaveUp: err came from the creating caller's own ctx ending, so the
+	// callers that waited for it try again instead of sharing that error.
+	creatorGaveUp bool
 }
 
 // NewRegistry creates a registry and, when IdleTimeout > 0, its janitor
@@ -87,10 +90,19 @@ func NewRegistry(cfg RegistryConfig) *Registry {
 // with the member (calling it again does nothing); a workspace with
 // outstanding leases is never evicted.
 func (r *Registry) Get(ctx context.Context, workspace, backend string, create func(ctx context.Context) (Member, error)) (Member, func(), error) {
+	for {
+		m, release, retry, err := r.get(ctx, workspace, backend, create)
+		if !retry || ctx.Err() != nil {
+			return m, release, err
+		}
+	}
+}
+
+func (r *Registry) get(ctx context.Context, workspace, backend string, create func(ctx context.Context) (Member, error)) (_ Member, _ func(), retry bool, _ error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, nil, fmt.Errorf("workspace registry: %w", ErrClosed)
+		return nil, nil, false, fmt.Errorf("workspace registry: %w", ErrClosed)
 	}
 	w := r.ws[workspace]
 	var evicted []*workspaceEntry
@@ -120,19 +132,19 @@ func (r *Registry) Get(ctx context.Context, workspace, backend string, create fu
 		case <-slot.ready:
 		case <-ctx.Done():
 			r.unlease(w)
-			return nil, nil, fmt.Errorf("workspace %s: waiting for the %s backend to open: %w", workspace, backend, ctx.Err())
+			return nil, nil, false, fmt.Errorf("workspace %s: waiting for the %s backend to open: %w", workspace, backend, ctx.Err())
 		}
 	}
 	if slot.err != nil {
 		r.unlease(w)
-		return nil, nil, slot.err
+		return nil, nil, !creator && slot.creatorGaveUp, slot.err
 	}
 	var released atomic.Bool
 	return slot.m, func() {
 		if released.CompareAndSwap(false, true) {
 			r.unlease(w)
 		}
-	}, nil
+	}, false, nil
 }
 
 // create runs the create function for slot and publishes the result. A
@@ -141,15 +153,19 @@ func (r *Registry) create(ctx context.Context, w *workspaceEntry, backend string
 	finished := false
 	defer func() {
 		if !finished {
-			r.publish(w, backend, slot, nil, fmt.Errorf("workspace %s: opening the %s backend panicked", w.name, backend))
+			r.publish(w, backend, slot, nil, fmt.Errorf("workspace %s: opening the %s backend panicked", w.name, backend), false)
+			r.unlease(w)
 		}
 	}()
 	m, err := create(ctx)
 	finished = true
+	if err == nil && m == nil {
+		err = errors.New("create returned no member and no error")
+	}
 	if err != nil {
 		err = fmt.Errorf("workspace %s: open the %s backend: %w", w.name, backend, err)
 	}
-	if closeIt := r.publish(w, backend, slot, m, err); closeIt {
+	if closeIt := r.publish(w, backend, slot, m, err, ctx.Err() != nil); closeIt {
 		cctx, cancel := context.WithTimeout(context.Background(), r.cfg.CloseTimeout)
 		defer cancel()
 		if cerr := m.Close(cctx); cerr != nil {
@@ -160,7 +176,7 @@ func (r *Registry) create(ctx context.Context, w *workspaceEntry, backend string
 
 // publish records a creation's outcome and wakes the waiters. It reports
 // whether the member must be closed because the registry closed meanwhile.
-func (r *Registry) publish(w *workspaceEntry, backend string, slot *memberSlot, m Member, err error) (closeIt bool) {
+func (r *Registry) publish(w *workspaceEntry, backend string, slot *memberSlot, m Member, err error, creatorGaveUp bool) (closeIt bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.creating--
@@ -174,6 +190,7 @@ func (r *Registry) publish(w *workspaceEntry, backend string, slot *memberSlot, 
 	}
 	if err != nil {
 		slot.err = err
+		slot.creatorGaveUp = creatorGaveUp && !closeIt
 		if w.members[backend] == slot {
 			delete(w.members, backend) // not cached: the next Get retries
 		}
