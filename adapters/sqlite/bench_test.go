@@ -189,3 +189,38 @@ func BenchmarkMixed8020(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkConnectionOverhead isolates what pooling saves: obtaining a
+// connection and giving it back, with no statement. "fresh" opens a connection
+// with the same DSN and pragmas and closes it (another connection keeps the WAL,
+// as in fresh-wal-kept); "pooled" acquires from and releases to the pool.
+func BenchmarkConnectionOverhead(b *testing.B) {
+	path, _ := seed(b, 10)
+	s := openAt(b, path)
+	ctx := context.Background()
+	for _, write := range []bool{false, true} {
+		kind := "reader"
+		if write {
+			kind = "writer"
+		}
+		b.Run(kind+"/fresh", func(b *testing.B) {
+			fresh, closeFresh, err := sqlite.NewFresh(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer closeFresh()
+			for b.Loop() {
+				if err := fresh.ConnectRelease(ctx, write); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(kind+"/pooled", func(b *testing.B) {
+			for b.Loop() {
+				if err := s.ConnectRelease(ctx, write); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -167,3 +167,14 @@ func (s *Store) PanicInWrite(ctx context.Context, id string) {
 		panic("handler bug")
 	})
 }
+
+// ConnectRelease takes a connection the way every store call does and gives it
+// back without running a statement: the connection overhead alone.
+func (s *Store) ConnectRelease(ctx context.Context, write bool) error {
+	_, done, err := s.acquire(ctx, write)
+	if err != nil {
+		return err
+	}
+	done(nil)
+	return nil
+}
