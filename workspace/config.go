@@ -71,11 +71,39 @@ type Server struct {
 // "not configured" (a managed local server, or the backend stays off).
 // Global file and environment only: a project file may never set these.
 type Backends struct {
-	ChromaURL     string `json:"chroma_url"`
+	// ChromaURL is a remote Chroma server shared by projects (one database per project).
+	ChromaURL string `json:"chroma_url"`
+	// ChromaToken is sent as a bearer token to a remote Chroma; prints as "****".
+	ChromaToken Secret `json:"chroma_token"`
+	// ChromaTenant holds the projects' databases on a remote Chroma ("" = default_tenant).
+	ChromaTenant string `json:"chroma_tenant"`
+	// ChromaCommand is the `chroma` executable for managed local servers ("" = look it up on PATH).
+	ChromaCommand string `json:"chroma_command"`
+	// ChromaStartTimeout bounds how long a managed Chroma may take to answer its heartbeat.
+	ChromaStartTimeout Seconds `json:"chroma_start_timeout"`
+	// Neo4jURI is a Neo4j server (bolt:// or neo4j:// for a cluster).
 	Neo4jURI      string `json:"neo4j_uri"`
 	Neo4jUsername string `json:"neo4j_username"`
 	// Neo4jPassword prints as "****" everywhere; Reveal gives the value to the driver.
 	Neo4jPassword Secret `json:"neo4j_password"`
+}
+
+// Embeddings says how text becomes vectors for the vector tools. Global file and
+// environment only. Provider "" means none: callers must send embeddings.
+type Embeddings struct {
+	// Provider is "", "hash" (offline, lexical, not semantic), "openai" (any
+	// OpenAI-compatible endpoint), "ollama" or "default" (chroma-go's ONNX model).
+	Provider string `json:"provider"`
+	// Model is the provider's model name.
+	Model string `json:"model"`
+	// BaseURL is the provider's endpoint (openai: .../v1, ollama: http://127.0.0.1:11434).
+	BaseURL string `json:"base_url"`
+	// APIKeyEnv names the environment variable that holds the API key (never the key itself).
+	APIKeyEnv string `json:"api_key_env"`
+	// Dimensions is the vector size for providers that let you choose it (hash; 0 = provider default).
+	Dimensions int `json:"dimensions"`
+	// Timeout bounds one embedding request.
+	Timeout Seconds `json:"timeout"`
 }
 
 // Config is the merged configuration:
@@ -85,6 +113,7 @@ type Config struct {
 	Security      Security      `json:"security"`
 	Server        Server        `json:"server"`
 	Backends      Backends      `json:"backends"`
+	Embeddings    Embeddings    `json:"embeddings"`
 }
 
 // Defaults returns the configuration used when no file says otherwise.
@@ -126,5 +155,7 @@ func Defaults() Config {
 			RootsTimeout:            2,
 			SQLiteBusyTimeout:       5,
 		},
+		Backends:   Backends{ChromaStartTimeout: 60},
+		Embeddings: Embeddings{Timeout: 30},
 	}
 }

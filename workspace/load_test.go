@@ -200,7 +200,7 @@ func TestValidateChecksEveryRule(t *testing.T) {
 	c.DatabasePools.Vector = workspace.PoolSettings{MinConnections: 1000, MaxConnections: 1000, MaxOverflow: 1000, PoolTimeout: 0.001}
 	c.Security.MaxArtifactBytes = 1 << 30
 	c.Server.LogLevel = "WARN"
-	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687"}
+	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687", ChromaStartTimeout: 0.001}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("edge values rejected: %v", err)
 	}
@@ -218,7 +218,7 @@ func TestUnknownKeyIsNamedWithItsPathPositionAndASuggestion(t *testing.T) {
 	for _, s := range []string{
 		path + `: database_pools.vector.max_conections: unknown key; did you mean "max_connections"? (line 3, column 16)`,
 		`did you mean "max_overflow"?`,
-		"colour: unknown key; known keys here: database_pools, security, server, backends (line 5, column 3)",
+		"colour: unknown key; known keys here: database_pools, security, server, backends, embeddings (line 5, column 3)",
 	} {
 		if !strings.Contains(msg, s) {
 			t.Fatalf("error\n%s\ndoes not contain\n%s", msg, s)
@@ -290,7 +290,8 @@ func TestEnvironmentSetsBackendsAndReportsBadValuesByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := workspace.Backends{ChromaURL: "http://chroma:8000", Neo4jURI: "neo4j://graph:7687", Neo4jUsername: "neo4j", Neo4jPassword: "hunter2"}
+	want := workspace.Backends{ChromaURL: "http://chroma:8000", Neo4jURI: "neo4j://graph:7687", Neo4jUsername: "neo4j", Neo4jPassword: "hunter2",
+		ChromaStartTimeout: workspace.Defaults().Backends.ChromaStartTimeout}
 	if cfg.Backends != want || cfg.Server.LogLevel != "debug" {
 		t.Fatalf("backends %+v, log level %q; want %+v and debug", cfg.Backends, cfg.Server.LogLevel, want)
 	}

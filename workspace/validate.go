@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -155,8 +157,41 @@ func (c Config) violations() []Violation {
 	b := c.Backends
 	r.serverURL("backends.chroma_url", b.ChromaURL, "http", "https")
 	r.serverURL("backends.neo4j_uri", b.Neo4jURI, "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+	r.positive("backends.chroma_start_timeout", b.ChromaStartTimeout)
+	if b.ChromaCommand != "" && !filepath.IsAbs(b.ChromaCommand) {
+		r.add("backends.chroma_command", b.ChromaCommand, "must be an absolute path to the chroma executable")
+	}
+	if b.ChromaTenant != "" && !identRe.MatchString(b.ChromaTenant) {
+		r.add("backends.chroma_tenant", b.ChromaTenant, "must be 1-63 characters of letters, digits, _ or -")
+	}
+
+	e := c.Embeddings
+	switch e.Provider {
+	case "", "hash", "openai", "ollama", "default":
+	default:
+		r.add("embeddings.provider", e.Provider, `must be one of "" (none: callers send vectors), "hash", "openai", "ollama", "default"`)
+	}
+	if e.Provider == "openai" || e.Provider == "ollama" {
+		if e.Model == "" {
+			r.add("embeddings.model", e.Model, "is required for provider "+e.Provider)
+		}
+		if e.BaseURL == "" && e.Provider == "ollama" {
+			r.add("embeddings.base_url", e.BaseURL, "is required for provider ollama (e.g. http://127.0.0.1:11434)")
+		}
+	}
+	r.serverURL("embeddings.base_url", e.BaseURL, "http", "https")
+	if e.APIKeyEnv != "" && !envNameRe.MatchString(e.APIKeyEnv) {
+		r.add("embeddings.api_key_env", e.APIKeyEnv, "must be the name of an environment variable (e.g. OPENAI_API_KEY), not a key")
+	}
+	r.intRange("embeddings.dimensions", e.Dimensions, 0, 65536)
+	r.positive("embeddings.timeout", e.Timeout)
 	return r.vs
 }
+
+var (
+	identRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+)
 
 // serverURL checks an optional server address. The value is only ever shown
 // with its password redacted, and not at all when it does not parse (the raw
@@ -185,6 +220,10 @@ func (c Config) Redacted() Config {
 	if c.Backends.Neo4jPassword != "" {
 		c.Backends.Neo4jPassword = redactedMark
 	}
+	if c.Backends.ChromaToken != "" {
+		c.Backends.ChromaToken = redactedMark
+	}
+	c.Embeddings.BaseURL = redactURL(c.Embeddings.BaseURL)
 	c.Backends.ChromaURL = redactURL(c.Backends.ChromaURL)
 	c.Backends.Neo4jURI = redactURL(c.Backends.Neo4jURI)
 	return c
