@@ -1,0 +1,103 @@
+package chroma
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
+)
+
+const (
+	defaultStartTimeout = 60 * time.Second
+	stopTimeout         = 10 * time.Second
+)
+
+func (s *Store) logFile() string { return filepath.Join(s.opts.Layout.Logs, "chroma.log") }
+
+// startManaged starts the project's own Chroma server: data under
+// .task_orchestrator/databases/chroma, bound to 127.0.0.1 on a free port,
+// supervised by adapters/managed (restarted if it dies, never outliving us).
+func (s *Store) startManaged(ctx context.Context) error {
+	cmd, _, err := s.opts.command()
+	if err != nil {
+		return &Error{Kind: KindNotConfigured, Msg: msgNotConfigured, Err: err}
+	}
+	dataDir := s.opts.dataDir()
+	for _, dir := range []string{dataDir, s.opts.Layout.Logs} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+				"cannot create %s for the project's Chroma server (%v): check the permissions of .task_orchestrator", dir, err)}
+		}
+	}
+	startTimeout := s.opts.Backends.ChromaStartTimeout.Duration()
+	if startTimeout <= 0 {
+		startTimeout = defaultStartTimeout
+	}
+	progress.Report(ctx, "starting the project's Chroma server", 0, 0)
+	srv, err := managed.Start(ctx, managed.Spec{
+		Name:    "chroma",
+		Command: cmd,
+		Args: func(port int) []string {
+			return []string{"run", "--path", dataDir, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
+		},
+		Env:          []string{"ANONYMIZED_TELEMETRY=False"},
+		Dir:          dataDir,
+		LogFile:      s.logFile(),
+		Health:       heartbeatHealth,
+		StartTimeout: startTimeout,
+		StopTimeout:  stopTimeout,
+		Logger:       s.log,
+		Project:      s.opts.root(),
+	})
+	if err == nil && srv == nil {
+		err = fmt.Errorf("managed.Start returned no server")
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return s.fail(ctx, "starting the project's Chroma server", err)
+		}
+		return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+			"the project's Chroma server (%s) did not start: %s; read %s, or set CHROMA_URL to use a Chroma server elsewhere",
+			cmd, s.clean(err.Error()), s.logFile())}
+	}
+	s.server = srv
+	progress.Report(ctx, "the project's Chroma server is ready", 1, 1)
+	s.log.Info("chroma: started the project's server", "url", srv.BaseURL(), "pid", srv.PID(), "data", dataDir)
+	return nil
+}
+
+func (s *Store) stopManaged(ctx context.Context) error {
+	if s.server == nil {
+		return nil
+	}
+	if err := s.server.Stop(ctx); err != nil {
+		return fmt.Errorf("stop the project's Chroma server: %w", err)
+	}
+	return nil
+}
+
+// heartbeatHealth is the managed server's readiness check: GET
+// /api/v2/heartbeat answers 200.
+func heartbeatHealth(ctx context.Context, hc *http.Client, baseURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/api/v2/heartbeat", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heartbeat answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
