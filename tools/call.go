@@ -13,11 +13,14 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -53,6 +56,7 @@ func handle[A any](d *Deps, name string, fn handlerFunc[A]) server.ToolHandlerFu
 		start := time.Now()
 		c := &call{deps: d, req: req, name: name}
 		ctx = pooling.WithHolder(ctx, name)
+		ctx = withProgress(ctx, req)
 		defer func() {
 			if r := recover(); r != nil {
 				ref := newRef()
@@ -182,6 +186,7 @@ func argNames(dst any) []string {
 func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 	var ue *userError
 	var se *sqlite.Error
+	var ce *chroma.Error
 	var ve *workspace.ValidationError
 	var co *pooling.CircuitOpenError
 	switch {
@@ -192,6 +197,11 @@ func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 			d.logger().Debug("store error", "tool", tool, "kind", string(se.Kind), "cause", se.Err)
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", se.Kind, se.Msg))
+	case errors.As(err, &ce):
+		if ce.Err != nil {
+			d.logger().Debug("vector store error", "tool", tool, "kind", string(ce.Kind), "cause", ce.Err)
+		}
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ce.Kind, pooling.Sanitize(ce.Msg)))
 	case errors.As(err, &ve):
 		return mcp.NewToolResultError("the configuration is not valid, so this project's databases were not opened; fix these and retry:\n" + ve.Error())
 	case errors.As(err, &co):
@@ -208,6 +218,35 @@ func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 	ref := newRef()
 	d.logger().Error("tool call failed", "tool", tool, "ref", ref, "err", err)
 	return mcp.NewToolResultError(fmt.Sprintf("internal error in %s (ref %s): the server logged the details", tool, ref))
+}
+
+// withProgress lets adapters report progress (a managed server starting, a long
+// batch) as notifications/progress, when the client asked for them with a progress token.
+func withProgress(ctx context.Context, req mcp.CallToolRequest) context.Context {
+	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
+		return ctx
+	}
+	token := req.Params.Meta.ProgressToken
+	srv := server.ServerFromContext(ctx)
+	if srv == nil {
+		return ctx
+	}
+	var mu sync.Mutex
+	last := 0.0
+	return progress.With(ctx, func(message string, done, total float64) {
+		mu.Lock()
+		// Progress must increase with every notification.
+		if done <= last {
+			done = last + 0.001
+		}
+		last = done
+		mu.Unlock()
+		params := map[string]any{"progressToken": token, "progress": done, "message": message}
+		if total > 0 {
+			params["total"] = total
+		}
+		_ = srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), params)
+	})
 }
 
 func newRef() string {

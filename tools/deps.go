@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -33,6 +34,8 @@ type Deps struct {
 	LogHandler slog.Handler
 	Version    string
 	ReadOnly   bool
+	// LookPath finds executables for managed servers (nil = exec.LookPath).
+	LookPath func(string) (string, error)
 
 	rootsMu    sync.Mutex
 	rootsCache map[string][]string // legacy session id -> root URIs
@@ -55,7 +58,7 @@ func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Stor
 	if err != nil {
 		return nil, layout, nil, err
 	}
-	pm, ok := m.(*projectMember)
+	pm, ok := m.(*projectMember[*sqlite.Store])
 	if !ok {
 		release()
 		return nil, layout, nil, fmt.Errorf("registry holds %T for %s, want the task store", m, BackendOperational)
@@ -99,7 +102,67 @@ func (d *Deps) openTaskStore(ctx context.Context, root workspace.Root) (pooling.
 		return nil, err
 	}
 	logger.Info("workspace opened", "root", root.Path, "source", string(root.Source))
-	return &projectMember{store: store, logFile: logFile}, nil
+	return &projectMember[*sqlite.Store]{store: store, logFile: logFile}, nil
+}
+
+// BackendVector is the registry key of the Chroma vector store.
+const BackendVector = "vector"
+
+// chromaOptions says how this project reaches Chroma, from the server's config
+// (addresses, commands and embeddings are never taken from a project's file).
+func (d *Deps) chromaOptions(root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) chroma.Options {
+	return chroma.Options{
+		Workspace:  root,
+		Layout:     layout,
+		Settings:   cfg.DatabasePools.Vector,
+		Backends:   d.Config.Backends,
+		Embeddings: d.Config.Embeddings,
+		Breaker:    cfg.Server.CircuitBreakerThreshold,
+		Cooldown:   float64(cfg.Server.CircuitBreakerCooldown),
+		Logger:     logger,
+		LookPath:   d.LookPath,
+	}
+}
+
+// vectorStore returns the workspace's vector store, starting or connecting to
+// Chroma on first use. release must be called when the call is done with it.
+func (d *Deps) vectorStore(ctx context.Context, root workspace.Root) (*chroma.Store, func(), error) {
+	m, release, err := d.Registry.Get(ctx, root.Path, BackendVector, func(ctx context.Context) (pooling.Member, error) {
+		return d.openVectorStore(ctx, root)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	pm, ok := m.(*projectMember[*chroma.Store])
+	if !ok {
+		release()
+		return nil, nil, fmt.Errorf("registry holds %T for %s, want the vector store", m, BackendVector)
+	}
+	return pm.store, release, nil
+}
+
+func (d *Deps) openVectorStore(ctx context.Context, root workspace.Root) (pooling.Member, error) {
+	layout, err := workspace.Ensure(root.Path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := d.projectConfig(layout)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.DatabasePools.Vector.IsEnabled() {
+		return nil, &userError{msg: "the vector tools are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.vector.enabled to false; remove that line to turn them back on"}
+	}
+	logger, logFile := d.projectLogger(layout)
+	store, err := chroma.Open(ctx, d.chromaOptions(root.Path, layout, cfg, logger))
+	if err != nil {
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+		return nil, err
+	}
+	logger.Info("vector store opened", "root", root.Path, "mode", string(store.Info().Mode))
+	return &projectMember[*chroma.Store]{store: store, logFile: logFile}, nil
 }
 
 // maxLogBytes is the size at which a project's log file is rotated to server.log.1.
@@ -136,16 +199,16 @@ func (d *Deps) projectLogger(layout workspace.Layout) (*slog.Logger, io.Closer) 
 	return slog.New(h).With("workspace", layout.Root), f
 }
 
-// projectMember is what the registry holds for a project's operational backend:
-// the task store and the project's log file, closed together.
-type projectMember struct {
-	store   *sqlite.Store
+// projectMember is what the registry holds for one backend of a project: the
+// adapter and the project's log file, closed together.
+type projectMember[T pooling.Member] struct {
+	store   T
 	logFile io.Closer
 }
 
-func (m *projectMember) PoolMetrics() []pooling.Metrics { return m.store.PoolMetrics() }
+func (m *projectMember[T]) PoolMetrics() []pooling.Metrics { return m.store.PoolMetrics() }
 
-func (m *projectMember) Close(ctx context.Context) error {
+func (m *projectMember[T]) Close(ctx context.Context) error {
 	err := m.store.Close(ctx)
 	if m.logFile != nil {
 		err = errors.Join(err, m.logFile.Close())

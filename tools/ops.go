@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -119,16 +120,47 @@ func ms(seconds float64) float64 { return float64(int64(seconds*1e6)) / 1e3 }
 
 func (d *Deps) workspacePools(root string) WorkspacePools {
 	wp := WorkspacePools{Root: root, Pools: []PoolView{}}
+	open := map[string]bool{}
 	for _, m := range d.Registry.Metrics(root) {
 		wp.Open = true
+		open[m.Backend] = true
 		wp.Pools = append(wp.Pools, viewOf(m))
 	}
-	if !wp.Open {
+	if !open[BackendOperational] {
 		wp.Pools = append(wp.Pools, PoolView{Name: "sqlite", Backend: BackendOperational, State: "not opened",
 			Note: "opens on the first task call for this project"})
 	}
-	wp.Pools = append(wp.Pools, notConfigured("vector", "chroma", "vector search is planned"), notConfigured("graph", "neo4j", "graph tools are planned"))
+	if !open[BackendVector] {
+		mode, reason := chroma.Resolve(d.chromaOptions(root, workspace.LayoutFor(root), d.Config, nil))
+		if mode == chroma.ModeNone {
+			wp.Pools = append(wp.Pools, PoolView{Name: "chroma", Backend: BackendVector, State: string(pooling.StateNotConfigured), Note: reason})
+		} else {
+			wp.Pools = append(wp.Pools, PoolView{Name: "chroma", Backend: BackendVector, State: "not opened",
+				Note: fmt.Sprintf("%s mode; opens on the first vector call (%s)", mode, reason)})
+		}
+	}
+	wp.Pools = append(wp.Pools, notConfigured("graph", "neo4j", "graph tools are planned"))
 	return wp
+}
+
+// vectorInfo says whether and how the project reaches Chroma, without starting anything.
+func (d *Deps) vectorInfo(root string, layout workspace.Layout, cfg workspace.Config) BackendInfo {
+	mode, reason := chroma.Resolve(d.chromaOptions(root, layout, cfg, nil))
+	bi := BackendInfo{Backend: BackendVector, Database: "chroma", Configured: mode != chroma.ModeNone,
+		Enabled: cfg.DatabasePools.Vector.IsEnabled(), Mode: string(mode), Detail: reason}
+	for _, m := range d.Registry.Metrics(root) {
+		if m.Backend == BackendVector {
+			bi.Open = true
+		}
+	}
+	emb := d.Config.Embeddings.Provider
+	if emb == "" {
+		emb = "none (callers send vectors)"
+	} else if d.Config.Embeddings.Model != "" {
+		emb += ":" + d.Config.Embeddings.Model
+	}
+	bi.Detail += "; embeddings: " + emb
+	return bi
 }
 
 func poolStatus(d *Deps) server.ServerTool {
@@ -196,13 +228,15 @@ func workspaceInfo(d *Deps) server.ServerTool {
 			}
 		}
 		res.Operational = cfg.DatabasePools.Operational
-		open := len(d.Registry.Metrics(root.Path)) > 0
+		open := false
+		for _, m := range d.Registry.Metrics(root.Path) {
+			open = open || m.Backend == BackendOperational
+		}
 		op := cfg.DatabasePools.Operational
 		res.Backends = []BackendInfo{
 			{Backend: BackendOperational, Database: "sqlite", Configured: true, Enabled: op.IsEnabled(), Open: open, Mode: "embedded",
 				Detail: "SQLite file " + res.Paths.TasksDB + " (one writer, up to " + fmt.Sprint(op.MaxConnections) + " readers)"},
-			{Backend: "vector", Database: "chroma", Configured: false, Enabled: cfg.DatabasePools.Vector.IsEnabled(), Mode: "none",
-				Detail: "vector search is not available in this version of the server"},
+			d.vectorInfo(root.Path, layout, cfg),
 			{Backend: "graph", Database: "neo4j", Configured: false, Enabled: cfg.DatabasePools.Graph.IsEnabled(), Mode: "none",
 				Detail: "graph tools are not available in this version of the server"},
 		}

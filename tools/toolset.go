@@ -82,11 +82,13 @@ func New(d *Deps) *Toolset {
 	ts := &Toolset{}
 	ts.AddRead(
 		taskGet(d), taskList(d),
+		vectorQuery(d), vectorGet(d), vectorCollections(d),
 		poolStatus(d), workspaceInfo(d),
 	)
 	ts.AddWrite(
 		taskCreate(d), taskUpdate(d), taskClaim(d), taskComplete(d),
 		taskDelete(d), taskDependency(d),
+		vectorUpsert(d), vectorDelete(d), vectorDropCollection(d),
 	)
 	return ts
 }
@@ -98,5 +100,6 @@ Use it to plan and coordinate work across agents:
 - Agents take work with task_claim (agent name, optional role/labels): it atomically returns the highest-priority oldest ready task, so two agents never get the same one.
 - Finish with task_complete (summary, outcome, optional artifact file); it returns the tasks that became ready.
 - task_list (filters, full-text "text", ready=true) and task_get (subtasks, dependencies, artifacts) read; task_update changes fields with optimistic locking (pass the version you read).
+- Semantic memory: vector_upsert stores documents (text and metadata) in a named collection; vector_query finds the nearest in meaning to a text; vector_get, vector_delete, vector_collections and vector_drop_collection manage them. They need Chroma (installed, or CHROMA_URL) and an embedding provider, or vectors you send.
 - pool_status and workspace_info show the databases behind the project.
 Every tool takes an optional "workspace": any path inside the project. Without it the server uses the client's roots, then TASK_ORCHESTRATOR_WORKSPACE, then its working directory.`
