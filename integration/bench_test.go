@@ -75,3 +75,26 @@ func BenchmarkStdio(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkManagedChromaColdStart times a project's first vector call in managed
+// mode: starting Chroma for the project, waiting for its heartbeat, creating the
+// database state, and answering. Run with -benchtime 3x: each iteration is a new
+// project and a new server.
+func BenchmarkManagedChromaColdStart(b *testing.B) {
+	env := managedEnv(b)
+	ctx := context.Background()
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		project := newProject(b)
+		p := start(b, procOpts{dir: project, env: env, fast: true})
+		b.StartTimer()
+		t0 := time.Now()
+		p.ok(ctx, "vector_collections", map[string]any{"workspace": project}, nil)
+		total += time.Since(t0)
+		b.StopTimer()
+		p.close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/first-call")
+}

@@ -19,7 +19,9 @@ import (
 
 var allTools = []string{
 	"pool_status", "task_claim", "task_complete", "task_create", "task_delete", "task_dependency",
-	"task_get", "task_list", "task_update", "workspace_info",
+	"task_get", "task_list", "task_update",
+	"vector_collections", "vector_delete", "vector_drop_collection", "vector_get", "vector_query", "vector_upsert",
+	"workspace_info",
 }
 
 func ctxT(t testing.TB) context.Context {
@@ -79,8 +81,8 @@ func TestReadOnlyModeLeavesWriteToolsOut(t *testing.T) {
 			t.Errorf("read-only server lists write tool %s", tl.Name)
 		}
 	}
-	if len(res.Tools) != 4 {
-		t.Errorf("read-only server lists %d tools, want the 4 read tools", len(res.Tools))
+	if len(res.Tools) != 7 {
+		t.Errorf("read-only server lists %d tools, want the 7 read tools", len(res.Tools))
 	}
 }
 

@@ -19,5 +19,20 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== Chroma: a real server for the vector tests (pinned chromadb from PyPI)"
+CHROMA_BIN="$(bash integration/chroma.sh install)"
+export TASK_ORCHESTRATOR_TEST_CHROMA_COMMAND="$CHROMA_BIN"
+TEST_TMP="$(mktemp -d)"
+CHROMA_PID=""
+cleanup() {
+  if [ -n "$CHROMA_PID" ]; then bash integration/chroma.sh stop "$CHROMA_PID"; fi
+  rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+chroma_out="$(bash integration/chroma.sh start "$TEST_TMP/chroma-shared")"
+read -r TASK_ORCHESTRATOR_TEST_CHROMA_URL CHROMA_PID <<<"$chroma_out"
+export TASK_ORCHESTRATOR_TEST_CHROMA_URL
+echo "chroma at $TASK_ORCHESTRATOR_TEST_CHROMA_URL (pid $CHROMA_PID)"
+
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Fetches and runs a real Neo4j server for the tests (never a mock).
+#
+#   integration/neo4j.sh install                   -> prints the folder of the pinned Neo4j jars (fetches them once)
+#   integration/neo4j.sh start DATADIR [PASSWORD]  -> starts a server on a free 127.0.0.1 port, waits until it has run
+#                                                     `RETURN 1`, prints "bolt://127.0.0.1:PORT PID"
+#   integration/neo4j.sh stop PID                  -> SIGTERM, then waits for the process (SIGKILL after 30 s)
+#
+# Neo4j Community, embedded, with Bolt only (no HTTP): integration/neo4j/Main.java, run on the jars of
+# org.neo4j:neo4j (pinned below and in integration/neo4j/pom.xml) fetched from Maven Central by `mvn` into a cache
+# folder, so a second run reuses them. Without PASSWORD authentication is off; with it, user `neo4j` has that
+# password. Neo4j 5.26 (LTS) runs on Java 17; 2025.x needs Java 21.
+#
+# Environment: TASK_ORCHESTRATOR_TEST_CACHE (cache folder, shared with chroma.sh), NEO4J_VERSION,
+# NEO4J_JAVA (java executable), NEO4J_JAVA_OPTS (replaces the default JVM options below).
+set -euo pipefail
+
+NEO4J_VERSION="${NEO4J_VERSION:-5.26.30}"
+CACHE="${TASK_ORCHESTRATOR_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-task-orchestrator-test}"
+DIR="$CACHE/neo4j-$NEO4J_VERSION"
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/neo4j"
+# A small heap, the serial collector and C1 only: the tests need a server that starts fast on 2 shared cores,
+# not peak throughput (C1 only roughly halves the CPU spent reaching READY). The --add-opens are the ones
+# Neo4j's own launcher passes (without java.nio the page cache warns it runs in a slower fallback mode).
+DEFAULT_JAVA_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-OmitStackTraceInFastThrow
+  --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED
+  --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
+  -Dio.netty.tryReflectionSetAccessible=true -Dlog4j2.disable.jmx=true -Dfile.encoding=UTF-8"
+JAVA_OPTS="${NEO4J_JAVA_OPTS:-$DEFAULT_JAVA_OPTS}"
+
+java_bin() {
+  if [ -n "${NEO4J_JAVA:-}" ]; then
+    echo "$NEO4J_JAVA"
+  elif [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]; then
+    echo /usr/lib/jvm/java-17-openjdk-amd64/bin/java
+  else
+    command -v java || { echo "no java found: install a JDK 17 or set NEO4J_JAVA" >&2; return 1; }
+  fi
+}
+
+# fetch_jars DEST: copies org.neo4j:neo4j and its runtime dependencies into DEST. Maven Central has answered
+# 429 (too many requests) to bursts, so failures are retried with a growing pause.
+fetch_jars() {
+  local dest="$1" work attempt pause=5
+  work="$(mktemp -d)"
+  cp "$SRC/pom.xml" "$work/pom.xml"
+  for attempt in 1 2 3 4 5; do
+    if (cd "$work" && mvn -B -q -Dneo4j.version="$NEO4J_VERSION" -DincludeScope=runtime \
+          dependency:copy-dependencies -DoutputDirectory="$dest" >"$work/mvn.log" 2>&1); then
+      rm -rf "$work"
+      return 0
+    fi
+    echo "mvn could not fetch the Neo4j $NEO4J_VERSION jars (attempt $attempt of 5); its output ends with:" >&2
+    tail -n 15 "$work/mvn.log" >&2
+    if [ "$attempt" -lt 5 ]; then
+      echo "retrying in $pause s" >&2
+      sleep "$pause"
+      pause=$((pause * 2))
+    fi
+  done
+  rm -rf "$work"
+  echo "giving up: check the network access to https://repo.maven.apache.org (or set NEO4J_VERSION)" >&2
+  return 1
+}
+
+# compile_main: Main.java compiled once into $DIR/classes (recompiled when the source changes), which saves
+# the source launcher's in-memory compile (~1–2 s and ~40 MB) on every start. Without javac, start falls back
+# to running Main.java as a source file.
+compile_main() {
+  local java javac tmp
+  java="$(java_bin)"
+  javac="$(dirname "$java")/javac"
+  [ -x "$javac" ] || return 0
+  if [ -f "$DIR/classes/Main.class" ] && cmp -s "$SRC/Main.java" "$DIR/classes/Main.java"; then
+    return 0
+  fi
+  tmp="$(mktemp -d "$DIR/classes.XXXXXX")"
+  "$javac" -nowarn -d "$tmp" -cp "$DIR/lib/*" "$SRC/Main.java" >&2
+  cp "$SRC/Main.java" "$tmp/Main.java"
+  rm -rf "$DIR/classes"
+  mv "$tmp" "$DIR/classes"
+}
+
+install() {
+  mkdir -p "$CACHE"
+  # Test packages may start servers in parallel: one installer at a time.
+  exec 9>"$CACHE/neo4j-$NEO4J_VERSION.lock"
+  flock 9
+  if [ ! -f "$DIR/lib/.complete" ]; then
+    echo "fetching the jars of org.neo4j:neo4j:$NEO4J_VERSION into $DIR/lib" >&2
+    mkdir -p "$DIR"
+    rm -rf "$DIR/lib" "$DIR/lib.partial"
+    fetch_jars "$DIR/lib.partial"
+    touch "$DIR/lib.partial/.complete"
+    mv "$DIR/lib.partial" "$DIR/lib"
+  fi
+  compile_main
+  exec 9>&-
+  echo "$DIR/lib"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# log_tail FILE: the last messages of a server log, without the Java stack frames (the causes stay).
+log_tail() {
+  grep -v -E '^[[:space:]]+(at |\.\.\. [0-9]+ more)' "$1" | tail -n 30 >&2 || true
+}
+
+start() {
+  local data="$1" password="${2:-}" lib java port pid attempt i
+  local -a main
+  lib="$(install)"
+  java="$(java_bin)"
+  if [ -f "$DIR/classes/Main.class" ]; then
+    main=(-cp "$DIR/classes:$lib/*" Main)
+  else
+    main=(-cp "$lib/*" "$SRC/Main.java")
+  fi
+  mkdir -p "$data"
+  # The port is free when we look; another process may take it before Neo4j binds it: then try another one.
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    # The password goes through the environment: not visible in `ps`, not copied into Neo4j's debug.log.
+    # The server's own output goes to a log file beside its data, never to our stdout.
+    # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
+    NEO4J_TEST_SERVER_PASSWORD="$password" "$java" $JAVA_OPTS "${main[@]}" "$data" "$port" \
+      </dev/null >"$data.log" 2>&1 &
+    pid=$!
+    for i in $(seq 1 1200); do
+      if grep -qx READY "$data.log" 2>/dev/null; then
+        echo "bolt://127.0.0.1:$port $pid"
+        return 0
+      fi
+      if ! kill -0 "$pid" 2>/dev/null; then
+        break
+      fi
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "neo4j did not get ready within 120 s (its own log: $data/logs/debug.log); the end of $data.log:" >&2
+      log_tail "$data.log"
+      stop "$pid"
+      return 1
+    fi
+    if [ "$attempt" -lt 3 ] && grep -q 'BindException\|Address already in use' "$data.log"; then
+      echo "port $port was taken before neo4j could bind it; trying another one" >&2
+      continue
+    fi
+    echo "neo4j exited during start-up (its own log: $data/logs/debug.log); the end of $data.log:" >&2
+    log_tail "$data.log"
+    return 1
+  done
+}
+
+stop() {
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "neo4j (pid $pid) did not stop within 30 s of SIGTERM; killing it" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start "${2:?usage: neo4j.sh start DATADIR [PASSWORD]}" "${3:-}" ;;
+  stop) stop "${2:?usage: neo4j.sh stop PID}" ;;
+  *) echo "usage: $0 install | start DATADIR [PASSWORD] | stop PID" >&2; exit 2 ;;
+esac
