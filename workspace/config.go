@@ -86,6 +86,16 @@ type Backends struct {
 	Neo4jUsername string `json:"neo4j_username"`
 	// Neo4jPassword prints as "****" everywhere; Reveal gives the value to the driver.
 	Neo4jPassword Secret `json:"neo4j_password"`
+	// Neo4jDatabase is the database on the server ("" = the server's default).
+	Neo4jDatabase string `json:"neo4j_database"`
+	// Neo4jDedicatedProjects lists project roots to which the shared Neo4j server is
+	// dedicated: only they may run raw Cypher (graph_query, graph_write) on it.
+	Neo4jDedicatedProjects []string `json:"neo4j_dedicated_projects"`
+	// Neo4jCommand launches a managed Neo4j per project: argv with the placeholders
+	// {data_dir}, {port} and {password}. Empty = no managed Neo4j.
+	Neo4jCommand []string `json:"neo4j_command"`
+	// Neo4jStartTimeout bounds how long a managed Neo4j may take to accept Bolt connections.
+	Neo4jStartTimeout Seconds `json:"neo4j_start_timeout"`
 }
 
 // Embeddings says how text becomes vectors for the vector tools. Global file and
@@ -155,7 +165,7 @@ func Defaults() Config {
 			RootsTimeout:            2,
 			SQLiteBusyTimeout:       5,
 		},
-		Backends:   Backends{ChromaStartTimeout: 60},
+		Backends:   Backends{ChromaStartTimeout: 60, Neo4jStartTimeout: 180},
 		Embeddings: Embeddings{Timeout: 30},
 	}
 }

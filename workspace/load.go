@@ -54,6 +54,7 @@ var envBindings = []envBinding{
 	{"TASK_ORCHESTRATOR_EMBEDDINGS_PROVIDER", "embeddings.provider", func(c *Config, v string) string { c.Embeddings.Provider = v; return "" }},
 	{"TASK_ORCHESTRATOR_EMBEDDINGS_MODEL", "embeddings.model", func(c *Config, v string) string { c.Embeddings.Model = v; return "" }},
 	{"TASK_ORCHESTRATOR_EMBEDDINGS_URL", "embeddings.base_url", func(c *Config, v string) string { c.Embeddings.BaseURL = v; return "" }},
+	{"NEO4J_DATABASE", "backends.neo4j_database", func(c *Config, v string) string { c.Backends.Neo4jDatabase = v; return "" }},
 	{"NEO4J_URI", "backends.neo4j_uri", func(c *Config, v string) string { c.Backends.Neo4jURI = v; return "" }},
 	{"NEO4J_USERNAME", "backends.neo4j_username", func(c *Config, v string) string { c.Backends.Neo4jUsername = v; return "" }},
 	{"NEO4J_PASSWORD", "backends.neo4j_password", func(c *Config, v string) string { c.Backends.Neo4jPassword = Secret(v); return "" }},

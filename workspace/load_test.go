@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -200,7 +201,7 @@ func TestValidateChecksEveryRule(t *testing.T) {
 	c.DatabasePools.Vector = workspace.PoolSettings{MinConnections: 1000, MaxConnections: 1000, MaxOverflow: 1000, PoolTimeout: 0.001}
 	c.Security.MaxArtifactBytes = 1 << 30
 	c.Server.LogLevel = "WARN"
-	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687", ChromaStartTimeout: 0.001}
+	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687", ChromaStartTimeout: 0.001, Neo4jStartTimeout: 0.001}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("edge values rejected: %v", err)
 	}
@@ -291,8 +292,8 @@ func TestEnvironmentSetsBackendsAndReportsBadValuesByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := workspace.Backends{ChromaURL: "http://chroma:8000", Neo4jURI: "neo4j://graph:7687", Neo4jUsername: "neo4j", Neo4jPassword: "hunter2",
-		ChromaStartTimeout: workspace.Defaults().Backends.ChromaStartTimeout}
-	if cfg.Backends != want || cfg.Server.LogLevel != "debug" {
+		ChromaStartTimeout: workspace.Defaults().Backends.ChromaStartTimeout, Neo4jStartTimeout: workspace.Defaults().Backends.Neo4jStartTimeout}
+	if !reflect.DeepEqual(cfg.Backends, want) || cfg.Server.LogLevel != "debug" {
 		t.Fatalf("backends %+v, log level %q; want %+v and debug", cfg.Backends, cfg.Server.LogLevel, want)
 	}
 

@@ -158,6 +158,23 @@ func (c Config) violations() []Violation {
 	r.serverURL("backends.chroma_url", b.ChromaURL, "http", "https")
 	r.serverURL("backends.neo4j_uri", b.Neo4jURI, "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 	r.positive("backends.chroma_start_timeout", b.ChromaStartTimeout)
+	r.positive("backends.neo4j_start_timeout", b.Neo4jStartTimeout)
+	if len(b.Neo4jCommand) > 0 {
+		if !filepath.IsAbs(b.Neo4jCommand[0]) {
+			r.add("backends.neo4j_command", b.Neo4jCommand[0], "the first element must be an absolute path to the executable")
+		}
+		if !strings.Contains(strings.Join(b.Neo4jCommand, " "), "{port}") {
+			r.add("backends.neo4j_command", nil, "must contain the {port} placeholder (the server binds 127.0.0.1:{port})")
+		}
+	}
+	for i, p := range b.Neo4jDedicatedProjects {
+		if !filepath.IsAbs(p) {
+			r.add(fmt.Sprintf("backends.neo4j_dedicated_projects[%d]", i), p, "must be an absolute project path")
+		}
+	}
+	if b.Neo4jDatabase != "" && !identRe.MatchString(strings.ReplaceAll(b.Neo4jDatabase, ".", "-")) {
+		r.add("backends.neo4j_database", b.Neo4jDatabase, "must be a database name (letters, digits, ., _ or -)")
+	}
 	if b.ChromaCommand != "" && !filepath.IsAbs(b.ChromaCommand) {
 		r.add("backends.chroma_command", b.ChromaCommand, "must be an absolute path to the chroma executable")
 	}
