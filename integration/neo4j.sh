@@ -39,19 +39,28 @@ java_bin() {
 }
 
 # fetch_jars DEST: copies org.neo4j:neo4j and its runtime dependencies into DEST. Maven Central has answered
-# 429 (too many requests) to bursts, so failures are retried with a growing pause.
+# 429 (too many requests) to bursts, so failures are retried with a growing pause; -U on a retry, because Maven
+# otherwise remembers the failed download in its local repository and does not even try again.
 fetch_jars() {
-  local dest="$1" work attempt pause=5
+  local dest="$1" work attempt pause=5 update=""
+  command -v mvn >/dev/null || { echo "mvn (Apache Maven) is needed to fetch the Neo4j jars: install it" >&2; return 1; }
   work="$(mktemp -d)"
   cp "$SRC/pom.xml" "$work/pom.xml"
   for attempt in 1 2 3 4 5; do
-    if (cd "$work" && mvn -B -q -Dneo4j.version="$NEO4J_VERSION" -DincludeScope=runtime \
+    # shellcheck disable=SC2086 # $update is empty or -U
+    if (cd "$work" && mvn -B -q $update -Dstyle.color=never -Dneo4j.version="$NEO4J_VERSION" -DincludeScope=runtime \
           dependency:copy-dependencies -DoutputDirectory="$dest" >"$work/mvn.log" 2>&1); then
       rm -rf "$work"
       return 0
     fi
+    update="-U"
     echo "mvn could not fetch the Neo4j $NEO4J_VERSION jars (attempt $attempt of 5); its output ends with:" >&2
-    tail -n 15 "$work/mvn.log" >&2
+    sed 's/\x1b\[[0-9;]*m//g' "$work/mvn.log" \
+      | grep -v '^\[ERROR\] *$\|re-run Maven\|Re-run Maven\|please read the following\|\[Help 1\] http\|^ *$' \
+      | tail -n 8 >&2 || true
+    if grep -q 'Could not find artifact' "$work/mvn.log"; then
+      break # not there at all: waiting will not help
+    fi
     if [ "$attempt" -lt 5 ]; then
       echo "retrying in $pause s" >&2
       sleep "$pause"
@@ -59,7 +68,7 @@ fetch_jars() {
     fi
   done
   rm -rf "$work"
-  echo "giving up: check the network access to https://repo.maven.apache.org (or set NEO4J_VERSION)" >&2
+  echo "giving up: check NEO4J_VERSION and the access to https://repo.maven.apache.org" >&2
   return 1
 }
 
@@ -75,7 +84,7 @@ compile_main() {
     return 0
   fi
   tmp="$(mktemp -d "$DIR/classes.XXXXXX")"
-  "$javac" -nowarn -d "$tmp" -cp "$DIR/lib/*" "$SRC/Main.java" >&2
+  "$javac" --release 17 -nowarn -d "$tmp" -cp "$DIR/lib/*" "$SRC/Main.java" >&2
   cp "$SRC/Main.java" "$tmp/Main.java"
   rm -rf "$DIR/classes"
   mv "$tmp" "$DIR/classes"
@@ -109,7 +118,7 @@ log_tail() {
 }
 
 start() {
-  local data="$1" password="${2:-}" lib java port pid attempt i
+  local data="$1" password="${2:-}" lib java port pid attempt deadline
   local -a main
   lib="$(install)"
   java="$(java_bin)"
@@ -119,6 +128,8 @@ start() {
     main=(-cp "$lib/*" "$SRC/Main.java")
   fi
   mkdir -p "$data"
+  # If we are interrupted while waiting, the server must not be left behind.
+  trap 'if [ -n "${pid:-}" ]; then kill -TERM "$pid" 2>/dev/null || true; fi; exit 143' TERM INT HUP
   # The port is free when we look; another process may take it before Neo4j binds it: then try another one.
   for attempt in 1 2 3; do
     port="$(free_port)"
@@ -128,17 +139,19 @@ start() {
     NEO4J_TEST_SERVER_PASSWORD="$password" "$java" $JAVA_OPTS "${main[@]}" "$data" "$port" \
       </dev/null >"$data.log" 2>&1 &
     pid=$!
-    for i in $(seq 1 1200); do
+    deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ]; do
       if grep -qx READY "$data.log" 2>/dev/null; then
+        trap - TERM INT HUP
         echo "bolt://127.0.0.1:$port $pid"
         return 0
       fi
-      if ! kill -0 "$pid" 2>/dev/null; then
+      if ! alive "$pid"; then
         break
       fi
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       echo "neo4j did not get ready within 120 s (its own log: $data/logs/debug.log); the end of $data.log:" >&2
       log_tail "$data.log"
       stop "$pid"
@@ -154,19 +167,35 @@ start() {
   done
 }
 
+# alive PID: the process exists and has not exited. The server is started in the background of a `start` that
+# has returned, so once it exits it waits as a zombie until init reaps it (seconds, on some machines); a zombie
+# holds no port and no files, so it counts as stopped.
+alive() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  if read -r stat 2>/dev/null <"/proc/$1/stat"; then
+    stat="${stat##*) }" # "PID (COMMAND) STATE ...": the state follows the last ") "
+    [ "${stat%% *}" != Z ] || return 1
+  fi
+  return 0
+}
+
 stop() {
-  local pid="$1"
+  local pid="$1" deadline=$((SECONDS + 30))
   kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    alive "$pid" || return 0
     sleep 0.1
   done
   echo "neo4j (pid $pid) did not stop within 30 s of SIGTERM; killing it" >&2
   kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
+  deadline=$((SECONDS + 5))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    alive "$pid" || return 0
     sleep 0.1
   done
+  echo "neo4j (pid $pid) is still there 5 s after SIGKILL" >&2
+  return 1
 }
 
 case "${1:-}" in

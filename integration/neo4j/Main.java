@@ -56,9 +56,9 @@ public class Main {
         // Registered before build() so a SIGTERM during start-up still closes whatever was opened.
         AtomicReference<DatabaseManagementService> running = new AtomicReference<>();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            DatabaseManagementService dbms = running.getAndSet(null);
-            if (dbms != null) {
-                dbms.shutdown();
+            DatabaseManagementService toStop = running.getAndSet(null);
+            if (toStop != null) {
+                toStop.shutdown();
                 System.out.println("STOPPED");
             }
         }, "neo4j-shutdown"));
