@@ -1,0 +1,188 @@
+package neo4j
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
+)
+
+const (
+	// defaultStartTimeout: Neo4j (a JVM) takes 10-20 s to accept Bolt on 2 cores.
+	defaultStartTimeout = 180 * time.Second
+	stopTimeout         = 30 * time.Second
+	passwordFileName    = ".password"
+)
+
+func (s *Store) passwordFile() string { return filepath.Join(s.opts.dataDir(), passwordFileName) }
+
+// startManaged starts the project's own Neo4j: data under
+// .task_orchestrator/databases/neo4j, bound to 127.0.0.1 on a free port, the
+// user neo4j with a password generated for the project, supervised by
+// adapters/managed (restarted if it dies, never outliving us).
+func (s *Store) startManaged(ctx context.Context) error {
+	argv, err := s.opts.command()
+	if err != nil {
+		return &Error{Kind: KindNotConfigured, Msg: err.Error(), Err: err}
+	}
+	dataDir := s.opts.dataDir()
+	for _, dir := range []string{dataDir, s.opts.Layout.Logs} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+				"cannot create %s for the project's Neo4j server (%v): check the permissions of .task_orchestrator", dir, err)}
+		}
+	}
+	pw, err := projectPassword(s.passwordFile())
+	if err != nil {
+		return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+			"cannot read or create the password file of the project's Neo4j server (%v): check the permissions of %s", err, dataDir)}
+	}
+	s.password = pw
+	startTimeout := s.opts.Backends.Neo4jStartTimeout.Duration()
+	if startTimeout <= 0 {
+		startTimeout = defaultStartTimeout
+	}
+	progress.Report(ctx, "starting the project's Neo4j server (a JVM: this takes a while)", 0, 0)
+	srv, err := managed.Start(ctx, managed.Spec{
+		Name:    "neo4j",
+		Command: argv[0],
+		Args: func(port int) []string {
+			return expandArgs(argv[1:], dataDir, port, pw)
+		},
+		// Also in the environment (as the official Docker image's NEO4J_AUTH),
+		// so a wrapper can keep it off the command line, which `ps` shows.
+		Env:          []string{"NEO4J_AUTH=neo4j/" + pw},
+		Dir:          dataDir,
+		LogFile:      s.opts.logFile(),
+		Health:       s.boltHealth,
+		StartTimeout: startTimeout,
+		StopTimeout:  stopTimeout,
+		Logger:       s.log,
+		Project:      s.opts.root(),
+	})
+	if err == nil && srv == nil {
+		err = errors.New("managed.Start returned no server")
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return s.fail(ctx, "starting the project's Neo4j server", err)
+		}
+		return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+			"the project's Neo4j server (%s) did not start: %s; read %s, or set NEO4J_URI to use a Neo4j server elsewhere",
+			filepath.Base(argv[0]), s.clean(err.Error()), s.opts.logFile())}
+	}
+	s.server = srv
+	progress.Report(ctx, "the project's Neo4j server is ready", 1, 1)
+	s.log.Info("neo4j: started the project's server", "uri", s.boltURI(), "pid", srv.PID(), "data", dataDir)
+	return nil
+}
+
+func (s *Store) stopManaged(ctx context.Context) error {
+	if s.server == nil {
+		return nil
+	}
+	if err := s.server.Stop(ctx); err != nil {
+		return fmt.Errorf("stop the project's Neo4j server: %w", err)
+	}
+	return nil
+}
+
+// expandArgs fills the placeholders of backends.neo4j_command.
+func expandArgs(args []string, dataDir string, port int, password string) []string {
+	r := strings.NewReplacer("{data_dir}", dataDir, "{port}", strconv.Itoa(port), "{password}", password)
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = r.Replace(a)
+	}
+	return out
+}
+
+// projectPassword returns the password of the project's Neo4j, generating it
+// (32 hex digits from crypto/rand) into path (0600) the first time. A file
+// another process is writing at the same moment is read, not overwritten.
+func projectPassword(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if pw := strings.TrimSpace(string(b)); pw != "" {
+			if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				_ = os.Chmod(path, 0o600)
+			}
+			return pw, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	pw := hex.EncodeToString(buf)
+	tmp, err := os.CreateTemp(filepath.Dir(path), passwordFileName+".*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if _, err := tmp.WriteString(pw + "\n"); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	// Link, not rename: if another process created the file meanwhile, its
+	// password wins and is the one read back.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// boltHealth is the managed server's readiness check: a Bolt connection to
+// 127.0.0.1:PORT (the port of the baseURL that adapters/managed gives)
+// that logs in with the project's password.
+func (s *Store) boltHealth(ctx context.Context, _ *http.Client, baseURL string) error {
+	uri := boltFromBase(baseURL)
+	if uri == "" {
+		return fmt.Errorf("no port in %q", baseURL)
+	}
+	d, err := driver.NewDriverWithContext(uri, driver.BasicAuth("neo4j", s.password, ""), func(c *config.Config) {
+		c.MaxConnectionPoolSize = 1
+		c.SocketConnectTimeout = time.Second
+		c.MaxTransactionRetryTime = 0
+		c.TelemetryDisabled = true
+		c.UserAgent = userAgent
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = d.Close(cctx)
+		cancel()
+	}()
+	if err := d.VerifyConnectivity(ctx); err != nil {
+		return errors.New(s.clean(err.Error()))
+	}
+	return nil
+}
