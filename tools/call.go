@@ -20,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
@@ -187,6 +188,7 @@ func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 	var ue *userError
 	var se *sqlite.Error
 	var ce *chroma.Error
+	var ge *neo4j.Error
 	var ve *workspace.ValidationError
 	var co *pooling.CircuitOpenError
 	switch {
@@ -202,6 +204,11 @@ func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 			d.logger().Debug("vector store error", "tool", tool, "kind", string(ce.Kind), "cause", ce.Err)
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ce.Kind, pooling.Sanitize(ce.Msg)))
+	case errors.As(err, &ge):
+		if ge.Err != nil {
+			d.logger().Debug("graph store error", "tool", tool, "kind", string(ge.Kind), "cause", ge.Err)
+		}
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ge.Kind, pooling.Sanitize(ge.Msg)))
 	case errors.As(err, &ve):
 		return mcp.NewToolResultError("the configuration is not valid, so this project's databases were not opened; fix these and retry:\n" + ve.Error())
 	case errors.As(err, &co):

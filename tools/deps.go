@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -103,6 +104,63 @@ func (d *Deps) openTaskStore(ctx context.Context, root workspace.Root) (pooling.
 	}
 	logger.Info("workspace opened", "root", root.Path, "source", string(root.Source))
 	return &projectMember[*sqlite.Store]{store: store, logFile: logFile}, nil
+}
+
+// BackendGraph is the registry key of the Neo4j graph store.
+const BackendGraph = "graph"
+
+// neo4jOptions says how this project reaches Neo4j, from the server's config only.
+func (d *Deps) neo4jOptions(root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) neo4j.Options {
+	return neo4j.Options{
+		Workspace: root,
+		Layout:    layout,
+		Settings:  cfg.DatabasePools.Graph,
+		Backends:  d.Config.Backends,
+		Breaker:   cfg.Server.CircuitBreakerThreshold,
+		Cooldown:  cfg.Server.CircuitBreakerCooldown.Duration(),
+		Logger:    logger,
+	}
+}
+
+// graphStore returns the workspace's graph store, starting or connecting to Neo4j
+// on first use. release must be called when the call is done with it.
+func (d *Deps) graphStore(ctx context.Context, root workspace.Root) (*neo4j.Store, func(), error) {
+	m, release, err := d.Registry.Get(ctx, root.Path, BackendGraph, func(ctx context.Context) (pooling.Member, error) {
+		return d.openGraphStore(ctx, root)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	pm, ok := m.(*projectMember[*neo4j.Store])
+	if !ok {
+		release()
+		return nil, nil, fmt.Errorf("registry holds %T for %s, want the graph store", m, BackendGraph)
+	}
+	return pm.store, release, nil
+}
+
+func (d *Deps) openGraphStore(ctx context.Context, root workspace.Root) (pooling.Member, error) {
+	layout, err := workspace.Ensure(root.Path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := d.projectConfig(layout)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.DatabasePools.Graph.IsEnabled() {
+		return nil, &userError{msg: "the graph tools are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.graph.enabled to false; remove that line to turn them back on"}
+	}
+	logger, logFile := d.projectLogger(layout)
+	store, err := neo4j.Open(ctx, d.neo4jOptions(root.Path, layout, cfg, logger))
+	if err != nil {
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+		return nil, err
+	}
+	logger.Info("graph store opened", "root", root.Path, "mode", string(store.Info().Mode))
+	return &projectMember[*neo4j.Store]{store: store, logFile: logFile}, nil
 }
 
 // BackendVector is the registry key of the Chroma vector store.

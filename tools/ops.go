@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -98,11 +99,6 @@ type WorkspaceInfoResult struct {
 	ServerVersion string                 `json:"server_version"`
 }
 
-func notConfigured(backend, database, issue string) PoolView {
-	return PoolView{Name: database, Backend: backend, State: string(pooling.StateNotConfigured),
-		Note: fmt.Sprintf("%s is not available in this version of the server (%s)", database, issue)}
-}
-
 func viewOf(m pooling.Metrics) PoolView {
 	v := PoolView{
 		Name: m.Name, Backend: m.Backend, State: string(m.State),
@@ -139,7 +135,15 @@ func (d *Deps) workspacePools(root string) WorkspacePools {
 				Note: fmt.Sprintf("%s mode; opens on the first vector call (%s)", mode, reason)})
 		}
 	}
-	wp.Pools = append(wp.Pools, notConfigured("graph", "neo4j", "graph tools are planned"))
+	if !open[BackendGraph] {
+		mode, reason := neo4j.Resolve(d.neo4jOptions(root, workspace.LayoutFor(root), d.Config, nil))
+		if mode == neo4j.ModeNone {
+			wp.Pools = append(wp.Pools, PoolView{Name: "neo4j", Backend: BackendGraph, State: string(pooling.StateNotConfigured), Note: reason})
+		} else {
+			wp.Pools = append(wp.Pools, PoolView{Name: "neo4j", Backend: BackendGraph, State: "not opened",
+				Note: fmt.Sprintf("%s mode; opens on the first graph call (%s)", mode, reason)})
+		}
+	}
 	return wp
 }
 
@@ -160,6 +164,19 @@ func (d *Deps) vectorInfo(root string, layout workspace.Layout, cfg workspace.Co
 		emb += ":" + d.Config.Embeddings.Model
 	}
 	bi.Detail += "; embeddings: " + emb
+	return bi
+}
+
+// graphInfo says whether and how the project reaches Neo4j, without starting anything.
+func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Config) BackendInfo {
+	mode, reason := neo4j.Resolve(d.neo4jOptions(root, layout, cfg, nil))
+	bi := BackendInfo{Backend: BackendGraph, Database: "neo4j", Configured: mode != neo4j.ModeNone,
+		Enabled: cfg.DatabasePools.Graph.IsEnabled(), Mode: string(mode), Detail: reason}
+	for _, m := range d.Registry.Metrics(root) {
+		if m.Backend == BackendGraph {
+			bi.Open = true
+		}
+	}
 	return bi
 }
 
@@ -237,8 +254,7 @@ func workspaceInfo(d *Deps) server.ServerTool {
 			{Backend: BackendOperational, Database: "sqlite", Configured: true, Enabled: op.IsEnabled(), Open: open, Mode: "embedded",
 				Detail: "SQLite file " + res.Paths.TasksDB + " (one writer, up to " + fmt.Sprint(op.MaxConnections) + " readers)"},
 			d.vectorInfo(root.Path, layout, cfg),
-			{Backend: "graph", Database: "neo4j", Configured: false, Enabled: cfg.DatabasePools.Graph.IsEnabled(), Mode: "none",
-				Detail: "graph tools are not available in this version of the server"},
+			d.graphInfo(root.Path, layout, cfg),
 		}
 		text := fmt.Sprintf("Project %s (from %s", root.Path, root.Source)
 		if root.Marker != "" {

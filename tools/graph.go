@@ -1,0 +1,277 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+)
+
+// maxCypherBytes bounds one Cypher statement.
+const maxCypherBytes = 64 << 10
+
+type nodeRefArg struct {
+	Label string `json:"label" jsonschema:"Node label, e.g. File or Component (letters, digits, _)"`
+	Key   string `json:"key" jsonschema:"The node's identity within its label, e.g. src/main.go"`
+}
+
+type graphMergeNodeArgs struct {
+	Workspace  string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Label      string         `json:"label" jsonschema:"Node label, e.g. File or Component (letters, digits, _)"`
+	Key        string         `json:"key" jsonschema:"The node's identity within its label; merging the same label and key again updates the node"`
+	Properties map[string]any `json:"properties,omitempty" jsonschema:"Properties to set: strings, numbers, booleans or arrays of one of those"`
+}
+
+type graphMergeRelArgs struct {
+	Workspace  string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	From       nodeRefArg     `json:"from" jsonschema:"The start node (must exist)"`
+	To         nodeRefArg     `json:"to" jsonschema:"The end node (must exist)"`
+	Type       string         `json:"type" jsonschema:"Relationship type, e.g. DEPENDS_ON (letters, digits, _)"`
+	Properties map[string]any `json:"properties,omitempty" jsonschema:"Properties to set on the relationship"`
+}
+
+type graphNeighborsArgs struct {
+	Workspace string   `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Label     string   `json:"label" jsonschema:"Label of the node to start from"`
+	Key       string   `json:"key" jsonschema:"Key of the node to start from"`
+	Depth     *int     `json:"depth,omitempty" jsonschema:"How many hops, 1 to 5 (default 1)"`
+	Types     []string `json:"types,omitempty" jsonschema:"Only follow these relationship types"`
+	Direction string   `json:"direction,omitempty" jsonschema:"enum=out,enum=in,enum=both"`
+	Limit     *int     `json:"limit,omitempty" jsonschema:"At most this many neighbours, 1 to 1000 (default 100)"`
+}
+
+type graphDeleteNodeArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Label     string `json:"label"`
+	Key       string `json:"key"`
+}
+
+type graphCypherArgs struct {
+	Workspace string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Cypher    string         `json:"cypher" jsonschema:"One Cypher statement; pass values as $parameters, never inside the text"`
+	Params    map[string]any `json:"params,omitempty" jsonschema:"Values for the $parameters of the statement"`
+}
+
+type graphSchemaArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+}
+
+// NodeResult is graph_merge_node's answer.
+type NodeResult struct {
+	Node neo4j.Node `json:"node"`
+}
+
+// RelationshipResult is graph_merge_relationship's answer.
+type RelationshipResult struct {
+	Relationship neo4j.Relationship `json:"relationship"`
+}
+
+// NeighborsResult is graph_neighbors' answer.
+type NeighborsResult struct {
+	Neighbors []neo4j.Neighbor `json:"neighbors"`
+}
+
+// DeleteNodeResult is graph_delete_node's answer.
+type DeleteNodeResult struct {
+	Deleted              neo4j.NodeRef `json:"deleted"`
+	RelationshipsRemoved int           `json:"relationships_removed"`
+}
+
+// withGraph resolves the workspace and borrows its graph store for fn.
+func withGraph[T any](ctx context.Context, c *call, ws string, fn func(*neo4j.Store) (T, error)) (T, error) {
+	var zero T
+	root, err := c.workspace(ctx, ws)
+	if err != nil {
+		return zero, err
+	}
+	store, release, err := c.deps.graphStore(ctx, root)
+	if err != nil {
+		return zero, err
+	}
+	defer release()
+	return fn(store)
+}
+
+// graphOpenWorld reports whether the graph tools reach a server off this machine.
+func graphOpenWorld(d *Deps) bool {
+	raw := d.Config.Backends.Neo4jURI
+	if raw == "" {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+func checkCypher(cypher string) error {
+	if strings.TrimSpace(cypher) == "" {
+		return badArg("argument \"cypher\" is required: one Cypher statement, e.g. MATCH (n:File) RETURN n.key LIMIT 10")
+	}
+	if len(cypher) > maxCypherBytes {
+		return badArg("argument \"cypher\" is %d bytes; the limit is %d", len(cypher), maxCypherBytes)
+	}
+	return nil
+}
+
+func graphMergeNode(d *Deps) server.ServerTool {
+	tool := newTool("graph_merge_node", "Add or update a graph node",
+		"Create the node with this label and key in the project's knowledge graph, or update it if it exists (properties are set, others kept).",
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphMergeNodeArgs](), mcp.WithOutputSchema[NodeResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphMergeNodeArgs) (any, string, error) {
+		n, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Node, error) {
+			return s.MergeNode(ctx, neo4j.NodeRef{Label: a.Label, Key: a.Key}, a.Properties)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return NodeResult{Node: n}, fmt.Sprintf("Merged (:%s {key: %q}) with %d properties", n.Label, n.Key, len(n.Properties)), nil
+	})}
+}
+
+func graphMergeRelationship(d *Deps) server.ServerTool {
+	tool := newTool("graph_merge_relationship", "Add or update a relationship",
+		"Relate two existing nodes with a typed relationship (created once; its properties are set on every call).",
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphMergeRelArgs](), mcp.WithOutputSchema[RelationshipResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphMergeRelArgs) (any, string, error) {
+		r, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Relationship, error) {
+			return s.MergeRelationship(ctx, neo4j.NodeRef(a.From), neo4j.NodeRef(a.To), a.Type, a.Properties)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return RelationshipResult{Relationship: r}, fmt.Sprintf("(:%s {key: %q})-[:%s]->(:%s {key: %q})", r.From.Label, r.From.Key, r.Type, r.To.Label, r.To.Key), nil
+	})}
+}
+
+func graphNeighbors(d *Deps) server.ServerTool {
+	tool := newTool("graph_neighbors", "Graph neighbours",
+		"The nodes within a few hops of a node, with their distance and the relationship types that lead there.",
+		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphNeighborsArgs](), mcp.WithOutputSchema[NeighborsResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphNeighborsArgs) (any, string, error) {
+		depth, err := optInt("depth", a.Depth, 1, 5, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		limit, err := optInt("limit", a.Limit, 1, 1000, 100)
+		if err != nil {
+			return nil, "", err
+		}
+		switch a.Direction {
+		case "", "out", "in", "both":
+		default:
+			return nil, "", badArg("argument \"direction\" must be out, in or both, not %q", truncate(a.Direction, 40))
+		}
+		ns, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) ([]neo4j.Neighbor, error) {
+			return s.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: a.Label, Key: a.Key},
+				Depth: depth, Types: a.Types, Direction: a.Direction, Limit: limit})
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if ns == nil {
+			ns = []neo4j.Neighbor{}
+		}
+		return NeighborsResult{Neighbors: ns}, fmt.Sprintf("%d neighbour(s) of (:%s {key: %q}) within %d hop(s)", len(ns), a.Label, a.Key, depth), nil
+	})}
+}
+
+func graphDeleteNode(d *Deps) server.ServerTool {
+	tool := newTool("graph_delete_node", "Delete a graph node",
+		"Delete a node and every relationship it has.",
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphDeleteNodeArgs](), mcp.WithOutputSchema[DeleteNodeResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphDeleteNodeArgs) (any, string, error) {
+		ref := neo4j.NodeRef{Label: a.Label, Key: a.Key}
+		n, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (int, error) {
+			return s.DeleteNode(ctx, ref)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return DeleteNodeResult{Deleted: ref, RelationshipsRemoved: n}, fmt.Sprintf("Deleted (:%s {key: %q}) and %d relationship(s)", a.Label, a.Key, n), nil
+	})}
+}
+
+func graphQuery(d *Deps) server.ServerTool {
+	tool := newTool("graph_query", "Read-only Cypher",
+		"Run one read-only Cypher query on the project's graph. Neo4j's own query plan must say it is read-only (EXPLAIN), and procedures that reach outside the database (LOAD CSV, apoc.load, dbms.*) are refused. Results are capped (rows and bytes) with a truncated flag.",
+		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphCypherArgs](), mcp.WithOutputSchema[neo4j.Result]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphCypherArgs) (any, string, error) {
+		if err := checkCypher(a.Cypher); err != nil {
+			return nil, "", err
+		}
+		res, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Result, error) {
+			return s.Query(ctx, a.Cypher, a.Params)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return res, describeResult(res), nil
+	})}
+}
+
+func graphWrite(d *Deps) server.ServerTool {
+	tool := newTool("graph_write", "Write Cypher",
+		"Run one Cypher statement that may change the project's graph, in a write transaction with a timeout. Returns rows and change counters.",
+		hints{readOnly: false, destructive: true, idempotent: false, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphCypherArgs](), mcp.WithOutputSchema[neo4j.Result]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphCypherArgs) (any, string, error) {
+		if err := checkCypher(a.Cypher); err != nil {
+			return nil, "", err
+		}
+		res, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Result, error) {
+			return s.Write(ctx, a.Cypher, a.Params)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		text := describeResult(res)
+		for k, v := range res.Counters {
+			if v != 0 {
+				text += fmt.Sprintf(", %s %d", k, v)
+			}
+		}
+		return res, text, nil
+	})}
+}
+
+func describeResult(res neo4j.Result) string {
+	text := fmt.Sprintf("%d row(s)", len(res.Rows))
+	if res.Truncated {
+		text += " (truncated: narrow the query or add LIMIT)"
+	}
+	return text
+}
+
+func graphSchema(d *Deps) server.ServerTool {
+	tool := newTool("graph_schema", "Graph schema",
+		"The labels, relationship types and property keys used in the project's graph.",
+		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[graphSchemaArgs](), mcp.WithOutputSchema[neo4j.Schema]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphSchemaArgs) (any, string, error) {
+		sc, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Schema, error) {
+			return s.Schema(ctx)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return sc, fmt.Sprintf("labels: %s; relationship types: %s", strings.Join(sc.Labels, ", "), strings.Join(sc.RelationshipTypes, ", ")), nil
+	})}
+}
