@@ -78,6 +78,8 @@ type procOpts struct {
 	protocol string // "" = client default (2026-07-28)
 	roots    []string
 	fast     bool // production flags: no output validation (benchmarks)
+	// globalConfig is written to the server's $XDG_CONFIG_HOME/task-orchestrator/config.json.
+	globalConfig string
 }
 
 type rootsHandler struct{ uris []string }
@@ -94,7 +96,17 @@ func (h rootsHandler) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.Lis
 func start(t testing.TB, o procOpts) *proc {
 	t.Helper()
 	p := &proc{t: t, stderr: &lockedBuffer{}}
-	env := append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "TASK_ORCHESTRATOR_WORKSPACE=")
+	xdg := t.TempDir()
+	if o.globalConfig != "" {
+		dir := filepath.Join(xdg, "task-orchestrator")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(o.globalConfig), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(os.Environ(), "XDG_CONFIG_HOME="+xdg, "TASK_ORCHESTRATOR_WORKSPACE=")
 	env = append(env, o.env...)
 	args := o.args
 	if !o.fast {

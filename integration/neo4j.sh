@@ -4,6 +4,9 @@
 #   integration/neo4j.sh install                   -> prints the folder of the pinned Neo4j jars (fetches them once)
 #   integration/neo4j.sh start DATADIR [PASSWORD]  -> starts a server on a free 127.0.0.1 port, waits until it has run
 #                                                     `RETURN 1`, prints "bolt://127.0.0.1:PORT PID"
+#   integration/neo4j.sh run DATADIR PORT [PASSWORD] -> runs the server in the foreground (exec), for a supervisor:
+#                                                     backends.neo4j_command = ["/abs/integration/neo4j.sh", "run",
+#                                                     "{data_dir}", "{port}", "{password}"]
 #   integration/neo4j.sh stop PID                  -> SIGTERM, then waits for the process (SIGKILL after 30 s)
 #
 # Neo4j Community, embedded, with Bolt only (no HTTP): integration/neo4j/Main.java, run on the jars of
@@ -198,9 +201,29 @@ stop() {
   return 1
 }
 
+# run_foreground DATADIR PORT [PASSWORD]: replaces this shell with the server (no fork), for a supervisor that
+# owns the process — the orchestrator's managed mode (backends.neo4j_command). The password is moved into the
+# environment before exec, so the Java command line (and Neo4j's debug.log) never carries it.
+run_foreground() {
+  local data="$1" port="$2" password="${3:-}" lib java
+  local -a main
+  lib="$(install)"
+  java="$(java_bin)"
+  if [ -f "$DIR/classes/Main.class" ]; then
+    main=(-cp "$DIR/classes:$lib/*" Main)
+  else
+    main=(-cp "$lib/*" "$SRC/Main.java")
+  fi
+  mkdir -p "$data"
+  export NEO4J_TEST_SERVER_PASSWORD="$password"
+  # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
+  exec "$java" $JAVA_OPTS "${main[@]}" "$data" "$port" </dev/null
+}
+
 case "${1:-}" in
   install) install ;;
+  run) run_foreground "${2:?usage: neo4j.sh run DATADIR PORT [PASSWORD]}" "${3:?usage: neo4j.sh run DATADIR PORT [PASSWORD]}" "${4:-}" ;;
   start) start "${2:?usage: neo4j.sh start DATADIR [PASSWORD]}" "${3:-}" ;;
   stop) stop "${2:?usage: neo4j.sh stop PID}" ;;
-  *) echo "usage: $0 install | start DATADIR [PASSWORD] | stop PID" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start DATADIR [PASSWORD] | run DATADIR PORT [PASSWORD] | stop PID" >&2; exit 2 ;;
 esac

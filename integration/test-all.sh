@@ -24,8 +24,10 @@ CHROMA_BIN="$(bash integration/chroma.sh install)"
 export TASK_ORCHESTRATOR_TEST_CHROMA_COMMAND="$CHROMA_BIN"
 TEST_TMP="$(mktemp -d)"
 CHROMA_PID=""
+NEO4J_PID=""
 cleanup() {
   if [ -n "$CHROMA_PID" ]; then bash integration/chroma.sh stop "$CHROMA_PID"; fi
+  if [ -n "$NEO4J_PID" ]; then bash integration/neo4j.sh stop "$NEO4J_PID"; fi
   rm -rf "$TEST_TMP"
 }
 trap cleanup EXIT
@@ -33,6 +35,16 @@ chroma_out="$(bash integration/chroma.sh start "$TEST_TMP/chroma-shared")"
 read -r TASK_ORCHESTRATOR_TEST_CHROMA_URL CHROMA_PID <<<"$chroma_out"
 export TASK_ORCHESTRATOR_TEST_CHROMA_URL
 echo "chroma at $TASK_ORCHESTRATOR_TEST_CHROMA_URL (pid $CHROMA_PID)"
+
+echo "== Neo4j: a real server for the graph tests (pinned Neo4j Community from Maven Central)"
+TASK_ORCHESTRATOR_TEST_NEO4J_LIB="$(bash integration/neo4j.sh install)"
+export TASK_ORCHESTRATOR_TEST_NEO4J_LIB
+TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD
+neo4j_out="$(bash integration/neo4j.sh start "$TEST_TMP/neo4j-shared" "$TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD")"
+read -r TASK_ORCHESTRATOR_TEST_NEO4J_URI NEO4J_PID <<<"$neo4j_out"
+export TASK_ORCHESTRATOR_TEST_NEO4J_URI
+echo "neo4j at $TASK_ORCHESTRATOR_TEST_NEO4J_URI (pid $NEO4J_PID)"
 
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...

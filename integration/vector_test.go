@@ -115,8 +115,31 @@ func TestVectorManagedServerPersistsAndLeavesNoProcess(t *testing.T) {
 	project := newProject(t)
 	ctx := ctxT(t)
 	p := start(t, procOpts{dir: project, env: managedEnv(t)})
-	p.ok(ctx, "vector_upsert", map[string]any{"workspace": project, "collection": "memory",
-		"documents": []map[string]any{{"id": "m1", "text": "the build uses make"}, {"id": "m2", "text": "tests need chroma"}}}, nil)
+	var (
+		progressMu  sync.Mutex
+		progressMsg []string
+	)
+	p.c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationProgress) {
+			progressMu.Lock()
+			progressMsg = append(progressMsg, fmt.Sprint(n.Params.AdditionalFields["message"]))
+			progressMu.Unlock()
+		}
+	})
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "vector_upsert"
+	req.Params.Meta = &mcp.Meta{ProgressToken: "first-call"}
+	req.Params.Arguments = map[string]any{"workspace": project, "collection": "memory",
+		"documents": []map[string]any{{"id": "m1", "text": "the build uses make"}, {"id": "m2", "text": "tests need chroma"}}}
+	if res, err := p.c.CallTool(ctx, req); err != nil || res.IsError {
+		t.Fatalf("first vector_upsert: %v %v", err, res)
+	}
+	progressMu.Lock()
+	t.Logf("progress while Chroma started: %q", progressMsg)
+	if len(progressMsg) == 0 || !strings.Contains(strings.Join(progressMsg, " "), "chroma") {
+		t.Errorf("no progress notification mentioned chroma while it started: %q", progressMsg)
+	}
+	progressMu.Unlock()
 	dataDir := filepath.Join(project, ".task_orchestrator", "databases", "chroma")
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
 		t.Fatalf("managed Chroma data is not under the project: %v", err)
