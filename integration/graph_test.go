@@ -153,6 +153,11 @@ func TestGraphReadOnlyGuardOnADedicatedServer(t *testing.T) {
 	if c, _ := q.Rows[0]["c"].(float64); c != 1 {
 		t.Fatalf("a refused statement changed the graph: %v GuardTest nodes", q.Rows[0]["c"])
 	}
+	// A parameter of the wrong type is the server's clear error, not a crash.
+	res := p.call(ctx, "graph_query", map[string]any{"workspace": project, "cypher": "MATCH (n:GuardTest) RETURN n LIMIT $n", "params": map[string]any{"n": "ten"}})
+	if msg := text(res); !res.IsError || !strings.Contains(msg, "query_error") {
+		t.Errorf("LIMIT with a string parameter: %v %q", res.IsError, truncate(msg, 300))
+	}
 	p.ok(ctx, "graph_write", map[string]any{"workspace": project, "cypher": "MATCH (n:GuardTest) DETACH DELETE n"}, nil)
 }
 
@@ -178,6 +183,13 @@ func TestGraphBadInput(t *testing.T) {
 		{"bad relationship type", "graph_merge_relationship", map[string]any{"workspace": ws, "from": map[string]any{"label": "File", "key": "a"},
 			"to": map[string]any{"label": "File", "key": "b"}, "type": "USES-IT"}, "type"},
 		{"depth too large", "graph_neighbors", map[string]any{"workspace": ws, "label": "File", "key": "a", "depth": 9}, "depth"},
+		{"depth of 50", "graph_neighbors", map[string]any{"workspace": ws, "label": "File", "key": "a", "depth": 50}, "depth"},
+		{"type injection", "graph_neighbors", map[string]any{"workspace": ws, "label": "File", "key": "a", "types": []string{"X]->() DETACH DELETE n //"}}, "type"},
+		{"relationship type injection", "graph_merge_relationship", map[string]any{"workspace": ws, "from": map[string]any{"label": "File", "key": "a"},
+			"to": map[string]any{"label": "File", "key": "b"}, "type": "X]->(m) DELETE m //"}, "type"},
+		{"unknown start node", "graph_neighbors", map[string]any{"workspace": ws, "label": "File", "key": "no-such-node"}, "no-such-node"},
+		{"depth of the wrong type", "graph_neighbors", map[string]any{"workspace": ws, "label": "File", "key": "a", "depth": "two"}, "depth"},
+		{"properties of the wrong type", "graph_merge_node", map[string]any{"workspace": ws, "label": "File", "key": "k", "properties": "owner=ada"}, "properties"},
 		{"bad direction", "graph_neighbors", map[string]any{"workspace": ws, "label": "File", "key": "a", "direction": "up"}, "direction"},
 		{"delete a missing node", "graph_delete_node", map[string]any{"workspace": ws, "label": "File", "key": "never-there"}, "never-there"},
 		{"empty cypher", "graph_query", map[string]any{"workspace": ws, "cypher": "  "}, "cypher"},
@@ -194,6 +206,21 @@ func TestGraphBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A neo4j:// (routing) URI works as well as bolt:// against a single server.
+func TestGraphRoutingSchemeWorks(t *testing.T) {
+	project := newProject(t)
+	env := sharedNeo4jEnv(t)
+	env[0] = "NEO4J_URI=" + strings.Replace(neo4jEnvVar(t, "TASK_ORCHESTRATOR_TEST_NEO4J_URI"), "bolt://", "neo4j://", 1)
+	p := start(t, procOpts{dir: project, env: env})
+	ctx := ctxT(t)
+	var n nodeOut
+	p.ok(ctx, "graph_merge_node", map[string]any{"workspace": project, "label": "Routed", "key": "r1", "properties": map[string]any{"via": "neo4j"}}, &n)
+	if n.Node.Properties["via"] != "neo4j" {
+		t.Fatalf("merge over neo4j:// returned %+v", n.Node)
+	}
+	p.ok(ctx, "graph_delete_node", map[string]any{"workspace": project, "label": "Routed", "key": "r1"}, nil)
 }
 
 // A managed Neo4j per project: started on the first graph call with its data
