@@ -38,7 +38,7 @@ func TestLeastRecentlyUsedProjectIsEvicted(t *testing.T) {
 		t.Fatalf("after eviction project A lists %d tasks, want 1", len(l.Tasks))
 	}
 	log, err := os.ReadFile(filepath.Join(a, ".task_orchestrator", "logs", "server.log"))
-	if err != nil || !strings.Contains(string(log), "workspace opened") {
+	if err != nil || !strings.Contains(string(log), "backend opened") {
 		t.Fatalf("project log file: %v\n%s", err, log)
 	}
 }

@@ -49,22 +49,57 @@ func (d *Deps) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// taskStore returns the workspace's task store, opening it (and its pools) on
-// first use. release must be called when the call is done with the store.
-func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Store, workspace.Layout, func(), error) {
-	layout := workspace.LayoutFor(root.Path)
-	m, release, err := d.Registry.Get(ctx, root.Path, BackendOperational, func(ctx context.Context) (pooling.Member, error) {
-		return d.openTaskStore(ctx, root)
+// opener says how to open one backend of a project.
+type opener[T pooling.Member] struct {
+	backend  string // registry key and config section under database_pools
+	what     string // "task tools", for messages
+	settings func(workspace.Config) workspace.PoolSettings
+	open     func(ctx context.Context, root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) (T, error)
+}
+
+// borrow returns the project's adapter for one backend, opening it (and its
+// pools, or its managed server) on first use. release must be called when the
+// call is done with it.
+func borrow[T pooling.Member](ctx context.Context, d *Deps, root workspace.Root, o opener[T]) (T, func(), error) {
+	var zero T
+	m, release, err := d.Registry.Get(ctx, root.Path, o.backend, func(ctx context.Context) (pooling.Member, error) {
+		return openMember(ctx, d, root, o)
 	})
 	if err != nil {
-		return nil, layout, nil, err
+		return zero, nil, err
 	}
-	pm, ok := m.(*projectMember[*sqlite.Store])
+	pm, ok := m.(*projectMember[T])
 	if !ok {
 		release()
-		return nil, layout, nil, fmt.Errorf("registry holds %T for %s, want the task store", m, BackendOperational)
+		return zero, nil, fmt.Errorf("registry holds %T for %s, want %T", m, o.backend, zero)
 	}
-	return pm.store, layout, release, nil
+	return pm.store, release, nil
+}
+
+// openMember creates a project's backend: layout checked, the project's config
+// layered on the server's, the backend's switch honoured, a project log opened.
+func openMember[T pooling.Member](ctx context.Context, d *Deps, root workspace.Root, o opener[T]) (pooling.Member, error) {
+	layout, err := workspace.Ensure(root.Path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := d.projectConfig(layout)
+	if err != nil {
+		return nil, err
+	}
+	if !o.settings(cfg).IsEnabled() {
+		return nil, &userError{msg: fmt.Sprintf("the %s are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.%s.enabled to false; remove that line to turn them back on", o.what, o.backend)}
+	}
+	logger, logFile := d.projectLogger(layout)
+	store, err := o.open(ctx, root.Path, layout, cfg, logger)
+	if err != nil {
+		if logFile != nil {
+			_ = logFile.Close()
+		}
+		return nil, err
+	}
+	logger.Info("backend opened", "backend", o.backend, "root", root.Path, "source", string(root.Source))
+	return &projectMember[T]{store: store, logFile: logFile}, nil
 }
 
 // projectConfig layers the project's own config file over the server's.
@@ -72,99 +107,32 @@ func (d *Deps) projectConfig(layout workspace.Layout) (workspace.Config, string,
 	return workspace.ApplyProject(d.Config, layout)
 }
 
-func (d *Deps) openTaskStore(ctx context.Context, root workspace.Root) (pooling.Member, error) {
-	layout, err := workspace.Ensure(root.Path)
-	if err != nil {
-		return nil, err
-	}
-	cfg, _, err := d.projectConfig(layout)
-	if err != nil {
-		return nil, err
-	}
-	op := cfg.DatabasePools.Operational
-	if !op.IsEnabled() {
-		return nil, &userError{msg: "the task tools are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.operational.enabled to false; remove that line to turn them back on"}
-	}
-	logger, logFile := d.projectLogger(layout)
-	store, err := sqlite.Open(ctx, sqlite.Options{
-		Path:        filepath.Join(layout.Databases, "tasks.db"),
-		Workspace:   root.Path,
-		Settings:    op,
-		BusyTimeout: cfg.Server.SQLiteBusyTimeout.Duration(),
-		Breaker:     cfg.Server.CircuitBreakerThreshold,
-		Cooldown:    cfg.Server.CircuitBreakerCooldown.Duration(),
-		Logger:      logger,
-		MaxMetadata: cfg.Security.MaxMetadataBytes,
+// taskStore returns the workspace's task store and layout.
+func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Store, workspace.Layout, func(), error) {
+	store, release, err := borrow(ctx, d, root, opener[*sqlite.Store]{
+		backend: BackendOperational, what: "task tools",
+		settings: func(c workspace.Config) workspace.PoolSettings { return c.DatabasePools.Operational },
+		open: func(ctx context.Context, root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) (*sqlite.Store, error) {
+			return sqlite.Open(ctx, sqlite.Options{
+				Path:        filepath.Join(layout.Databases, "tasks.db"),
+				Workspace:   root,
+				Settings:    cfg.DatabasePools.Operational,
+				BusyTimeout: cfg.Server.SQLiteBusyTimeout.Duration(),
+				Breaker:     cfg.Server.CircuitBreakerThreshold,
+				Cooldown:    cfg.Server.CircuitBreakerCooldown.Duration(),
+				Logger:      logger,
+				MaxMetadata: cfg.Security.MaxMetadataBytes,
+			})
+		},
 	})
-	if err != nil {
-		if logFile != nil {
-			_ = logFile.Close()
-		}
-		return nil, err
-	}
-	logger.Info("workspace opened", "root", root.Path, "source", string(root.Source))
-	return &projectMember[*sqlite.Store]{store: store, logFile: logFile}, nil
-}
-
-// BackendGraph is the registry key of the Neo4j graph store.
-const BackendGraph = "graph"
-
-// neo4jOptions says how this project reaches Neo4j, from the server's config only.
-func (d *Deps) neo4jOptions(root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) neo4j.Options {
-	return neo4j.Options{
-		Workspace: root,
-		Layout:    layout,
-		Settings:  cfg.DatabasePools.Graph,
-		Backends:  d.Config.Backends,
-		Breaker:   cfg.Server.CircuitBreakerThreshold,
-		Cooldown:  cfg.Server.CircuitBreakerCooldown.Duration(),
-		Logger:    logger,
-	}
-}
-
-// graphStore returns the workspace's graph store, starting or connecting to Neo4j
-// on first use. release must be called when the call is done with it.
-func (d *Deps) graphStore(ctx context.Context, root workspace.Root) (*neo4j.Store, func(), error) {
-	m, release, err := d.Registry.Get(ctx, root.Path, BackendGraph, func(ctx context.Context) (pooling.Member, error) {
-		return d.openGraphStore(ctx, root)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	pm, ok := m.(*projectMember[*neo4j.Store])
-	if !ok {
-		release()
-		return nil, nil, fmt.Errorf("registry holds %T for %s, want the graph store", m, BackendGraph)
-	}
-	return pm.store, release, nil
-}
-
-func (d *Deps) openGraphStore(ctx context.Context, root workspace.Root) (pooling.Member, error) {
-	layout, err := workspace.Ensure(root.Path)
-	if err != nil {
-		return nil, err
-	}
-	cfg, _, err := d.projectConfig(layout)
-	if err != nil {
-		return nil, err
-	}
-	if !cfg.DatabasePools.Graph.IsEnabled() {
-		return nil, &userError{msg: "the graph tools are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.graph.enabled to false; remove that line to turn them back on"}
-	}
-	logger, logFile := d.projectLogger(layout)
-	store, err := neo4j.Open(ctx, d.neo4jOptions(root.Path, layout, cfg, logger))
-	if err != nil {
-		if logFile != nil {
-			_ = logFile.Close()
-		}
-		return nil, err
-	}
-	logger.Info("graph store opened", "root", root.Path, "mode", string(store.Info().Mode))
-	return &projectMember[*neo4j.Store]{store: store, logFile: logFile}, nil
+	return store, workspace.LayoutFor(root.Path), release, err
 }
 
 // BackendVector is the registry key of the Chroma vector store.
 const BackendVector = "vector"
+
+// BackendGraph is the registry key of the Neo4j graph store.
+const BackendGraph = "graph"
 
 // chromaOptions says how this project reaches Chroma, from the server's config
 // (addresses, commands and embeddings are never taken from a project's file).
@@ -182,45 +150,39 @@ func (d *Deps) chromaOptions(root string, layout workspace.Layout, cfg workspace
 	}
 }
 
-// vectorStore returns the workspace's vector store, starting or connecting to
-// Chroma on first use. release must be called when the call is done with it.
+// vectorStore returns the workspace's vector store, starting or connecting to Chroma on first use.
 func (d *Deps) vectorStore(ctx context.Context, root workspace.Root) (*chroma.Store, func(), error) {
-	m, release, err := d.Registry.Get(ctx, root.Path, BackendVector, func(ctx context.Context) (pooling.Member, error) {
-		return d.openVectorStore(ctx, root)
+	return borrow(ctx, d, root, opener[*chroma.Store]{
+		backend: BackendVector, what: "vector tools",
+		settings: func(c workspace.Config) workspace.PoolSettings { return c.DatabasePools.Vector },
+		open: func(ctx context.Context, root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) (*chroma.Store, error) {
+			return chroma.Open(ctx, d.chromaOptions(root, layout, cfg, logger))
+		},
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	pm, ok := m.(*projectMember[*chroma.Store])
-	if !ok {
-		release()
-		return nil, nil, fmt.Errorf("registry holds %T for %s, want the vector store", m, BackendVector)
-	}
-	return pm.store, release, nil
 }
 
-func (d *Deps) openVectorStore(ctx context.Context, root workspace.Root) (pooling.Member, error) {
-	layout, err := workspace.Ensure(root.Path)
-	if err != nil {
-		return nil, err
+// neo4jOptions says how this project reaches Neo4j, from the server's config only.
+func (d *Deps) neo4jOptions(root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) neo4j.Options {
+	return neo4j.Options{
+		Workspace: root,
+		Layout:    layout,
+		Settings:  cfg.DatabasePools.Graph,
+		Backends:  d.Config.Backends,
+		Breaker:   cfg.Server.CircuitBreakerThreshold,
+		Cooldown:  cfg.Server.CircuitBreakerCooldown.Duration(),
+		Logger:    logger,
 	}
-	cfg, _, err := d.projectConfig(layout)
-	if err != nil {
-		return nil, err
-	}
-	if !cfg.DatabasePools.Vector.IsEnabled() {
-		return nil, &userError{msg: "the vector tools are turned off for this project: its .task_orchestrator/configs/config.json sets database_pools.vector.enabled to false; remove that line to turn them back on"}
-	}
-	logger, logFile := d.projectLogger(layout)
-	store, err := chroma.Open(ctx, d.chromaOptions(root.Path, layout, cfg, logger))
-	if err != nil {
-		if logFile != nil {
-			_ = logFile.Close()
-		}
-		return nil, err
-	}
-	logger.Info("vector store opened", "root", root.Path, "mode", string(store.Info().Mode))
-	return &projectMember[*chroma.Store]{store: store, logFile: logFile}, nil
+}
+
+// graphStore returns the workspace's graph store, starting or connecting to Neo4j on first use.
+func (d *Deps) graphStore(ctx context.Context, root workspace.Root) (*neo4j.Store, func(), error) {
+	return borrow(ctx, d, root, opener[*neo4j.Store]{
+		backend: BackendGraph, what: "graph tools",
+		settings: func(c workspace.Config) workspace.PoolSettings { return c.DatabasePools.Graph },
+		open: func(ctx context.Context, root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) (*neo4j.Store, error) {
+			return neo4j.Open(ctx, d.neo4jOptions(root, layout, cfg, logger))
+		},
+	})
 }
 
 // maxLogBytes is the size at which a project's log file is rotated to server.log.1.

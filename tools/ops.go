@@ -152,11 +152,7 @@ func (d *Deps) vectorInfo(root string, layout workspace.Layout, cfg workspace.Co
 	mode, reason := chroma.Resolve(d.chromaOptions(root, layout, cfg, nil))
 	bi := BackendInfo{Backend: BackendVector, Database: "chroma", Configured: mode != chroma.ModeNone,
 		Enabled: cfg.DatabasePools.Vector.IsEnabled(), Mode: string(mode), Detail: reason}
-	for _, m := range d.Registry.Metrics(root) {
-		if m.Backend == BackendVector {
-			bi.Open = true
-		}
-	}
+	bi.Open = d.isOpen(root, BackendVector)
 	emb := d.Config.Embeddings.Provider
 	if emb == "" {
 		emb = "none (callers send vectors)"
@@ -167,16 +163,22 @@ func (d *Deps) vectorInfo(root string, layout workspace.Layout, cfg workspace.Co
 	return bi
 }
 
+// isOpen reports whether the project's pools for backend are open.
+func (d *Deps) isOpen(root, backend string) bool {
+	for _, m := range d.Registry.Metrics(root) {
+		if m.Backend == backend {
+			return true
+		}
+	}
+	return false
+}
+
 // graphInfo says whether and how the project reaches Neo4j, without starting anything.
 func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Config) BackendInfo {
 	mode, reason := neo4j.Resolve(d.neo4jOptions(root, layout, cfg, nil))
 	bi := BackendInfo{Backend: BackendGraph, Database: "neo4j", Configured: mode != neo4j.ModeNone,
 		Enabled: cfg.DatabasePools.Graph.IsEnabled(), Mode: string(mode), Detail: reason}
-	for _, m := range d.Registry.Metrics(root) {
-		if m.Backend == BackendGraph {
-			bi.Open = true
-		}
-	}
+	bi.Open = d.isOpen(root, BackendGraph)
 	return bi
 }
 
@@ -245,10 +247,7 @@ func workspaceInfo(d *Deps) server.ServerTool {
 			}
 		}
 		res.Operational = cfg.DatabasePools.Operational
-		open := false
-		for _, m := range d.Registry.Metrics(root.Path) {
-			open = open || m.Backend == BackendOperational
-		}
+		open := d.isOpen(root.Path, BackendOperational)
 		op := cfg.DatabasePools.Operational
 		res.Backends = []BackendInfo{
 			{Backend: BackendOperational, Database: "sqlite", Configured: true, Enabled: op.IsEnabled(), Open: open, Mode: "embedded",

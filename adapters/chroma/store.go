@@ -240,30 +240,18 @@ const managedSettle = 5 * time.Second
 // openManaged opens a slot on the project's own server: Ready restarts a
 // crashed server (and waits for it) rather than failing the call.
 func (s *Store) openManaged(ctx context.Context) (*slot, error) {
-	deadline := time.Now().Add(managedSettle)
-	for {
-		if err := s.server.Ready(ctx); err != nil {
-			return nil, err
+	var c *client
+	err := s.server.Settle(ctx, managedSettle, func(ctx context.Context) error {
+		var err error
+		if c, err = s.client(); err != nil {
+			return err
 		}
-		c, err := s.client()
-		if err != nil {
-			return nil, err
-		}
-		err = s.heartbeat(ctx, c)
-		if err == nil {
-			return &slot{c: c}, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, err
-		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, err
-		case <-t.C:
-		}
+		return s.heartbeat(ctx, c)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &slot{c: c}, nil
 }
 
 func (s *Store) heartbeat(ctx context.Context, c *client) error {

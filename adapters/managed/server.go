@@ -398,3 +398,27 @@ func (s *Server) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
+
+// Settle waits until the server is Ready and check passes. A server that just
+// died still looks ready until its supervisor notices the exit, so a failing
+// check is retried (every 100 ms, Ready first each time, which restarts a dead
+// server) for up to settle before its error is returned.
+func (s *Server) Settle(ctx context.Context, settle time.Duration, check func(context.Context) error) error {
+	deadline := time.Now().Add(settle)
+	for {
+		if err := s.Ready(ctx); err != nil {
+			return err
+		}
+		err := check(ctx)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}

@@ -302,30 +302,18 @@ const managedSettle = 5 * time.Second
 // openManaged opens a slot on the project's own server: Ready restarts a
 // crashed server (and waits for it) rather than failing the call.
 func (s *Store) openManaged(ctx context.Context) (*slot, error) {
-	deadline := time.Now().Add(managedSettle)
-	for {
-		if err := s.server.Ready(ctx); err != nil {
-			return nil, err
+	var h *handle
+	err := s.server.Settle(ctx, managedSettle, func(ctx context.Context) error {
+		var err error
+		if h, err = s.handle(); err != nil {
+			return err
 		}
-		h, err := s.handle()
-		if err != nil {
-			return nil, err
-		}
-		err = s.verify(ctx, h)
-		if err == nil {
-			return &slot{h: h}, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, err
-		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, err
-		case <-t.C:
-		}
+		return s.verify(ctx, h)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &slot{h: h}, nil
 }
 
 // verify is the connectivity check: a Bolt connection is borrowed (opened,
