@@ -27,6 +27,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -57,6 +58,10 @@ type options struct {
 	showVersion bool
 	workers     int
 	validateOut bool
+	httpAddr    string
+	tokenFile   string
+	origins     stringList
+	hosts       stringList
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -69,13 +74,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.readOnly, "read-only", false, "serve only the tools that change nothing")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.IntVar(&o.workers, "workers", 32, "tool calls handled at once over stdio (1-100)")
+	fs.StringVar(&o.httpAddr, "http", "", "serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio; needs --allow-root")
+	fs.StringVar(&o.tokenFile, "auth-token-file", "", "file holding the bearer token HTTP clients must send (required to bind beyond loopback)")
+	fs.Var(&o.origins, "allowed-origin", "an extra Origin accepted over HTTP besides loopback ones (repeatable)")
+	fs.Var(&o.hosts, "allowed-host", "an extra Host accepted over HTTP besides loopback ones (repeatable)")
 	fs.BoolVar(&o.validateOut, "validate-output", false, "check every tool result against its output schema (costs about half of a call's time; the tests turn it on)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `mcp-task-orchestrator %s: an MCP server for per-project task coordination.
 
 Usage: mcp-task-orchestrator [flags]
 
-Speaks MCP over stdio (start it from an MCP client such as Claude Desktop).
+Speaks MCP over stdio (start it from an MCP client such as Claude Desktop), or over Streamable HTTP with --http.
 Data lives in each project's .task_orchestrator/ folder; nothing is opened until a tool needs it.
 
 Flags:
@@ -142,6 +151,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if o.httpAddr != "" && len(o.allowRoots) == 0 {
+		logger.Error("--http needs at least one --allow-root: over HTTP a client may only reach projects inside the trees you allow")
+		return 2
+	}
+	var token workspace.Secret
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			logger.Error("reading --auth-token-file", "err", err)
+			return 2
+		}
+		token = workspace.Secret(strings.TrimSpace(string(b)))
+		if token == "" {
+			logger.Error("--auth-token-file is empty")
+			return 2
+		}
+	}
 	resolver := &workspace.Resolver{AllowRoots: o.allowRoots}
 	registry := pooling.NewRegistry(pooling.RegistryConfig{
 		MaxWorkspaces: cfg.Server.MaxWorkspaces,
@@ -156,6 +182,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if o.httpAddr != "" {
+		return serveHTTP(ctx, s, registry, cfg, o, token, logger)
+	}
 
 	logger.Info("serving MCP over stdio", "version", serverVersion(), "read_only", o.readOnly,
 		"config_files", files, "allow_roots", []string(o.allowRoots))
@@ -180,6 +210,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if closeErr != nil {
 		return 1
 	}
+	return 0
+}
+
+// serveHTTP serves MCP over Streamable HTTP until a signal, then shuts down
+// gracefully (in-flight calls finish) and closes every pool.
+func serveHTTP(ctx context.Context, s *server.MCPServer, registry *pooling.Registry, cfg workspace.Config, o options, token workspace.Secret, logger *slog.Logger) int {
+	ts, err := transport.New(s, transport.Options{
+		Addr: o.httpAddr, AuthToken: token, AllowedOrigins: o.origins, AllowedHosts: o.hosts,
+		Security: cfg.Security, Pools: func() []pooling.Metrics { return registry.Metrics("") }, Logger: logger,
+	})
+	if err != nil {
+		logger.Error("cannot serve HTTP", "err", err)
+		return 2
+	}
+	s.Use(ts.ToolMiddleware())
+	logger.Info("serving MCP over Streamable HTTP", "addr", o.httpAddr, "endpoint", "/mcp", "version", serverVersion(),
+		"allow_roots", []string(o.allowRoots), "auth", token != "")
+	serveErr := ts.ListenAndServe(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	closeErr := registry.Close(shutdownCtx)
+	if serveErr != nil {
+		logger.Error("HTTP transport stopped", "err", serveErr)
+		return 1
+	}
+	if closeErr != nil {
+		logger.Error("closing the pools", "err", closeErr)
+		return 1
+	}
+	logger.Info("stopped", "reason", stopReason(ctx))
 	return 0
 }
 

@@ -1,0 +1,204 @@
+package transport
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+)
+
+// clientTable keeps what the limits remember about each client: its token
+// bucket, its recent rejections, its blacklist cool-down and its concurrency
+// slots. It is bounded: at most max entries, the least recently seen idle one
+// is forgotten first, and the Server's sweeper drops clients idle long enough
+// that forgetting them changes nothing.
+type clientTable struct {
+	max   int
+	slots int // MaxConnectionsPerClient; <= 0 = unlimited
+
+	mu  sync.Mutex // guards everything below; never held while waiting
+	lru *list.List // of *client, most recently seen first
+	m   map[string]*list.Element
+}
+
+type client struct {
+	id       string
+	lastSeen time.Time
+
+	// Token bucket: capacity = rate per minute, refilled at rate per minute.
+	tokens float64
+	filled time.Time // when tokens was last brought up to date
+
+	strikes      []time.Time // rejections within the window, oldest first
+	blockedUntil time.Time
+
+	sem      chan struct{} // concurrency slots; nil when unlimited
+	inflight int           // tool calls holding or waiting for a slot; pins the entry
+}
+
+func newClientTable(maxClients, slots int) *clientTable {
+	return &clientTable{max: maxClients, slots: slots, lru: list.New(), m: make(map[string]*list.Element)}
+}
+
+// get returns the client's entry, creating it if needed, and marks it seen.
+// Callers hold t.mu.
+func (t *clientTable) get(id string, now time.Time) *client {
+	if e, ok := t.m[id]; ok {
+		t.lru.MoveToFront(e)
+		c := e.Value.(*client)
+		c.lastSeen = now
+		return c
+	}
+	if t.lru.Len() >= t.max {
+		t.evictOne()
+	}
+	c := &client{id: id, lastSeen: now, tokens: -1}
+	if t.slots > 0 {
+		c.sem = make(chan struct{}, t.slots)
+	}
+	t.m[id] = t.lru.PushFront(c)
+	return c
+}
+
+// evictOne forgets the least recently seen client without calls in flight
+// (their slots must survive). It looks at a few entries only; when all of them
+// are busy the table grows past max for a while, bounded by the calls in flight.
+func (t *clientTable) evictOne() {
+	e := t.lru.Back()
+	for i := 0; e != nil && i < 16; i++ {
+		if e.Value.(*client).inflight == 0 {
+			t.lru.Remove(e)
+			delete(t.m, e.Value.(*client).id)
+			return
+		}
+		e = e.Prev()
+	}
+}
+
+// blocked reports whether id is in a blacklist cool-down, and until when. It
+// does not create an entry.
+func (t *clientTable) blocked(id string, now time.Time) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.m[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	t.lru.MoveToFront(e) // a blacklisted client that keeps knocking stays remembered
+	c := e.Value.(*client)
+	c.lastSeen = now
+	if now.Before(c.blockedUntil) {
+		return c.blockedUntil, true
+	}
+	return time.Time{}, false
+}
+
+// take spends one token of id's bucket. When it is empty it returns how long
+// until the next token.
+func (t *clientTable) take(id string, ratePerMinute int, now time.Time) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.get(id, now)
+	capacity := float64(ratePerMinute)
+	perSecond := capacity / 60
+	if c.tokens < 0 { // new client: full bucket
+		c.tokens = capacity
+	} else if el := now.Sub(c.filled).Seconds(); el > 0 {
+		c.tokens = min(capacity, c.tokens+el*perSecond)
+	}
+	c.filled = now
+	if c.tokens >= 1 {
+		c.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - c.tokens) / perSecond * float64(time.Second)), false
+}
+
+// strike records a rejection. When it is the threshold-th within window, the
+// client is blocked for cooldown and started is true (exactly once per
+// cool-down, so the caller logs once). Rejections during a cool-down do not
+// extend it.
+func (t *clientTable) strike(id string, now time.Time, threshold int, window, cooldown time.Duration) (until time.Time, started bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.get(id, now)
+	if now.Before(c.blockedUntil) {
+		return c.blockedUntil, false
+	}
+	cut := 0
+	for cut < len(c.strikes) && now.Sub(c.strikes[cut]) >= window {
+		cut++
+	}
+	c.strikes = append(c.strikes[cut:], now)
+	if len(c.strikes) < threshold {
+		return time.Time{}, false
+	}
+	c.strikes = c.strikes[:0]
+	c.blockedUntil = now.Add(cooldown)
+	return c.blockedUntil, true
+}
+
+// acquire takes one of id's concurrency slots, waiting at most wait. The
+// returned release must be called once the call is over.
+func (t *clientTable) acquire(ctx context.Context, id string, now time.Time, wait time.Duration) (release func(), ok bool) {
+	t.mu.Lock()
+	c := t.get(id, now)
+	if c.sem == nil {
+		t.mu.Unlock()
+		return func() {}, true
+	}
+	c.inflight++
+	sem := c.sem
+	t.mu.Unlock()
+
+	done := func() {
+		t.mu.Lock()
+		c.inflight--
+		t.mu.Unlock()
+	}
+	select {
+	case sem <- struct{}{}:
+	default:
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case sem <- struct{}{}:
+		case <-timer.C:
+			done()
+			return nil, false
+		case <-ctx.Done():
+			done()
+			return nil, false
+		}
+	}
+	return func() {
+		<-sem
+		done()
+	}, true
+}
+
+// sweep forgets clients unseen for idle that hold no slot and are not
+// blacklisted: their bucket is full again and their strikes have expired.
+func (t *clientTable) sweep(now time.Time, idle time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for e := t.lru.Back(); e != nil; {
+		prev := e.Prev()
+		c := e.Value.(*client)
+		if now.Sub(c.lastSeen) < idle {
+			break // the rest were seen more recently
+		}
+		if c.inflight == 0 && !now.Before(c.blockedUntil) {
+			t.lru.Remove(e)
+			delete(t.m, c.id)
+		}
+		e = prev
+	}
+}
+
+// size is the number of clients remembered (for tests).
+func (t *clientTable) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lru.Len()
+}

@@ -1,0 +1,116 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// ToolMiddleware records tool call counts and latencies by tool and outcome,
+// and enforces max_connections_per_client (concurrent calls per client).
+//
+// A call from a client whose slots are all taken waits up to ConcurrencyWait
+// (1s) and then gets a tool error; it never hangs. Over stdio (ClientID "")
+// only the metrics are recorded.
+func (s *Server) ToolMiddleware() server.ToolHandlerMiddleware {
+	limit := s.opts.Security.MaxConnectionsPerClient
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			tool := req.Params.Name
+			start := time.Now()
+			if id := ClientID(ctx); id != "" && limit > 0 {
+				release, ok := s.clients.acquire(ctx, id, s.now(), s.opts.ConcurrencyWait)
+				if !ok {
+					s.metrics.rejections.WithLabelValues(reasonConcurrency).Inc()
+					s.observe(tool, "tool_error", start)
+					return mcp.NewToolResultError(fmt.Sprintf(
+						"too many concurrent calls for this client (limit %d); retry after they finish", limit)), nil
+				}
+				defer release()
+			}
+			res, err := next(ctx, req)
+			outcome := "ok"
+			switch {
+			case err != nil:
+				outcome = "error"
+			case res != nil && res.IsError:
+				outcome = "tool_error"
+			}
+			s.observe(tool, outcome, start)
+			return res, err
+		}
+	}
+}
+
+func (s *Server) observe(tool, outcome string, start time.Time) {
+	s.metrics.toolCalls.WithLabelValues(tool, outcome).Inc()
+	s.metrics.toolDuration.WithLabelValues(tool).Observe(time.Since(start).Seconds())
+}
+
+// statusRecorder remembers the status code for the request log and the
+// metrics. It forwards Flush (SSE streams need it) and Unwrap (for
+// http.ResponseController's write deadlines).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	client string // set by the guard once the client is known
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logRequests writes one structured line per request: method, path, status,
+// duration and client id. Headers are never logged (Authorization carries
+// the token); operator endpoints log at debug level.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		path := pathLabel(r.URL.Path)
+		s.metrics.httpRequests.WithLabelValues(path, strconv.Itoa(rec.status)).Inc()
+		level := slog.LevelInfo
+		if path != "/mcp" && rec.status < 400 {
+			level = slog.LevelDebug
+		}
+		client := rec.client
+		if client == "" {
+			client = "ip:" + remoteIP(r)
+		}
+		logPath := r.URL.Path
+		if len(logPath) > 200 {
+			logPath = logPath[:200] + "…"
+		}
+		s.log.Log(r.Context(), level, "http request",
+			"method", r.Method, "path", logPath, "status", rec.status,
+			"duration", time.Since(start), "client", client)
+	})
+}
