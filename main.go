@@ -110,7 +110,7 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) // stdout-ok: the MCP channel (and --version), handed to the transport
 }
 
 // run is the whole program; it returns the exit code.

@@ -1,6 +1,7 @@
 package pooling
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 	"regexp"
 	"slices"
 	"time"
@@ -104,4 +105,24 @@ func Sanitize(s string) string {
 	s = secretValue.ReplaceAllString(s, "${1}=***")
 	s = bearerToken.ReplaceAllString(s, "${1} ***")
 	return s
+}
+
+// ConfigFrom maps a pool's settings from a config file onto a Config: sizes
+// clamped to what New accepts, durations converted. The caller adds what the
+// settings do not say (name, backend, workspace, breaker, logger).
+func ConfigFrom(st workspace.PoolSettings) Config {
+	maxConns := max(st.MaxConnections, 1)
+	return Config{
+		MinConns:            min(max(st.MinConnections, 0), maxConns),
+		MaxConns:            maxConns,
+		MaxOverflow:         max(st.MaxOverflow, 0),
+		PrePing:             st.PoolPrePing,
+		Recycle:             st.PoolRecycle.Duration(),
+		AcquireTimeout:      st.PoolTimeout.Duration(),
+		ResetOnReturn:       st.PoolResetOnReturn,
+		LIFO:                st.PoolUseLIFO,
+		IdleTimeout:         st.IdleTimeout.Duration(),
+		HealthCheckInterval: st.HealthCheckInterval.Duration(),
+		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
+	}
 }

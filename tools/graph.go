@@ -3,8 +3,6 @@ package tools
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -85,36 +83,11 @@ type DeleteNodeResult struct {
 
 // withGraph resolves the workspace and borrows its graph store for fn.
 func withGraph[T any](ctx context.Context, c *call, ws string, fn func(*neo4j.Store) (T, error)) (T, error) {
-	var zero T
-	root, err := c.workspace(ctx, ws)
-	if err != nil {
-		return zero, err
-	}
-	store, release, err := c.deps.graphStore(ctx, root)
-	if err != nil {
-		return zero, err
-	}
-	defer release()
-	return fn(store)
+	return withBackend(ctx, c, ws, c.deps.graphStore, fn)
 }
 
 // graphOpenWorld reports whether the graph tools reach a server off this machine.
-func graphOpenWorld(d *Deps) bool {
-	raw := d.Config.Backends.Neo4jURI
-	if raw == "" {
-		return false
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return true
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
-}
+func graphOpenWorld(d *Deps) bool { return offMachine(d.Config.Backends.Neo4jURI) }
 
 func checkCypher(cypher string) error {
 	if strings.TrimSpace(cypher) == "" {

@@ -171,17 +171,13 @@ func metadataJSON(m map[string]any) (json.RawMessage, error) {
 
 // withStore resolves the workspace and borrows its task store for fn.
 func withStore[T any](ctx context.Context, c *call, ws string, fn func(*sqlite.Store, workspace.Layout) (T, error)) (T, error) {
-	var zero T
-	root, err := c.workspace(ctx, ws)
-	if err != nil {
-		return zero, err
+	var layout workspace.Layout
+	get := func(ctx context.Context, root workspace.Root) (*sqlite.Store, func(), error) {
+		store, l, release, err := c.deps.taskStore(ctx, root)
+		layout = l
+		return store, release, err
 	}
-	store, layout, release, err := c.deps.taskStore(ctx, root)
-	if err != nil {
-		return zero, err
-	}
-	defer release()
-	return fn(store, layout)
+	return withBackend(ctx, c, ws, get, func(s *sqlite.Store) (T, error) { return fn(s, layout) })
 }
 
 func describe(t sqlite.Task) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // ---- shapes ----
@@ -91,17 +92,41 @@ type DropResult struct {
 
 // withVectors resolves the workspace and borrows its vector store for fn.
 func withVectors[T any](ctx context.Context, c *call, ws string, fn func(*chroma.Store) (T, error)) (T, error) {
+	return withBackend(ctx, c, ws, c.deps.vectorStore, fn)
+}
+
+// withBackend resolves the workspace, borrows one of its backends with get, and
+// runs fn on it, releasing the backend afterwards.
+func withBackend[S, T any](ctx context.Context, c *call, ws string,
+	get func(context.Context, workspace.Root) (S, func(), error), fn func(S) (T, error)) (T, error) {
 	var zero T
 	root, err := c.workspace(ctx, ws)
 	if err != nil {
 		return zero, err
 	}
-	store, release, err := c.deps.vectorStore(ctx, root)
+	store, release, err := get(ctx, root)
 	if err != nil {
 		return zero, err
 	}
 	defer release()
 	return fn(store)
+}
+
+// offMachine reports whether a configured server URL points beyond loopback.
+func offMachine(raw string) bool {
+	if raw == "" {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 func optInt(name string, v *int, lo, hi, def int) (int, error) {
@@ -117,21 +142,6 @@ func optInt(name string, v *int, lo, hi, def int) (int, error) {
 // vectorOpenWorld reports whether the vector tools reach beyond this machine: a
 // remote Chroma or an embedding provider that is not on loopback.
 func vectorOpenWorld(d *Deps) bool {
-	external := func(raw string) bool {
-		if raw == "" {
-			return false
-		}
-		u, err := url.Parse(raw)
-		if err != nil {
-			return true
-		}
-		host := u.Hostname()
-		if host == "localhost" {
-			return false
-		}
-		ip := net.ParseIP(host)
-		return ip == nil || !ip.IsLoopback()
-	}
 	e := d.Config.Embeddings
 	if e.Provider == "openai" && e.BaseURL == "" {
 		return true // the default OpenAI endpoint
@@ -139,7 +149,7 @@ func vectorOpenWorld(d *Deps) bool {
 	if e.Provider == "default" {
 		return true // downloads its model on first use
 	}
-	return external(d.Config.Backends.ChromaURL) || ((e.Provider == "openai" || e.Provider == "ollama") && external(e.BaseURL))
+	return offMachine(d.Config.Backends.ChromaURL) || ((e.Provider == "openai" || e.Provider == "ollama") && offMachine(e.BaseURL))
 }
 
 // ---- tools ----

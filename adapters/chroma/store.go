@@ -182,26 +182,12 @@ func (s *Store) newTransport() *http.Transport {
 }
 
 func (s *Store) poolConfig() pooling.Config {
-	st := s.opts.Settings
-	maxConns := max(st.MaxConnections, 1)
-	return pooling.Config{
-		Name:                "chroma",
-		Backend:             "vector",
-		Workspace:           s.opts.Workspace,
-		MinConns:            min(max(st.MinConnections, 0), maxConns),
-		MaxConns:            maxConns,
-		MaxOverflow:         max(st.MaxOverflow, 0),
-		PrePing:             st.PoolPrePing,
-		Recycle:             st.PoolRecycle.Duration(),
-		AcquireTimeout:      s.acquireTimeout(),
-		LIFO:                st.PoolUseLIFO,
-		IdleTimeout:         st.IdleTimeout.Duration(),
-		HealthCheckInterval: st.HealthCheckInterval.Duration(),
-		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
-		BreakerThreshold:    s.opts.Breaker,
-		BreakerCooldown:     s.opts.cooldown(),
-		Logger:              s.log,
-	}
+	cfg := pooling.ConfigFrom(s.opts.Settings)
+	cfg.Name, cfg.Backend, cfg.Workspace = "chroma", "vector", s.opts.Workspace
+	cfg.AcquireTimeout = s.acquireTimeout()
+	cfg.ResetOnReturn = false // slots hold no state to reset
+	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.cooldown(), s.log
+	return cfg
 }
 
 // hooks: opening a slot proves the server alive (heartbeat), so a server that

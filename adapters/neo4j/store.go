@@ -244,26 +244,12 @@ func (s *Store) current() *handle {
 }
 
 func (s *Store) poolConfig() pooling.Config {
-	st := s.opts.Settings
-	maxConns := max(st.MaxConnections, 1)
-	return pooling.Config{
-		Name:                "neo4j",
-		Backend:             "graph",
-		Workspace:           s.opts.Workspace,
-		MinConns:            min(max(st.MinConnections, 0), maxConns),
-		MaxConns:            maxConns,
-		MaxOverflow:         max(st.MaxOverflow, 0),
-		PrePing:             st.PoolPrePing,
-		Recycle:             st.PoolRecycle.Duration(),
-		AcquireTimeout:      s.acquireTimeout(),
-		LIFO:                st.PoolUseLIFO,
-		IdleTimeout:         st.IdleTimeout.Duration(),
-		HealthCheckInterval: st.HealthCheckInterval.Duration(),
-		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
-		BreakerThreshold:    s.opts.Breaker,
-		BreakerCooldown:     s.opts.Cooldown,
-		Logger:              s.log,
-	}
+	cfg := pooling.ConfigFrom(s.opts.Settings)
+	cfg.Name, cfg.Backend, cfg.Workspace = "neo4j", "graph", s.opts.Workspace
+	cfg.AcquireTimeout = s.acquireTimeout()
+	cfg.ResetOnReturn = false // slots hold no state to reset
+	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.Cooldown, s.log
+	return cfg
 }
 
 // hooks: opening a slot proves the server alive (VerifyConnectivity), so a

@@ -177,31 +177,11 @@ func (s *Store) writerConfig() pooling.Config {
 }
 
 func (s *Store) readersConfig() pooling.Config {
-	st := s.opts.Settings
-	maxConns := st.MaxConnections
-	if maxConns < 1 {
-		maxConns = 1
-	}
-	minConns := min(max(st.MinConnections, 0), maxConns)
-	return pooling.Config{
-		Name:                "sqlite.readers",
-		Backend:             "operational",
-		Workspace:           s.opts.Workspace,
-		MinConns:            minConns,
-		MaxConns:            maxConns,
-		MaxOverflow:         max(st.MaxOverflow, 0),
-		PrePing:             st.PoolPrePing,
-		Recycle:             st.PoolRecycle.Duration(),
-		AcquireTimeout:      s.acquireTimeout(),
-		ResetOnReturn:       st.PoolResetOnReturn,
-		LIFO:                st.PoolUseLIFO,
-		IdleTimeout:         st.IdleTimeout.Duration(),
-		HealthCheckInterval: st.HealthCheckInterval.Duration(),
-		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
-		BreakerThreshold:    s.opts.Breaker,
-		BreakerCooldown:     s.opts.Cooldown,
-		Logger:              s.log,
-	}
+	cfg := pooling.ConfigFrom(s.opts.Settings)
+	cfg.Name, cfg.Backend, cfg.Workspace = "sqlite.readers", "operational", s.opts.Workspace
+	cfg.AcquireTimeout = s.acquireTimeout()
+	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.Cooldown, s.log
+	return cfg
 }
 
 func (s *Store) hooks(db *sql.DB) pooling.Hooks[*conn] {

@@ -44,7 +44,7 @@ func main() {
 	}
 	if *printEnv {
 		for _, kv := range os.Environ() {
-			fmt.Println(kv)
+			fmt.Println(kv) // stdout-ok: a test child server, not ours; the test reads its environment from here
 		}
 	}
 	if *failIfExists != "" {
