@@ -57,8 +57,8 @@ func checkTasksDB(ctx context.Context, rep *Report, l workspace.Layout, cfg work
 			"stop the server, then restore the file from a backup or rebuild it with: sqlite3 "+path+" .recover | sqlite3 fixed.db"))
 		return
 	}
-	rep.add(ok(check, fmt.Sprintf("%s: integrity ok, %d tasks, schema version %d, journal %s, %s",
-		path, facts.Tasks, facts.SchemaVersion, facts.JournalMode, humanBytes(fi.Size()+facts.WALBytes))))
+	rep.add(ok(check, fmt.Sprintf("%s: integrity ok, %s, schema version %d, journal %s, %s",
+		path, plural(facts.Tasks, "task"), facts.SchemaVersion, facts.JournalMode, humanBytes(fi.Size()+facts.WALBytes))))
 }
 
 // DBFacts are what a person wants to know about a project's tasks.db.

@@ -258,7 +258,6 @@ func checkLayout(rep *Report, l workspace.Layout) {
 	err := l.Validate()
 	if err == nil {
 		rep.add(ok(check, l.Dir+": databases/, artifacts/, configs/, logs/ present, mode 0700, owned by you"))
-		checkDBFileModes(rep, l)
 		return
 	}
 	var errs []error
@@ -289,17 +288,6 @@ func checkLayout(rep *Report, l workspace.Layout) {
 		rep.add(warn(check, l.Dir+" lacks "+strings.Join(names, ", "),
 			"nothing to do: they are created (mode 0700) on the next tool call; or: mkdir -m 700 "+strings.Join(missing, " ")))
 	}
-}
-
-// checkDBFileModes warns about database files others can read.
-func checkDBFileModes(rep *Report, l workspace.Layout) {
-	db := filepath.Join(l.Databases, "tasks.db")
-	fi, err := os.Stat(db)
-	if err != nil || fi.Mode().Perm()&0o077 == 0 {
-		return
-	}
-	rep.add(warn("data folder", fmt.Sprintf("%s is readable by group or others (mode %04o); the folder's 0700 protects it today", db, fi.Mode().Perm()),
-		"chmod 600 "+db))
 }
 
 // checkProjectConfig validates the project's own config file over cfg and

@@ -47,6 +47,8 @@ type WorkspaceStatus struct {
 	Pools   []tools.PoolView `json:"pools"`
 	Mirrors []map[string]any `json:"mirrors,omitempty"`
 	DB      *DBFacts         `json:"db,omitempty"`
+	// FromFiles marks a project read from its own files (status --workspace), not from a server.
+	FromFiles bool `json:"from_files,omitempty"`
 }
 
 // source is where snapshots come from.
@@ -230,7 +232,7 @@ func (s *httpSource) connect(ctx context.Context) error {
 	if _, err := c.Initialize(ctx, init); err != nil {
 		_ = c.Close()
 		hint := ""
-		if strings.Contains(err.Error(), "401") || strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
+		if low := strings.ToLower(err.Error()); strings.Contains(low, "401") || strings.Contains(low, "unauthorized") || strings.Contains(low, "authorization") {
 			hint = " (pass --auth-token-file with the server's token)"
 		}
 		return fmt.Errorf("%s does not answer MCP: %s%s", s.endpoint, pooling.Sanitize(err.Error()), hint)
@@ -340,7 +342,7 @@ func newWorkspaceSource(o statusOptions, env Env) (*workspaceSource, error) {
 func (s *workspaceSource) snapshot(ctx context.Context) Snapshot {
 	snap := Snapshot{Source: s.root.Path, Taken: time.Now(),
 		Note: "pools live in the server process; for in-use counts run: status --http URL"}
-	ws := WorkspaceStatus{Root: s.root.Path}
+	ws := WorkspaceStatus{Root: s.root.Path, FromFiles: true}
 	pools := s.cfg.DatabasePools
 	dbPath := filepath.Join(s.layout.Databases, "tasks.db")
 	sqliteState := "not opened"

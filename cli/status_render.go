@@ -44,7 +44,10 @@ func render(s Snapshot, width int, interval time.Duration) []string {
 	bar := barInner + max(0, width-80)
 	for _, ws := range s.Workspaces {
 		open := "pools open"
-		if !ws.Open {
+		switch {
+		case ws.FromFiles:
+			open = "read from its files"
+		case !ws.Open:
 			open = "pools not open"
 		}
 		add("")
@@ -67,7 +70,7 @@ func render(s Snapshot, width int, interval time.Duration) []string {
 	}
 	if len(s.Workspaces) > 0 {
 		add("")
-		add("USE: # in use  - idle  . free  + overflow   WAIT: callers waiting   TMOUT: timeouts")
+		add("USE # busy - idle . free + overflow   WAIT callers waiting   TMOUT timeouts")
 	}
 	if s.Note != "" {
 		add("")
@@ -178,7 +181,7 @@ func dbLine(f DBFacts) string {
 	if f.WALBytes > 0 {
 		s += " + WAL " + humanBytes(f.WALBytes)
 	}
-	s += fmt.Sprintf(", %d tasks", f.Tasks)
+	s += ", " + plural(f.Tasks, "task")
 	var parts []string
 	for _, st := range []string{"pending", "in_progress", "blocked", "completed", "failed", "cancelled"} {
 		if n := f.ByStatus[st]; n > 0 {
