@@ -51,7 +51,8 @@ func render(s Snapshot, width int, interval time.Duration) []string {
 			open = "pools not open"
 		}
 		add("")
-		add("project %s (%s)", ws.Root, open)
+		suffix := " (" + open + ")"
+		add("project %s%s", fitLeft(ws.Root, width-len("project ")-len(suffix)), suffix)
 		if ws.DB != nil {
 			add("  %s", dbLine(*ws.DB))
 		}
@@ -147,20 +148,21 @@ func shortState(s string) string {
 	return s
 }
 
-// compact writes n in at most w characters (12345 -> 12.3k).
+// compact writes n in at most w characters (1234567 -> 1.2M).
 func compact(n int64, w int) string {
 	s := fmt.Sprint(n)
 	if len(s) <= w {
 		return s
 	}
-	for _, u := range []struct {
-		div    float64
-		suffix string
-	}{{1e3, "k"}, {1e6, "M"}, {1e9, "G"}} {
-		if s = fmt.Sprintf("%.1f%s", float64(n)/u.div, u.suffix); len(s) <= w {
-			return s
-		}
-		if s = fmt.Sprintf("%.0f%s", float64(n)/u.div, u.suffix); len(s) <= w {
+	div, suffix := 1e3, "k"
+	switch {
+	case n >= 1e9:
+		div, suffix = 1e9, "G"
+	case n >= 1e6:
+		div, suffix = 1e6, "M"
+	}
+	for _, f := range []string{"%.1f", "%.0f"} {
+		if s = fmt.Sprintf(f, float64(n)/div) + suffix; len(s) <= w {
 			return s
 		}
 	}
@@ -233,6 +235,15 @@ func sortedMapKeys(m map[string]any) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// fitLeft keeps the end of s (a path's last folders say most), starting with "…" when it cut.
+func fitLeft(s string, w int) string {
+	r := []rune(fit(s, len(s)+1)) // control characters dropped
+	if len(r) <= w || w < 2 {
+		return string(r)
+	}
+	return "…" + string(r[len(r)-w+1:])
 }
 
 // fit cuts s to at most w characters, ending with "…" when it cut, and drops
