@@ -196,16 +196,41 @@ func (p probe) vector(rep *Report, root string, cfg workspace.Config) vectorSetu
 		}
 	case chroma.ModeManaged:
 		exe, _ := exec.LookPath(firstNonEmpty(strings.TrimSpace(cfg.Backends.ChromaCommand), "chroma"))
-		if strings.TrimSpace(cfg.Backends.ChromaCommand) == "" && exe != "" {
-			if abs, err := filepath.Abs(exe); err == nil {
-				vs.pathChroma = abs
-			}
+		if abs, err := filepath.Abs(exe); err == nil {
+			exe = abs
 		}
-		rep.add(ok(check, "managed: "+reason))
+		if strings.TrimSpace(cfg.Backends.ChromaCommand) == "" {
+			vs.pathChroma = exe
+		}
+		version, err := p.runVersion(exe)
+		if err != nil {
+			rep.add(fail(check, fmt.Sprintf("%s is found but does not run: %s", exe, err),
+				"reinstall Chroma (pip install --force-reinstall chromadb) or point backends.chroma_command at a working chroma"))
+			return vs
+		}
+		rep.add(ok(check, "managed ("+version+"): "+reason))
 	case chroma.ModeRemote:
 		rep.add(p.chromaHeartbeat(check, cfg))
 	}
 	return vs
+}
+
+// runVersion runs `exe --version`, which proves the executable and its
+// interpreter work, and returns the first line it prints.
+func (p probe) runVersion(exe string) (string, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, max(p.timeout, 15*time.Second))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "--version")
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	first := strings.TrimSpace(strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0])
+	if err != nil {
+		if first != "" {
+			return "", fmt.Errorf("%v: %s", err, fit(first, 200))
+		}
+		return "", err
+	}
+	return fit(firstNonEmpty(first, "version unknown"), 60), nil
 }
 
 func firstNonEmpty(a, b string) string {

@@ -226,3 +226,23 @@ func assertNoPassword(t *testing.T, out string) {
 		t.Errorf("the Neo4j password appears in doctor's output")
 	}
 }
+
+// The managed Chroma executable is not only found but run: a working one is ok
+// with its version, one whose interpreter is gone is an error with a fix.
+func TestDoctorRunsTheManagedChromaExecutable(t *testing.T) {
+	project := newProject(t)
+	rep, _, code := runDoctor(t, project, []string{"TASK_ORCHESTRATOR_CHROMA_COMMAND=" + chromaCommand(t)})
+	f, _ := findingOf(rep, "vector (Chroma)")
+	if code != 0 || f.Level != "ok" || !strings.Contains(f.Detail, "managed (chroma ") {
+		t.Errorf("a working chroma: exit %d, %+v", code, f)
+	}
+	broken := filepath.Join(t.TempDir(), "chroma")
+	if err := os.WriteFile(broken, []byte("#!/nonexistent/venv/bin/python\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, _, code = runDoctor(t, project, []string{"TASK_ORCHESTRATOR_CHROMA_COMMAND=" + broken})
+	f, _ = findingOf(rep, "vector (Chroma)")
+	if code != 1 || f.Level != "error" || !strings.Contains(f.Detail, "does not run") || !strings.Contains(f.Fix, "pip install") {
+		t.Errorf("a broken chroma: exit %d, %+v", code, f)
+	}
+}
