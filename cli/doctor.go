@@ -65,7 +65,14 @@ type doctorOptions struct {
 	configPath string
 	jsonOut    bool
 	timeout    time.Duration
+	allowRoots stringList
 }
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // Doctor checks everything a user of this machine can get wrong — project
 // root, data folder, config files, each configured database, the embedding
@@ -77,10 +84,11 @@ func Doctor(args []string, env Env) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.StringVar(&o.workspace, "workspace", "", "a folder inside the project to check (default: $"+workspace.EnvWorkspace+", else the working directory)")
 	fs.StringVar(&o.configPath, "config", "", "the global config file the server is started with (default $XDG_CONFIG_HOME/task-orchestrator/config.json)")
+	fs.Var(&o.allowRoots, "allow-root", "the --allow-root trees the server is started with (repeatable): the project must be inside one")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "how long each database may take to answer")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: mcp-task-orchestrator doctor [--workspace DIR] [--config FILE] [--json]
+		fmt.Fprintf(fs.Output(), `Usage: mcp-task-orchestrator doctor [--workspace DIR] [--config FILE] [--allow-root DIR]... [--json]
 
 Checks the set-up the server would use for a project: which project root it picks and why, the
 .task_orchestrator/ folder, every config file, each configured database (and whether it answers),
@@ -126,7 +134,7 @@ func diagnose(ctx context.Context, o doctorOptions, env Env) (Report, masker) {
 	m := newMasker(cfg, env.getenv)
 
 	exe := checkBinary(&rep, env)
-	root, rootOK := checkRoot(&rep, o.workspace, env)
+	root, rootOK := checkRoot(&rep, o.workspace, o.allowRoots, env)
 	if rootOK {
 		layout := workspace.LayoutFor(root.Path)
 		checkLayout(&rep, layout)
@@ -137,7 +145,7 @@ func diagnose(ctx context.Context, o doctorOptions, env Env) (Report, masker) {
 	vec := probe.vector(&rep, root.Path, cfg)
 	probe.graph(&rep, root.Path, cfg)
 	probe.embeddings(&rep, cfg)
-	rep.ClientConfig = clientConfig(exe, o.configPath, cfg, vec, env)
+	rep.ClientConfig = clientConfig(exe, o.configPath, root.Path, o.allowRoots, cfg, vec, env)
 	return rep, m
 }
 

@@ -46,15 +46,20 @@ func checkTasksDB(ctx context.Context, rep *Report, l workspace.Layout, cfg work
 		rep.add(fail(check, err.Error(), "make "+path+" readable and writable by this user (chmod 600)"))
 		return
 	}
+	damaged := "stop the server, then restore the file from a backup, or salvage it: sqlite3 " + path + " .recover | sqlite3 recovered.db"
 	facts, err := readDBFacts(ctx, path, true)
 	if err != nil {
-		rep.add(fail(check, fmt.Sprintf("%s cannot be read: %s", path, pooling.Sanitize(err.Error())),
-			"if another program holds it, stop that program; if it is damaged, restore it from a backup"))
+		msg := pooling.Sanitize(err.Error())
+		if strings.Contains(msg, "malformed") || strings.Contains(msg, "not a database") {
+			rep.add(fail(check, fmt.Sprintf("%s is damaged: %s", path, msg), damaged))
+			return
+		}
+		rep.add(fail(check, fmt.Sprintf("%s cannot be read: %s", path, msg),
+			"check its permissions (the server's user must own it); if another program locks it, stop that program"))
 		return
 	}
 	if facts.Integrity != "ok" {
-		rep.add(fail(check, fmt.Sprintf("%s is damaged: integrity_check says %s", path, facts.Integrity),
-			"stop the server, then restore the file from a backup or rebuild it with: sqlite3 "+path+" .recover | sqlite3 fixed.db"))
+		rep.add(fail(check, fmt.Sprintf("%s is damaged: integrity_check says %s", path, fit(facts.Integrity, 300)), damaged))
 		return
 	}
 	rep.add(ok(check, fmt.Sprintf("%s: integrity ok, %s, schema version %d, journal %s, %s",

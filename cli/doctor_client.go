@@ -34,7 +34,7 @@ var passedEnv = []string{
 // clientConfig builds the snippets for this binary and this environment. It
 // never writes a secret: where one is set in the environment, a placeholder
 // and a note stand in for it.
-func clientConfig(exe, configPath string, cfg workspace.Config, vs vectorSetup, env Env) ClientConfig {
+func clientConfig(exe, configPath, root string, allowRoots []string, cfg workspace.Config, vs vectorSetup, env Env) ClientConfig {
 	cc := ClientConfig{ClaudeDesktopFile: claudeDesktopFile(env)}
 	var args []string
 	if configPath != "" {
@@ -42,6 +42,12 @@ func clientConfig(exe, configPath string, cfg workspace.Config, vs vectorSetup, 
 			configPath = abs
 		}
 		args = []string{"--config", configPath}
+	}
+	for _, a := range allowRoots {
+		if abs, err := filepath.Abs(a); err == nil {
+			a = abs
+		}
+		args = append(args, "--allow-root", a)
 	}
 	vars := map[string]string{}
 	for _, n := range passedEnv {
@@ -63,9 +69,21 @@ func clientConfig(exe, configPath string, cfg workspace.Config, vs vectorSetup, 
 	if k := strings.TrimSpace(cfg.Embeddings.APIKeyEnv); k != "" {
 		vars[k] = "<your API key>"
 	}
-	entry := map[string]any{"command": exe, "args": nonNilStrings(args)}
-	if len(vars) > 0 {
-		entry["env"] = vars
+	entry := struct {
+		Command string            `json:"command"`
+		Args    []string          `json:"args"`
+		Env     map[string]string `json:"env,omitempty"`
+	}{Command: exe, Args: nonNilStrings(args)}
+	desktopVars := maps.Clone(vars)
+	if root != "" {
+		// Claude Desktop sends no roots: without this the server's working
+		// directory (often / or home, which are refused) would decide.
+		desktopVars[workspace.EnvWorkspace] = root
+		cc.Notes = append(cc.Notes, "Claude Desktop sends no MCP roots, so its snippet names this project in "+workspace.EnvWorkspace+
+			"; agents can still pass \"workspace\" to reach another project")
+	}
+	if len(desktopVars) > 0 {
+		entry.Env = desktopVars
 	}
 	var b strings.Builder
 	enc := json.NewEncoder(&b)

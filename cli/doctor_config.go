@@ -211,9 +211,9 @@ func checkBinary(rep *Report, env Env) string {
 
 // checkRoot resolves the project as the server would with no tool argument
 // and no MCP roots (the flag stands for the "workspace" argument).
-func checkRoot(rep *Report, dir string, env Env) (workspace.Root, bool) {
+func checkRoot(rep *Report, dir string, allowRoots []string, env Env) (workspace.Root, bool) {
 	const check = "project root"
-	r := &workspace.Resolver{Env: env.getenv}
+	r := &workspace.Resolver{Env: env.getenv, AllowRoots: allowRoots}
 	if dir != "" {
 		if abs, err := filepath.Abs(dir); err == nil {
 			dir = abs

@@ -246,3 +246,57 @@ func TestDoctorRunsTheManagedChromaExecutable(t *testing.T) {
 		t.Errorf("a broken chroma: exit %d, %+v", code, f)
 	}
 }
+
+// A data folder others may write to and a damaged tasks.db are errors with
+// their fixes; a project outside --allow-root is named as such.
+func TestDoctorFindsAnOpenDataFolderAndADamagedDatabase(t *testing.T) {
+	project := newProject(t)
+	p := start(t, procOpts{dir: project})
+	for i := range 50 {
+		p.ok(ctxT(t), "task_create", map[string]any{"workspace": project, "title": "task " + strconv.Itoa(i),
+			"description": strings.Repeat("filler text ", 40)}, nil)
+	}
+	p.close() // checkpoints the WAL into tasks.db
+
+	db := tasksDB(project)
+	f, err := os.OpenFile(db, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	if fi.Size() < 5*4096 {
+		t.Fatalf("tasks.db is only %d bytes", fi.Size())
+	}
+	// Scribble over the second half of the file: b-tree pages of the tasks.
+	junk := []byte(strings.Repeat("\xde\xad\xbe\xef", 1024))
+	for off := fi.Size() / 2; off+4096 <= fi.Size(); off += 8192 {
+		if _, err := f.WriteAt(junk, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	dataDir := filepath.Join(project, ".task_orchestrator")
+	if err := os.Chmod(dataDir, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dataDir, 0o700) })
+
+	rep, _, code := runDoctor(t, project, nil)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	folder, _ := findingOf(rep, "data folder")
+	if folder.Level != "error" || !strings.Contains(folder.Detail, "writable by group or others") || folder.Fix != "chmod 700 "+dataDir {
+		t.Errorf("the open data folder: %+v", folder)
+	}
+	tasks, _ := findingOf(rep, "tasks (SQLite)")
+	if tasks.Level != "error" || !strings.Contains(tasks.Detail, "is damaged") || !strings.Contains(tasks.Fix, "backup") {
+		t.Errorf("the damaged database: %+v", tasks)
+	}
+
+	rep, _, code = runDoctor(t, project, nil, "--allow-root", t.TempDir())
+	root, _ := findingOf(rep, "project root")
+	if code != 1 || root.Level != "error" || !strings.Contains(root.Detail, "outside every --allow-root") {
+		t.Errorf("a project outside --allow-root: exit %d, %+v", code, root)
+	}
+}
