@@ -131,7 +131,7 @@ func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 		return cli.Doctor(args[1:], env), true
 	case "status":
 		return cli.Status(args[1:], env), true
-		// "migrate" goes here.
+		// case "migrate": the migrate command goes here.
 	}
 	return 0, false
 }

@@ -97,6 +97,10 @@ Flags:
 	if code, stop := parse(fs, args, env.Stderr); stop {
 		return code
 	}
+	if o.watch && o.jsonOut {
+		fmt.Fprintln(env.Stderr, "mcp-task-orchestrator status: --json prints one snapshot; leave out --watch (or --json)")
+		return ExitUsage
+	}
 	if o.interval < 100*time.Millisecond {
 		fmt.Fprintln(env.Stderr, "mcp-task-orchestrator status: --interval must be at least 100ms")
 		return ExitUsage
@@ -331,9 +335,8 @@ func newWorkspaceSource(o statusOptions, env Env) (*workspaceSource, error) {
 		return nil, fmt.Errorf("%w\n(run mcp-task-orchestrator doctor for every problem and its fix)", err)
 	}
 	l := workspace.LayoutFor(root.Path)
-	if pc, _, err := workspace.ApplyProject(cfg, l); err == nil {
-		cfg = pc
-	} else if !errors.Is(err, os.ErrNotExist) {
+	cfg, _, err = workspace.ApplyProject(cfg, l)
+	if err != nil {
 		return nil, fmt.Errorf("%w\n(run mcp-task-orchestrator doctor for every problem and its fix)", err)
 	}
 	return &workspaceSource{root: root, layout: l, cfg: cfg}, nil
