@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +34,7 @@ type Snapshot struct {
 	Taken      time.Time         `json:"taken"`
 	Workspaces []WorkspaceStatus `json:"workspaces"`
 	// Mirrors is pool_status's server-wide "mirrors" section, when the server has one.
-	Mirrors []map[string]any `json:"mirrors,omitempty"`
+	Mirrors MirrorList `json:"mirrors,omitempty"`
 	// Note says what this source can and cannot show.
 	Note string `json:"note,omitempty"`
 	// Err is why this snapshot could not be read; a watch keeps trying.
@@ -45,10 +47,42 @@ type WorkspaceStatus struct {
 	Root    string           `json:"root"`
 	Open    bool             `json:"open"`
 	Pools   []tools.PoolView `json:"pools"`
-	Mirrors []map[string]any `json:"mirrors,omitempty"`
+	Mirrors MirrorList       `json:"mirrors,omitempty"`
 	DB      *DBFacts         `json:"db,omitempty"`
 	// FromFiles marks a project read from its own files (status --workspace), not from a server.
 	FromFiles bool `json:"from_files,omitempty"`
+}
+
+// MirrorList is pool_status's "mirrors" section, read without assuming more
+// of its shape than that it holds objects: a list of them, or one per name
+// (the name is then added as "name"). Anything else reads as no mirrors, so a
+// change of shape on the server never breaks the pool table.
+type MirrorList []map[string]any
+
+// UnmarshalJSON accepts a list of objects or an object of objects.
+func (m *MirrorList) UnmarshalJSON(b []byte) error {
+	var list []map[string]any
+	if json.Unmarshal(b, &list) == nil {
+		*m = list
+		return nil
+	}
+	var byName map[string]map[string]any
+	if json.Unmarshal(b, &byName) == nil {
+		*m = nil
+		for _, name := range slices.Sorted(maps.Keys(byName)) {
+			e := byName[name]
+			if e == nil {
+				e = map[string]any{}
+			}
+			if _, ok := e["name"]; !ok {
+				e["name"] = name
+			}
+			*m = append(*m, e)
+		}
+		return nil
+	}
+	*m = nil
+	return nil
 }
 
 // source is where snapshots come from.
@@ -277,7 +311,7 @@ func (s *httpSource) snapshot(ctx context.Context) Snapshot {
 	if err == nil {
 		var wire struct {
 			Workspaces []WorkspaceStatus `json:"workspaces"`
-			Mirrors    []map[string]any  `json:"mirrors"`
+			Mirrors    MirrorList        `json:"mirrors"`
 		}
 		if err = json.Unmarshal(b, &wire); err == nil {
 			snap.Workspaces = append(snap.Workspaces, wire.Workspaces...)

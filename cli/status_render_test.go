@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,32 @@ func TestCompactFitsItsColumn(t *testing.T) {
 	for n, want := range map[int64]string{7: "7", 12345: "12345", 1234567: "1.2M", 123456789: "123M"} {
 		if got := compact(n, 5); got != want {
 			t.Errorf("compact(%d, 5) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// pool_status's mirrors section is read as a list or as one object per name,
+// and an unexpected shape leaves the pools readable.
+func TestMirrorListReadsEitherShape(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"mirrors": [{"name": "neo4j", "state": "healthy", "lag_ms": 40}]}`:     "lag_ms=40",
+		`{"mirrors": {"chroma": {"state": "behind", "lag_seconds": 12}}}`:        "lag_seconds=12",
+		`{"mirrors": "not what status expects", "workspaces": [{"root": "/p"}]}`: "",
+	} {
+		var wire struct {
+			Mirrors    MirrorList        `json:"mirrors"`
+			Workspaces []WorkspaceStatus `json:"workspaces"`
+		}
+		if err := json.Unmarshal([]byte(doc), &wire); err != nil {
+			t.Errorf("%s: %v", doc, err)
+			continue
+		}
+		text := strings.Join(render(Snapshot{Mirrors: wire.Mirrors}, 80, 0), "\n")
+		if want != "" && (!strings.Contains(text, want) || !strings.Contains(text, "MIRROR")) {
+			t.Errorf("%s rendered as\n%s", doc, text)
+		}
+		if want == "" && strings.Contains(text, "MIRROR") {
+			t.Errorf("%s: an unreadable mirrors section was rendered", doc)
 		}
 	}
 }
