@@ -25,6 +25,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/mattn/go-isatty"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/migrate"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
@@ -110,6 +111,9 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		os.Exit(migrate.Main(os.Args[2:], os.Stdout, os.Stderr)) // stdout-ok: migrate's report is for a person, not MCP
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) // stdout-ok: the MCP channel (and --version), handed to the transport
 }
 
