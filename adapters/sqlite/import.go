@@ -43,8 +43,8 @@ type ImportedTask struct {
 	Diff string
 }
 
-// SkippedDependency is an edge Import left out because it would close a cycle
-// through the tasks already stored.
+// SkippedDependency is an edge Import left out because it would close a
+// cycle among the imported tasks.
 type SkippedDependency struct {
 	TaskID, DependsOn string
 	Path              []string // the existing path DependsOn → … → TaskID
@@ -71,8 +71,8 @@ func (r ImportResult) Count(o ImportOutcome) int {
 // with its dependencies and artifact records, and leaves every task whose id
 // is taken as it is (reporting whether it matches). Running it twice with
 // the same batch changes nothing the second time. A parent or dependency must
-// be stored already or be in the batch (in any order). A new dependency that
-// would close a cycle through stored tasks is left out and reported. Nothing
+// be stored already or be in the batch (in any order). A dependency that
+// would close a cycle is left out and reported. Nothing
 // is written if any task is invalid.
 func (s *Store) Import(ctx context.Context, batch []ImportTask) (ImportResult, error) {
 	tasks, err := s.checkImport(batch)
@@ -98,20 +98,20 @@ func (s *Store) Import(ctx context.Context, batch []ImportTask) (ImportResult, e
 				return fmt.Errorf("task %s: %w", t.ID, err)
 			}
 		}
-		// Edges go in once every task is there: a dependency may be later in the batch.
+		// Edges go in once every task is there: a dependency may be later in
+		// the batch. A stored task never depends on a new one, so a cycle can
+		// only run through new tasks' edges: it is found in memory.
+		accepted := map[string][]string{}
 		for _, t := range tasks {
 			if !created[t.ID] {
 				continue
 			}
 			for _, d := range t.DependsOn {
-				path, err := dependencyPath(ctx, c, d, t.ID)
-				if err != nil {
-					return err
-				}
-				if path != nil {
+				if path := reach(accepted, d, t.ID); path != nil {
 					res.SkippedDeps = append(res.SkippedDeps, SkippedDependency{TaskID: t.ID, DependsOn: d, Path: path})
 					continue
 				}
+				accepted[t.ID] = append(accepted[t.ID], d)
 				if _, err := c.exec(ctx, `INSERT INTO task_dependencies (task_id, depends_on_id) VALUES (?, ?)`, t.ID, d); err != nil {
 					return fmt.Errorf("dependency %s -> %s: %w", t.ID, d, err)
 				}
@@ -126,8 +126,8 @@ func (s *Store) Import(ctx context.Context, batch []ImportTask) (ImportResult, e
 }
 
 // PlanImport says what Import would do with batch, reading only: no lock is
-// taken and nothing is written. (Dependencies that would close a cycle through
-// stored tasks are found only by Import.)
+// taken and nothing is written. (Dependencies that would close a cycle are
+// found only by Import.)
 func (s *Store) PlanImport(ctx context.Context, batch []ImportTask) (ImportResult, error) {
 	tasks, err := s.checkImport(batch)
 	if err != nil {
@@ -143,6 +143,31 @@ func (s *Store) PlanImport(ctx context.Context, batch []ImportTask) (ImportResul
 		return ImportResult{}, wrap("plan import", err)
 	}
 	return res, nil
+}
+
+// reach returns a path from → … → to along edges, or nil.
+func reach(edges map[string][]string, from, to string) []string {
+	prev := map[string]string{from: ""}
+	stack := []string{from}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n == to {
+			var path []string
+			for v := to; v != ""; v = prev[v] {
+				path = append(path, v)
+			}
+			slices.Reverse(path)
+			return path
+		}
+		for _, m := range edges[n] {
+			if _, seen := prev[m]; !seen {
+				prev[m] = n
+				stack = append(stack, m)
+			}
+		}
+	}
+	return nil
 }
 
 // checkImport validates batch and returns it normalised: trimmed title,

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -188,4 +189,50 @@ func TestImportRefusesBadInputBeforeWriting(t *testing.T) {
 	if d := dump(t, s); d != dump(t, openStore(t)) {
 		t.Errorf("refused imports wrote:\n%s", d)
 	}
+}
+
+// BenchmarkImport1000 imports 1000 tasks (each a subtask of the previous
+// tenth and depending on the one before) in one Import, against the
+// baseline of creating them one by one with Create, in the same run.
+func BenchmarkImport1000(b *testing.B) {
+	const n = 1000
+	batch := make([]sqlite.ImportTask, n)
+	for i := range batch {
+		t := &batch[i]
+		t.ID, t.Title, t.Status, t.CreatedAt = fmt.Sprintf("py_%04d", i), fmt.Sprintf("task %d", i), "pending", t0.Add(time.Duration(i))
+		t.Metadata = json.RawMessage(`{"migrated_from":"bench"}`)
+		if i > 0 {
+			t.ParentID = ptr(batch[i/10].ID)
+			t.DependsOn = []string{batch[i-1].ID}
+		}
+	}
+	b.Run("import", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			s := openStore(b)
+			b.StartTimer()
+			if _, err := s.Import(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline-create-each", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			s := openStore(b)
+			b.StartTimer()
+			ids := make([]string, n)
+			for i := range n {
+				nt := sqlite.NewTask{Title: batch[i].Title, Metadata: batch[i].Metadata}
+				if i > 0 {
+					nt.ParentID, nt.DependsOn = ids[i/10], []string{ids[i-1]}
+				}
+				t, err := s.Create(context.Background(), nt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = t.ID
+			}
+		}
+	})
 }
