@@ -305,7 +305,7 @@ func printReport(w io.Writer, r *Report) {
 		if t.Kind == "task" {
 			from = "task"
 		}
-		p("  %-12s %-24s %-9s %-13s %s", verb[t.Outcome], t.ID, from, "-> "+t.Status, clip(t.Title, 60))
+		p("  %-12s %-24s %-9s %-14s %s", verb[t.Outcome], t.ID, from, "-> "+t.Status, clip(t.Title, 60))
 		if t.Artifacts > 0 {
 			p(" [%d artifact(s)]", t.Artifacts)
 		}
@@ -317,11 +317,14 @@ func printReport(w io.Writer, r *Report) {
 	if len(r.Tasks) == 0 {
 		p("  (the Python database holds no tasks)\n")
 	}
-	art := "copied"
-	if r.DryRun {
-		art = "to copy"
+	if r.Created > 0 {
+		art := "copied"
+		if r.DryRun {
+			art = "to copy"
+		}
+		p("\nArtifact files of the new tasks: %d %s, %d already in place, %d already copied\n",
+			r.ArtifactsCopied, art, r.ArtifactsInPlace, r.ArtifactsUnchanged)
 	}
-	p("\nArtifacts: %d %s, %d already in place, %d already copied\n", r.ArtifactsCopied, art, r.ArtifactsInPlace, r.ArtifactsUnchanged)
 	for _, d := range r.SkippedDeps {
 		p("Dependency %s -> %s left out: it would close the cycle %v\n", d.TaskID, d.DependsOn, d.Path)
 	}
