@@ -292,3 +292,32 @@ func openStore(t *testing.T, project string) *sqlite.Store {
 	}
 	return s
 }
+
+// A WAL database the Python server closed cleanly has no -wal or -shm file;
+// reading it must not leave them behind in the Python folder.
+func TestReadingACleanlyClosedWALDatabaseLeavesNoFiles(t *testing.T) {
+	f := newPyProject(t)
+	if _, err := f.db.Exec(`PRAGMA journal_mode=WAL`); err != nil {
+		t.Fatal(err)
+	}
+	f.breakdown("task_p", "P")
+	f.subtask("a", "task_p", "active", `[]`, `[]`, nil)
+	if err := f.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	py := filepath.Join(f.project, ".task_orchestrator", PythonDBName)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(py + suffix); !os.IsNotExist(err) {
+			t.Fatalf("the fixture left %s behind (err %v); the test's premise is wrong", py+suffix, err)
+		}
+	}
+	rep := run(t, Options{Workspace: f.project, DryRun: true})
+	if rep.Created != 2 {
+		t.Fatalf("dry run: %+v", rep)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(py + suffix); !os.IsNotExist(err) {
+			t.Errorf("reading the Python database created %s", py+suffix)
+		}
+	}
+}

@@ -76,14 +76,22 @@ func readPython(ctx context.Context, path string) (*pyDB, error) {
 	case fi.IsDir():
 		return nil, fmt.Errorf("%s is a folder, not the Python task database; pass --from with the %s file inside it", path, PythonDBName)
 	}
-	if err := checkMagic(path); err != nil {
+	header, err := readHeader(path)
+	if err != nil {
 		return nil, err
 	}
-	// mode=ro never creates or writes the file; query_only guards the rest.
-	// The Python server runs SQLite in WAL mode, so a read sees its last
-	// commits even when it left a -wal file behind.
+	// mode=ro never writes the database; query_only guards the rest. The
+	// Python server runs SQLite in WAL mode, so a read sees its last commits
+	// even when it left a -wal file behind. A WAL database with neither -wal
+	// nor -shm beside it was closed cleanly and nothing is writing it (a
+	// writer would have made both): it is opened immutable, so that reading
+	// it does not leave new -wal and -shm files in the Python folder.
+	mode := "mode=ro"
+	if header[18] == 2 && header[19] == 2 && !exists(path+"-wal") && !exists(path+"-shm") {
+		mode = "mode=ro&immutable=1"
+	}
 	dsn := "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath() +
-		"?mode=ro&_pragma=busy_timeout(3000)&_pragma=query_only(1)"
+		"?" + mode + "&_pragma=busy_timeout(3000)&_pragma=query_only(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open the Python task database %s: %w", path, err)
@@ -112,24 +120,31 @@ func readPython(ctx context.Context, path string) (*pyDB, error) {
 	return out, nil
 }
 
-func checkMagic(path string) error {
+// readHeader returns the first 100 bytes of an SQLite file (its header), or
+// an error that says the file is not one.
+func readHeader(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("the Python task database %s cannot be read: %w", path, err)
+		return nil, fmt.Errorf("the Python task database %s cannot be read: %w", path, err)
 	}
 	defer f.Close()
-	head := make([]byte, len(sqliteMagic))
+	head := make([]byte, 100)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("the Python task database %s cannot be read: %w", path, err)
+		return nil, fmt.Errorf("the Python task database %s cannot be read: %w", path, err)
 	}
-	if !bytes.Equal(head[:n], sqliteMagic) {
-		if n == 0 {
-			return fmt.Errorf("%s is empty, not an SQLite database: the Python server never wrote to it; there is nothing to migrate", path)
-		}
-		return fmt.Errorf("%s is not an SQLite database, so not the Python mcp-task-orchestrator's task database; pass --from with its %s", path, PythonDBName)
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("%s is empty, not an SQLite database: the Python server never wrote to it; there is nothing to migrate", path)
+	case n < len(head) || !bytes.Equal(head[:len(sqliteMagic)], sqliteMagic):
+		return nil, fmt.Errorf("%s is not an SQLite database, so not the Python mcp-task-orchestrator's task database; pass --from with its %s", path, PythonDBName)
 	}
-	return nil
+	return head, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // pyError turns a driver error into one that says what to do.
