@@ -26,6 +26,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/cli"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/migrate"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 Usage: mcp-task-orchestrator [flags]
        mcp-task-orchestrator doctor [--workspace DIR] [--json]
        mcp-task-orchestrator status [--workspace DIR | --http URL] [--watch]
+       mcp-task-orchestrator migrate [--workspace DIR] [--from FILE] [--dry-run]
 
 Speaks MCP over stdio (start it from an MCP client such as Claude Desktop), or over Streamable HTTP with --http.
 Data lives in each project's .task_orchestrator/ folder; nothing is opened until a tool needs it.
@@ -119,7 +121,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) // stdout-ok: the MCP channel (and --version), handed to the transport
 }
 
-// subcommand runs "doctor", "status" (or another command a person types) when
+// subcommand runs "doctor", "status", "migrate" (or another command a person types) when
 // args start with its name; ok is false when args are the server's flags.
 func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 	if len(args) == 0 {
@@ -131,7 +133,8 @@ func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 		return cli.Doctor(args[1:], env), true
 	case "status":
 		return cli.Status(args[1:], env), true
-		// case "migrate": the migrate command goes here.
+	case "migrate":
+		return migrate.Main(args[1:], stdout, stderr), true
 	}
 	return 0, false
 }

@@ -54,5 +54,10 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 tmux -V
 
+echo "== Python mcp-task-orchestrator: the real source of the migrate tests (pinned from PyPI)"
+TASK_ORCHESTRATOR_TEST_PYSERVER="$(bash integration/pyserver.sh install)"
+export TASK_ORCHESTRATOR_TEST_PYSERVER
+echo "python server at $TASK_ORCHESTRATOR_TEST_PYSERVER"
+
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...
