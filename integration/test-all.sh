@@ -25,8 +25,10 @@ export TASK_ORCHESTRATOR_TEST_CHROMA_COMMAND="$CHROMA_BIN"
 TEST_TMP="$(mktemp -d)"
 CHROMA_PID=""
 NEO4J_PID=""
+EMBEDDER_PID=""
 cleanup() {
   if [ -n "$CHROMA_PID" ]; then bash integration/chroma.sh stop "$CHROMA_PID"; fi
+  if [ -n "$EMBEDDER_PID" ]; then bash integration/embedder.sh stop "$EMBEDDER_PID"; fi
   if [ -n "$NEO4J_PID" ]; then bash integration/neo4j.sh stop "$NEO4J_PID"; fi
   rm -rf "$TEST_TMP"
 }
@@ -45,6 +47,12 @@ neo4j_out="$(bash integration/neo4j.sh start "$TEST_TMP/neo4j-shared" "$TASK_ORC
 read -r TASK_ORCHESTRATOR_TEST_NEO4J_URI NEO4J_PID <<<"$neo4j_out"
 export TASK_ORCHESTRATOR_TEST_NEO4J_URI
 echo "neo4j at $TASK_ORCHESTRATOR_TEST_NEO4J_URI (pid $NEO4J_PID)"
+
+echo "== Embedder: a real local embedding model (all-MiniLM-L6-v2 from PyPI, OpenAI-compatible endpoint)"
+embedder_out="$(bash integration/embedder.sh start)"
+read -r TASK_ORCHESTRATOR_TEST_EMBEDDER_URL EMBEDDER_PID <<<"$embedder_out"
+export TASK_ORCHESTRATOR_TEST_EMBEDDER_URL
+echo "embedder at $TASK_ORCHESTRATOR_TEST_EMBEDDER_URL (pid $EMBEDDER_PID)"
 
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...
