@@ -84,6 +84,7 @@ func New(d *Deps) *Toolset {
 		taskGet(d), taskList(d),
 		vectorQuery(d), vectorGet(d), vectorCollections(d),
 		graphNeighbors(d), graphQuery(d), graphSchema(d),
+		taskGraph(d), taskSimilar(d),
 		poolStatus(d), workspaceInfo(d),
 	)
 	ts.AddWrite(
@@ -91,6 +92,7 @@ func New(d *Deps) *Toolset {
 		taskDelete(d), taskDependency(d),
 		vectorUpsert(d), vectorDelete(d), vectorDropCollection(d),
 		graphMergeNode(d), graphMergeRelationship(d), graphDeleteNode(d), graphWrite(d),
+		taskLink(d),
 	)
 	return ts
 }
