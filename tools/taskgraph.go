@@ -354,7 +354,7 @@ func taskGraphFromNeo4j(ctx context.Context, s *neo4j.Store, id string) (TaskGra
 		res.Task = &task
 		res.Blockers = g.blockers(id)
 		for _, d := range w.Dependents {
-			waiting := slices.Compact(slices.Sorted(slices.Values(d.Waiting)))
+			waiting := append([]string{}, slices.Compact(slices.Sorted(slices.Values(d.Waiting)))...)
 			res.Unblocks = append(res.Unblocks, UnblockView{ID: d.ID, Title: d.Title, Status: d.Status, Priority: d.Priority,
 				WaitingOn: waiting, WouldBecomeReady: readyAfter(d.Status, waiting)})
 		}

@@ -1,0 +1,142 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// The tests of the mirror readers (task_graph, task_similar, task_link) need
+// mirrors that hold a project's tasks. Until the outbox syncer lands, fillMirrors
+// writes them here, strictly through mirror/contract.go: the same documents,
+// nodes and relationships the syncer writes. To use the real syncer, replace
+// the body of fillMirrors with "wait until pool_status reports no lag".
+
+// embedderModel is the model integration/embedder.sh serves.
+const embedderModel = "all-MiniLM-L6-v2"
+
+func embedderURL(t testing.TB) string {
+	t.Helper()
+	v := os.Getenv("TASK_ORCHESTRATOR_TEST_EMBEDDER_URL")
+	if v == "" {
+		t.Fatal("TASK_ORCHESTRATOR_TEST_EMBEDDER_URL is not set: run the tests with `bash integration/test-all.sh`, " +
+			"which installs and starts the local embedding model (integration/embedder.sh start)")
+	}
+	return v
+}
+
+// embedderEnv configures the server's embeddings with the local model.
+func embedderEnv(t testing.TB) []string {
+	return []string{"TASK_ORCHESTRATOR_EMBEDDINGS_PROVIDER=openai", "TASK_ORCHESTRATOR_EMBEDDINGS_URL=" + embedderURL(t),
+		"TASK_ORCHESTRATOR_EMBEDDINGS_MODEL=" + embedderModel}
+}
+
+// mirrorTargets says which mirrors fillMirrors writes.
+type mirrorTargets struct {
+	graph  bool // the shared test Neo4j (what sharedNeo4jEnv gives the server)
+	vector bool // the shared test Chroma with the local embedder (CHROMA_URL + embedderEnv)
+}
+
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// projectTasks reads every task of a project from its SQLite file.
+func projectTasks(t testing.TB, project string) []sqlite.Task {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(project, ".task_orchestrator", "databases", "tasks.db"),
+		Workspace: project, Settings: workspace.Defaults().DatabasePools.Operational, BusyTimeout: 5 * time.Second, Logger: quietLog})
+	if err != nil {
+		t.Fatalf("opening the project's task database: %v", err)
+	}
+	defer s.Close(ctx)
+	var all []sqlite.Task
+	cursor := ""
+	for {
+		page, next, err := s.List(ctx, sqlite.Filter{Limit: 200, Cursor: cursor})
+		if err != nil {
+			t.Fatalf("listing tasks: %v", err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		cursor = next
+	}
+}
+
+// fillMirrors writes every task of the project into the chosen mirrors, as
+// the syncer would, and removes the project's mirror data when the test ends.
+func fillMirrors(t testing.TB, project string, to mirrorTargets) []sqlite.Task {
+	t.Helper()
+	ctx := context.Background()
+	tasks := projectTasks(t, project)
+	layout := workspace.LayoutFor(project)
+	if to.graph {
+		opts := neo4j.Options{Workspace: project, Layout: layout, Settings: workspace.Defaults().DatabasePools.Graph,
+			Backends: workspace.Backends{Neo4jURI: neo4jEnvVar(t, "TASK_ORCHESTRATOR_TEST_NEO4J_URI"), Neo4jUsername: "neo4j",
+				Neo4jPassword:          workspace.Secret(neo4jEnvVar(t, "TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD")),
+				Neo4jDedicatedProjects: []string{project}}, // raw Cypher, for the clean-up only
+			Logger: quietLog}
+		gs, err := neo4j.Open(ctx, opts)
+		if err != nil {
+			t.Fatalf("opening the graph mirror: %v", err)
+		}
+		t.Cleanup(func() {
+			if _, err := gs.Write(context.Background(), "MATCH (n) WHERE n._project = $p DETACH DELETE n",
+				map[string]any{"p": neo4j.ProjectID(project)}); err != nil {
+				t.Errorf("removing the test's nodes from the shared Neo4j: %v", err)
+			}
+			_ = gs.Close(context.Background())
+		})
+		for _, tk := range tasks {
+			if _, err := gs.MergeNode(ctx, mirror.NodeRef(tk.ID), mirror.NodeProps(tk)); err != nil {
+				t.Fatalf("mirroring task %s: %v", tk.ID, err)
+			}
+		}
+		for _, tk := range tasks {
+			for _, dep := range tk.DependsOn {
+				if _, err := gs.MergeRelationship(ctx, mirror.NodeRef(tk.ID), mirror.NodeRef(dep), mirror.RelDependsOn, nil); err != nil {
+					t.Fatalf("mirroring %s -> %s: %v", tk.ID, dep, err)
+				}
+			}
+			if tk.ParentID != nil {
+				if _, err := gs.MergeRelationship(ctx, mirror.NodeRef(tk.ID), mirror.NodeRef(*tk.ParentID), mirror.RelSubtaskOf, nil); err != nil {
+					t.Fatalf("mirroring %s subtask of %s: %v", tk.ID, *tk.ParentID, err)
+				}
+			}
+		}
+	}
+	if to.vector {
+		vs, err := chroma.Open(ctx, chroma.Options{Workspace: project, Layout: layout, Settings: workspace.Defaults().DatabasePools.Vector,
+			Backends:   workspace.Backends{ChromaURL: chromaURL(t)},
+			Embeddings: workspace.Embeddings{Provider: "openai", BaseURL: embedderURL(t), Model: embedderModel},
+			Logger:     quietLog})
+		if err != nil {
+			t.Fatalf("opening the vector mirror: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := vs.DropCollection(context.Background(), mirror.Collection); err != nil && !chroma.IsKind(err, chroma.KindNotFound) {
+				t.Errorf("dropping the test's collection: %v", err)
+			}
+			_ = vs.Close(context.Background())
+		})
+		docs := make([]chroma.Document, len(tasks))
+		for i, tk := range tasks {
+			docs[i] = mirror.Document(tk)
+		}
+		if _, err := vs.Upsert(ctx, mirror.Collection, docs); err != nil {
+			t.Fatalf("mirroring %d task documents: %v", len(docs), err)
+		}
+	}
+	return tasks
+}
