@@ -65,6 +65,9 @@ func taskLink(d *Deps) server.ServerTool {
 		if err := required("type", a.Type); err != nil {
 			return nil, "", err
 		}
+		if err := neo4j.CheckLink(neo4j.NodeRef(a.Node), a.NodeProperties, a.Type, a.Properties); err != nil {
+			return nil, "", err
+		}
 		if tool, ok := mirrorRelTypes[a.Type]; ok {
 			return nil, "", badArg("type %s is kept in step with the task database by the server; use %s instead, or another type", a.Type, tool)
 		}

@@ -156,3 +156,22 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// CheckLink validates, without touching the server, everything a link of
+// node to another node by relType will send: the node's reference and
+// properties, the type and the relationship's properties. A caller that
+// merges several things for one link checks first, so that a bad argument
+// leaves nothing half-written.
+func CheckLink(node NodeRef, nodeProps map[string]any, relType string, relProps map[string]any) error {
+	if err := checkRef("node.", node); err != nil {
+		return err
+	}
+	if _, err := checkProps(nodeProps, true); err != nil {
+		return err
+	}
+	if err := checkIdent("type", "relationship type", relType); err != nil {
+		return err
+	}
+	_, err := checkProps(relProps, false)
+	return err
+}
