@@ -304,6 +304,25 @@ func TestTaskGraphWithoutGraphBackend(t *testing.T) {
 	if len(out.Unblocks) != 1 || out.Unblocks[0].ID != b.Task.ID || !out.Unblocks[0].WouldBecomeReady || out.CriticalPath.Length != 3 {
 		t.Fatalf("unblocks of the first task: %+v", out)
 	}
+	// A diamond after the chain's first task: two longest chains, a → y → w
+	// and a → z → w, plus the one through build and ship. Ties go to the
+	// chain whose ids, in order of work, sort first.
+	var y, z, w taskOut
+	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "y", "depends_on": []string{a.Task.ID}}, &y)
+	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "z", "depends_on": []string{a.Task.ID}}, &z)
+	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "w", "depends_on": []string{y.Task.ID, z.Task.ID}}, &w)
+	chains := [][]string{{a.Task.ID, b.Task.ID, c.Task.ID}, {a.Task.ID, y.Task.ID, w.Task.ID}, {a.Task.ID, z.Task.ID, w.Task.ID}}
+	want := slices.MinFunc(chains, slices.Compare[[]string])
+	for range 3 { // the same answer every time
+		out = askAuto(t, p, project, "")
+		var got []string
+		for _, tk := range out.CriticalPath.Tasks {
+			got = append(got, tk.ID)
+		}
+		if !slices.Equal(got, want) || out.Task != nil {
+			t.Fatalf("critical path %v, want %v (ties by id)", got, want)
+		}
+	}
 	for _, tc := range []struct {
 		args map[string]any
 		want string
