@@ -34,9 +34,9 @@ func TestTaskLinkJoinsTasksWithTheGraph(t *testing.T) {
 	var a, b taskOut
 	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "fix login crash"}, &a)
 	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "review login fix", "depends_on": []string{a.Task.ID}}, &b)
-	tasks := fillMirrors(t, project, mirrorTargets{graph: true}) // also removes the project's nodes at the end
-	if len(tasks) != 2 {
-		t.Fatalf("%d tasks mirrored", len(tasks))
+	m := fillMirrors(t, p, project, mirrorTargets{graph: true}) // also removes the project's nodes at the end
+	if len(m.tasks) != 2 {
+		t.Fatalf("%d tasks mirrored", len(m.tasks))
 	}
 
 	var out linkOut

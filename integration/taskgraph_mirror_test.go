@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -74,12 +75,43 @@ func projectTasks(t testing.TB, project string) []sqlite.Task {
 	}
 }
 
+// mirrored is what fillMirrors wrote, and the graph store it wrote with.
+type mirrored struct {
+	tasks  []sqlite.Task
+	graph  *neo4j.Store  // nil unless the graph was filled
+	vector *chroma.Store // nil unless the vectors were filled
+}
+
+// lagVector makes the vector mirror lag behind SQLite for one task: it puts
+// back the task's document as it was mirrored (old), once a syncer, where
+// there is one, has delivered the task's later change (it waits up to 2 s
+// for the document to change or go). With no further change to the task,
+// nothing overwrites it.
+func (m mirrored) lagVector(t testing.TB, old sqlite.Task) {
+	t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		docs, err := m.vector.Get(ctx, chroma.GetRequest{Collection: mirror.Collection, IDs: []string{old.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) == 0 || fmt.Sprint(docs[0].Metadata[mirror.MetaVersion]) != fmt.Sprint(old.Version) {
+			break
+		}
+	}
+	if _, err := m.vector.Upsert(ctx, mirror.Collection, []chroma.Document{mirror.Document(old)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // fillMirrors writes every task of the project into the chosen mirrors, as
-// the syncer would, and removes the project's mirror data when the test ends.
-func fillMirrors(t testing.TB, project string, to mirrorTargets) []sqlite.Task {
+// the syncer would. When the test ends it stops the server p (so that nothing
+// writes the mirrors any more) and removes the project's mirror data.
+func fillMirrors(t testing.TB, p *proc, project string, to mirrorTargets) mirrored {
 	t.Helper()
 	ctx := context.Background()
 	tasks := projectTasks(t, project)
+	out := mirrored{tasks: tasks}
 	layout := workspace.LayoutFor(project)
 	if to.graph {
 		opts := neo4j.Options{Workspace: project, Layout: layout, Settings: workspace.Defaults().DatabasePools.Graph,
@@ -91,7 +123,9 @@ func fillMirrors(t testing.TB, project string, to mirrorTargets) []sqlite.Task {
 		if err != nil {
 			t.Fatalf("opening the graph mirror: %v", err)
 		}
+		out.graph = gs
 		t.Cleanup(func() {
+			p.close()
 			if _, err := gs.Write(context.Background(), "MATCH (n) WHERE n._project = $p DETACH DELETE n",
 				map[string]any{"p": neo4j.ProjectID(project)}); err != nil {
 				t.Errorf("removing the test's nodes from the shared Neo4j: %v", err)
@@ -124,7 +158,9 @@ func fillMirrors(t testing.TB, project string, to mirrorTargets) []sqlite.Task {
 		if err != nil {
 			t.Fatalf("opening the vector mirror: %v", err)
 		}
+		out.vector = vs
 		t.Cleanup(func() {
+			p.close()
 			if err := vs.DropCollection(context.Background(), mirror.Collection); err != nil && !chroma.IsKind(err, chroma.KindNotFound) {
 				t.Errorf("dropping the test's collection: %v", err)
 			}
@@ -138,5 +174,5 @@ func fillMirrors(t testing.TB, project string, to mirrorTargets) []sqlite.Task {
 			t.Fatalf("mirroring %d task documents: %v", len(docs), err)
 		}
 	}
-	return tasks
+	return out
 }

@@ -3,6 +3,8 @@ package integration
 import (
 	"strings"
 	"testing"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 )
 
 type similarOut struct {
@@ -39,7 +41,11 @@ func TestTaskSimilarRanksByMeaning(t *testing.T) {
 		p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": title}, &out)
 		ids[i], versions[i] = out.Task.ID, out.Task.Version
 	}
-	fillMirrors(t, project, mirrorTargets{vector: true})
+	m := fillMirrors(t, p, project, mirrorTargets{vector: true})
+	byID := map[string]sqlite.Task{}
+	for _, tk := range m.tasks {
+		byID[tk.ID] = tk
+	}
 
 	// Few words in common with the target; none with most of the others.
 	var res similarOut
@@ -54,6 +60,7 @@ func TestTaskSimilarRanksByMeaning(t *testing.T) {
 
 	// The status comes from SQLite, not from the mirror's copy (still pending there).
 	p.ok(ctx, "task_update", map[string]any{"workspace": project, "id": ids[0], "version": versions[0], "status": "in_progress"}, nil)
+	m.lagVector(t, byID[ids[0]])
 	p.ok(ctx, "task_similar", map[string]any{"workspace": project, "text": "login form blows up with a blank secret", "limit": 1}, &res)
 	if len(res.Tasks) != 1 || res.Tasks[0].ID != ids[0] || res.Tasks[0].Status != "in_progress" {
 		t.Fatalf("after the update: %+v", res.Tasks)
@@ -71,6 +78,7 @@ func TestTaskSimilarRanksByMeaning(t *testing.T) {
 	}
 	// A task deleted from SQLite but still in the mirror is left out.
 	p.ok(ctx, "task_delete", map[string]any{"workspace": project, "id": ids[4]}, nil)
+	m.lagVector(t, byID[ids[4]])
 	p.ok(ctx, "task_similar", map[string]any{"workspace": project, "text": "translate the documentation to German", "limit": 7}, &res)
 	for _, m := range res.Tasks {
 		if m.ID == ids[4] {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 )
 
 type graphTaskOut struct {
@@ -96,7 +99,8 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	project := newProject(t)
 	p := start(t, procOpts{dir: project, env: sharedNeo4jEnv(t)})
 	randomProject(t, p, project, 500, 42)
-	tasks := fillMirrors(t, project, mirrorTargets{graph: true})
+	m := fillMirrors(t, p, project, mirrorTargets{graph: true})
+	tasks := m.tasks
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -268,6 +272,7 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	// why; insisting on neo4j is an error naming the way out.
 	var fresh taskOut
 	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "not mirrored yet", "depends_on": []string{cp.Tasks[0].ID}}, &fresh)
+	unmirror(t, m.graph, fresh.Task.ID)
 	auto := askAuto(t, p, project, fresh.Task.ID)
 	if auto.Source != "sqlite" || !strings.Contains(auto.Note, "not in the graph mirror") || len(auto.Blockers) != 1 {
 		t.Fatalf("auto on an unmirrored task: source %s, note %q, %d blockers", auto.Source, auto.Note, len(auto.Blockers))
@@ -275,6 +280,27 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	res := p.call(ctx, "task_graph", map[string]any{"workspace": project, "id": fresh.Task.ID, "source": "neo4j"})
 	if msg := text(res); !res.IsError || !strings.Contains(msg, "source sqlite") {
 		t.Fatalf("source neo4j on an unmirrored task: %v %q", res.IsError, msg)
+	}
+}
+
+// unmirror makes the graph mirror lag behind SQLite for one task: where a
+// syncer mirrors new tasks, it waits (up to 3 s) for the task's node, then
+// deletes it; with no further change to the task, nothing writes it back.
+func unmirror(t *testing.T, gs *neo4j.Store, id string) {
+	t.Helper()
+	ctx := ctxT(t)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		w, err := gs.TaskWork(ctx, neo4j.TaskShape{Label: mirror.TaskLabel, DependsOn: mirror.RelDependsOn,
+			Open: mirror.OpenStatuses, Completed: "completed"}, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Focus != nil {
+			break
+		}
+	}
+	if _, err := gs.DeleteNode(ctx, mirror.NodeRef(id)); err != nil && !neo4j.IsKind(err, neo4j.KindNotFound) {
+		t.Fatal(err)
 	}
 }
 
