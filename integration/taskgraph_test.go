@@ -50,7 +50,7 @@ var openStatus = map[string]bool{"pending": true, "in_progress": true, "blocked"
 // randomProject creates n tasks through the server: a random DAG (each task
 // depends on up to three of the 30 tasks made before it, every tenth is a
 // subtask) with mixed statuses, all from a fixed seed.
-func randomProject(t *testing.T, p *proc, project string, n int, seed uint64) {
+func randomProject(t testing.TB, p *proc, project string, n int, seed uint64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -50,7 +50,8 @@ func taskLink(d *Deps) server.ServerTool {
 			"not exist, so that graph_neighbors and graph_query can join tasks with what they touch. The task must exist; its "+
 			"node (:Task {key: id}) carries id, title, status and priority. direction out (default): (task)-[type]->(node); in: "+
 			"(node)-[type]->(task).",
-		hints{readOnly: false, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
+		// destructive: node_properties replace the values of those properties, as graph_merge_node does.
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
 		mcp.WithInputSchema[taskLinkArgs](), mcp.WithOutputSchema[TaskLinkResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskLinkArgs) (any, string, error) {
 		if err := checkID("task_id", a.TaskID); err != nil {

@@ -265,14 +265,15 @@ func readyAfter(status string, waiting []string) bool {
 	return status == "pending" && len(waiting) == 0
 }
 
-// taskGraphFromSQLite answers from the source of truth.
+// taskGraphFromSQLite answers from the source of truth, read in one snapshot.
 func taskGraphFromSQLite(ctx context.Context, s *sqlite.Store, id string) (TaskGraphResult, error) {
 	res := TaskGraphResult{Source: sourceSQLite, Blockers: []BlockerView{}, Unblocks: []UnblockView{}}
+	snap, err := s.DependencyGraph(ctx, id, mirror.OpenStatuses)
+	if err != nil {
+		return res, err
+	}
 	if id != "" {
-		set, err := s.Blockers(ctx, id, mirror.OpenStatuses)
-		if err != nil {
-			return res, err
-		}
+		set := snap.Blockers
 		g := newWorkGraph()
 		task := viewOfSQLite(set.Task)
 		res.Task = &task
@@ -298,24 +299,16 @@ func taskGraphFromSQLite(ctx context.Context, s *sqlite.Store, id string) (TaskG
 				return res, fmt.Errorf("task_graph: blocker %s of %s is at depth %d by the recursive query, %d by the walk", b.ID, id, depth[b.ID], b.Depth)
 			}
 		}
-		deps, err := s.Dependents(ctx, id, mirror.OpenStatuses)
-		if err != nil {
-			return res, err
-		}
-		for _, d := range deps {
+		for _, d := range snap.Dependents {
 			res.Unblocks = append(res.Unblocks, UnblockView{ID: d.ID, Title: d.Title, Status: d.Status, Priority: d.Priority,
 				WaitingOn: d.Waiting, WouldBecomeReady: readyAfter(d.Status, d.Waiting)})
 		}
 	}
-	og, err := s.OpenGraph(ctx, mirror.OpenStatuses)
-	if err != nil {
-		return res, err
-	}
 	g := newWorkGraph()
-	for _, t := range og.Tasks {
+	for _, t := range snap.Open.Tasks {
 		g.tasks[t.ID] = viewOfSQLite(t)
 	}
-	for _, e := range og.Edges {
+	for _, e := range snap.Open.Edges {
 		g.addEdge(e.Task, e.DependsOn)
 	}
 	g.seal()

@@ -91,54 +91,12 @@ func anys(ss ...[]string) []any {
 // longer blocks anything through it). One recursive query finds them with the
 // length of the shortest chain to each; a second reads the edges among them.
 func (s *Store) Blockers(ctx context.Context, id string, open []string) (BlockerSet, error) {
-	if err := checkID("id", id); err != nil {
+	if err := checkGraphArgs(id, open); err != nil {
 		return BlockerSet{}, err
 	}
-	if err := checkStatuses(open); err != nil {
-		return BlockerSet{}, err
-	}
-	in := placeholders(len(open))
-	// UNION (not UNION ALL) keeps one row per (task, depth), so a DAG with many
-	// paths costs rows per distinct depth, not per path.
-	reach := `WITH RECURSIVE reach(id, depth) AS (
-			SELECT d.depends_on_id, 1 FROM task_dependencies d JOIN tasks b ON b.id = d.depends_on_id
-			WHERE d.task_id = ? AND b.status IN (` + in + `)
-			UNION
-			SELECT d.depends_on_id, r.depth + 1 FROM reach r
-			JOIN task_dependencies d ON d.task_id = r.id
-			JOIN tasks b ON b.id = d.depends_on_id
-			WHERE b.status IN (` + in + `))`
-	args := append(append([]any{id}, anys(open)...), anys(open)...)
 	var out BlockerSet
-	err := s.read(ctx, func(c *conn) error {
-		t, err := graphTask(ctx, c, id)
-		if err != nil {
-			return err
-		}
-		out.Task = t
-		rows, err := c.query(ctx, reach+`
-			SELECT t.id, t.title, t.status, t.priority, min(r.depth) AS depth FROM reach r JOIN tasks t ON t.id = r.id
-			GROUP BY t.id ORDER BY depth, t.id`, args...)
-		if err != nil {
-			return err
-		}
-		out.Blockers = []Blocker{}
-		for rows.Next() {
-			var b Blocker
-			if err := rows.Scan(&b.ID, &b.Title, &b.Status, &b.Priority, &b.Depth); err != nil {
-				rows.Close()
-				return err
-			}
-			out.Blockers = append(out.Blockers, b)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
-		out.Edges, err = edges(ctx, c, reach+`
-			SELECT d.task_id, d.depends_on_id FROM task_dependencies d
-			WHERE (d.task_id = ? OR d.task_id IN (SELECT id FROM reach))
-			AND d.depends_on_id IN (SELECT id FROM reach)
-			ORDER BY d.task_id, d.depends_on_id`, append(args, id)...)
+	err := s.read(ctx, func(c *conn) (err error) {
+		out, err = blockers(ctx, c, id, open)
 		return err
 	})
 	return out, wrap("find blockers", err)
@@ -149,45 +107,17 @@ func (s *Store) Blockers(ctx context.Context, id string, open []string) (Blocker
 // completed. A dependent is ready once id completes when it is pending and
 // waits on nothing else.
 func (s *Store) Dependents(ctx context.Context, id string, open []string) ([]Dependent, error) {
-	if err := checkID("id", id); err != nil {
+	if err := checkGraphArgs(id, open); err != nil {
 		return nil, err
 	}
-	if err := checkStatuses(open); err != nil {
-		return nil, err
-	}
-	out := []Dependent{}
+	var out []Dependent
 	err := s.read(ctx, func(c *conn) error {
 		if err := mustExist(ctx, c, "id", id); err != nil {
 			return err
 		}
-		rows, err := c.query(ctx, `SELECT t.id, t.title, t.status, t.priority,
-				(SELECT json_group_array(id) FROM (SELECT o.depends_on_id AS id FROM task_dependencies o
-					JOIN tasks ot ON ot.id = o.depends_on_id
-					WHERE o.task_id = t.id AND o.depends_on_id <> ? AND ot.status <> 'completed'
-					ORDER BY o.depends_on_id))
-			FROM task_dependencies d JOIN tasks t ON t.id = d.task_id
-			WHERE d.depends_on_id = ? AND t.status IN (`+placeholders(len(open))+`)
-			ORDER BY t.id`, append([]any{id, id}, anys(open)...)...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var d Dependent
-			var waiting string
-			if err := rows.Scan(&d.ID, &d.Title, &d.Status, &d.Priority, &waiting); err != nil {
-				rows.Close()
-				return err
-			}
-			if err := json.Unmarshal([]byte(waiting), &d.Waiting); err != nil {
-				rows.Close()
-				return fmt.Errorf("dependents of %s: %w", id, err)
-			}
-			if d.Waiting == nil {
-				d.Waiting = []string{}
-			}
-			out = append(out, d)
-		}
-		return errors.Join(rows.Err(), rows.Close())
+		var err error
+		out, err = dependents(ctx, c, id, open)
+		return err
 	})
 	return out, wrap("find dependents", err)
 }
@@ -204,6 +134,123 @@ func (s *Store) OpenGraph(ctx context.Context, open []string) (OpenGraph, error)
 		return err
 	})
 	return g, wrap("read open work", err)
+}
+
+// DependencySnapshot is Blockers, Dependents and OpenGraph read from one
+// snapshot, so that they describe the same moment.
+type DependencySnapshot struct {
+	Blockers   BlockerSet  // zero when no task was asked about
+	Dependents []Dependent // nil when no task was asked about
+	Open       OpenGraph
+}
+
+// DependencyGraph reads, in one read transaction, what task_graph needs: the
+// open work and, when id is not "", the blockers and dependents of id.
+func (s *Store) DependencyGraph(ctx context.Context, id string, open []string) (DependencySnapshot, error) {
+	if err := checkStatuses(open); err != nil {
+		return DependencySnapshot{}, err
+	}
+	if id != "" {
+		if err := checkID("id", id); err != nil {
+			return DependencySnapshot{}, err
+		}
+	}
+	var out DependencySnapshot
+	err := s.read(ctx, func(c *conn) (err error) {
+		if id != "" {
+			if out.Blockers, err = blockers(ctx, c, id, open); err != nil {
+				return err
+			}
+			if out.Dependents, err = dependents(ctx, c, id, open); err != nil {
+				return err
+			}
+		}
+		out.Open, err = openGraph(ctx, c, open)
+		return err
+	})
+	return out, wrap("read the dependency graph", err)
+}
+
+func checkGraphArgs(id string, open []string) error {
+	if err := checkID("id", id); err != nil {
+		return err
+	}
+	return checkStatuses(open)
+}
+
+func blockers(ctx context.Context, c *conn, id string, open []string) (BlockerSet, error) {
+	in := placeholders(len(open))
+	// UNION (not UNION ALL) keeps one row per (task, depth), so a DAG with many
+	// paths costs rows per distinct depth, not per path.
+	reach := `WITH RECURSIVE reach(id, depth) AS (
+			SELECT d.depends_on_id, 1 FROM task_dependencies d JOIN tasks b ON b.id = d.depends_on_id
+			WHERE d.task_id = ? AND b.status IN (` + in + `)
+			UNION
+			SELECT d.depends_on_id, r.depth + 1 FROM reach r
+			JOIN task_dependencies d ON d.task_id = r.id
+			JOIN tasks b ON b.id = d.depends_on_id
+			WHERE b.status IN (` + in + `))`
+	args := append(append([]any{id}, anys(open)...), anys(open)...)
+	t, err := graphTask(ctx, c, id)
+	if err != nil {
+		return BlockerSet{}, err
+	}
+	out := BlockerSet{Task: t, Blockers: []Blocker{}}
+	rows, err := c.query(ctx, reach+`
+		SELECT t.id, t.title, t.status, t.priority, min(r.depth) AS depth FROM reach r JOIN tasks t ON t.id = r.id
+		GROUP BY t.id ORDER BY depth, t.id`, args...)
+	if err != nil {
+		return BlockerSet{}, err
+	}
+	for rows.Next() {
+		var b Blocker
+		if err := rows.Scan(&b.ID, &b.Title, &b.Status, &b.Priority, &b.Depth); err != nil {
+			rows.Close()
+			return BlockerSet{}, err
+		}
+		out.Blockers = append(out.Blockers, b)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return BlockerSet{}, err
+	}
+	out.Edges, err = edges(ctx, c, reach+`
+		SELECT d.task_id, d.depends_on_id FROM task_dependencies d
+		WHERE (d.task_id = ? OR d.task_id IN (SELECT id FROM reach))
+		AND d.depends_on_id IN (SELECT id FROM reach)
+		ORDER BY d.task_id, d.depends_on_id`, append(args, id)...)
+	return out, err
+}
+
+func dependents(ctx context.Context, c *conn, id string, open []string) ([]Dependent, error) {
+	rows, err := c.query(ctx, `SELECT t.id, t.title, t.status, t.priority,
+			(SELECT json_group_array(id) FROM (SELECT o.depends_on_id AS id FROM task_dependencies o
+				JOIN tasks ot ON ot.id = o.depends_on_id
+				WHERE o.task_id = t.id AND o.depends_on_id <> ? AND ot.status <> 'completed'
+				ORDER BY o.depends_on_id))
+		FROM task_dependencies d JOIN tasks t ON t.id = d.task_id
+		WHERE d.depends_on_id = ? AND t.status IN (`+placeholders(len(open))+`)
+		ORDER BY t.id`, append([]any{id, id}, anys(open)...)...)
+	if err != nil {
+		return nil, err
+	}
+	out := []Dependent{}
+	for rows.Next() {
+		var d Dependent
+		var waiting string
+		if err := rows.Scan(&d.ID, &d.Title, &d.Status, &d.Priority, &waiting); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(waiting), &d.Waiting); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("dependents of %s: %w", id, err)
+		}
+		if d.Waiting == nil {
+			d.Waiting = []string{}
+		}
+		out = append(out, d)
+	}
+	return out, errors.Join(rows.Err(), rows.Close())
 }
 
 func openGraph(ctx context.Context, c *conn, open []string) (OpenGraph, error) {

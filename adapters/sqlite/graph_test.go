@@ -149,3 +149,33 @@ func TestOpenGraphAndGraphTasks(t *testing.T) {
 		t.Errorf("GraphTasks with an empty id: %v", err)
 	}
 }
+
+// DependencyGraph is the three reads in one snapshot: the same answers.
+func TestDependencyGraphIsTheThreeReadsAtOnce(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	a := mustCreate(t, s, sqlite.NewTask{Title: "a"})
+	b := mustCreate(t, s, sqlite.NewTask{Title: "b", DependsOn: []string{a.ID}})
+	c := mustCreate(t, s, sqlite.NewTask{Title: "c", DependsOn: []string{b.ID}})
+	mustCreate(t, s, sqlite.NewTask{Title: "d", DependsOn: []string{b.ID, c.ID}})
+	snap, err := s.DependencyGraph(ctx, b.ID, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err1 := s.Blockers(ctx, b.ID, open)
+	deps, err2 := s.Dependents(ctx, b.ID, open)
+	og, err3 := s.OpenGraph(ctx, open)
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if !reflect.DeepEqual(snap.Blockers, bl) || !reflect.DeepEqual(snap.Dependents, deps) || !reflect.DeepEqual(snap.Open, og) {
+		t.Fatalf("snapshot %+v\ndiffers from the reads %+v %+v %+v", snap, bl, deps, og)
+	}
+	if len(bl.Blockers) != 1 || len(deps) != 2 || len(og.Tasks) != 4 {
+		t.Fatalf("blockers %d, dependents %d, open %d; want 1, 2, 4", len(bl.Blockers), len(deps), len(og.Tasks))
+	}
+	whole, err := s.DependencyGraph(ctx, "", open)
+	if err != nil || whole.Dependents != nil || len(whole.Open.Tasks) != 4 {
+		t.Fatalf("without a task: %+v, %v", whole, err)
+	}
+}
