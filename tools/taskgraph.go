@@ -216,8 +216,10 @@ func (g *workGraph) criticalPath() (CriticalPathView, error) {
 				stuck = append(stuck, id)
 			}
 		}
-		return CriticalPathView{}, fmt.Errorf("the dependencies among unfinished tasks form a cycle through %s",
-			strings.Join(stuck[:min(len(stuck), 5)], ", "))
+		// SQLite refuses cycles, so only a mirror changed by hand can hold one.
+		return CriticalPathView{}, badArg("the dependencies among unfinished tasks form a cycle through %s, which the task "+
+			"database does not allow: the graph mirror was changed outside the server; rebuild it with task_reconcile (mirror graph), "+
+			"or ask with source sqlite", strings.Join(stuck[:min(len(stuck), 5)], ", "))
 	}
 	// down[n]: the most tasks on a chain that starts at n and goes on to
 	// tasks that depend on it. Computed from the last task in order back.
