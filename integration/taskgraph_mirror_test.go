@@ -104,12 +104,47 @@ func (m mirrored) lagVector(t testing.TB, old sqlite.Task) {
 	}
 }
 
+// waitForSyncer waits until every mirror in to that the server's own syncer
+// reports (pool_status "mirrors", once the outbox syncer is in) has delivered
+// everything: state ok, nothing pending. Without a syncer it returns at once.
+func waitForSyncer(t testing.TB, p *proc, project string, to mirrorTargets) {
+	t.Helper()
+	want := map[string]bool{"vector": to.vector, "graph": to.graph}
+	var last []map[string]any
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var st struct {
+			Workspaces []struct {
+				Mirrors []map[string]any `json:"mirrors"`
+			} `json:"workspaces"`
+		}
+		p.ok(ctxT(t), "pool_status", map[string]any{"workspace": project}, &st)
+		if len(st.Workspaces) == 0 || st.Workspaces[0].Mirrors == nil {
+			return // no syncer in this server
+		}
+		last = st.Workspaces[0].Mirrors
+		done := true
+		for _, m := range last {
+			if name, _ := m["mirror"].(string); want[name] && (m["state"] != "ok" || m["pending"] != float64(0)) {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+	}
+	t.Fatalf("the server's mirrors did not catch up within 2 minutes: %v", last)
+}
+
 // fillMirrors writes every task of the project into the chosen mirrors, as
-// the syncer would. When the test ends it stops the server p (so that nothing
-// writes the mirrors any more) and removes the project's mirror data.
+// the syncer would, and waits for the server's own syncer, if it has one, to
+// be done too (its writes are the same: both are idempotent). When the test
+// ends it stops the server p (so that nothing writes the mirrors any more)
+// and removes the project's mirror data. With the outbox syncer merged, the
+// writes here can go: waitForSyncer is then what fills the mirrors.
 func fillMirrors(t testing.TB, p *proc, project string, to mirrorTargets) mirrored {
 	t.Helper()
 	ctx := context.Background()
+	waitForSyncer(t, p, project, to)
 	tasks := projectTasks(t, project)
 	out := mirrored{tasks: tasks}
 	layout := workspace.LayoutFor(project)
