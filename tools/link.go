@@ -1,0 +1,136 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+)
+
+// task_link relates a task's node in the graph mirror to any node of the
+// project's graph (a File, a Component, a Role...), so that graph_* queries
+// can join tasks with what they touch. The task must exist in SQLite; its
+// node is merged with its current id, title, status and priority (the same
+// properties the syncer writes), so a link never waits for the mirror to catch
+// up. The other node is merged too: created with its key if it does not exist,
+// its properties set if node_properties are given, otherwise left alone.
+// Linking is idempotent: one relationship per task, node, type and direction.
+
+type taskLinkArgs struct {
+	Workspace      string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	TaskID         string         `json:"task_id" jsonschema:"The task to link"`
+	Node           nodeRefArg     `json:"node" jsonschema:"The node to link it to, e.g. {\"label\": \"File\", \"key\": \"src/auth/login.go\"}; created if it does not exist"`
+	Type           string         `json:"type" jsonschema:"Relationship type, e.g. TOUCHES, PART_OF, NEEDS_ROLE (letters, digits, _)"`
+	Direction      string         `json:"direction,omitempty" jsonschema:"enum=out,enum=in"`
+	Properties     map[string]any `json:"properties,omitempty" jsonschema:"Properties to set on the relationship"`
+	NodeProperties map[string]any `json:"node_properties,omitempty" jsonschema:"Properties to set on the node (others are kept)"`
+}
+
+// TaskLinkResult is task_link's answer.
+type TaskLinkResult struct {
+	Relationship neo4j.Relationship `json:"relationship"`
+	Node         neo4j.Node         `json:"node" jsonschema:"The linked node as stored"`
+}
+
+// mirrorRelTypes are written by the syncer from SQLite; a link of one of these
+// types would be a dependency or parent that SQLite does not know.
+var mirrorRelTypes = map[string]string{
+	mirror.RelDependsOn: "task_dependency",
+	mirror.RelSubtaskOf: "task_update with parent_id",
+}
+
+func taskLink(d *Deps) server.ServerTool {
+	tool := newTool("task_link", "Link a task to a graph node",
+		"Relate a task to any node of the project's knowledge graph (a file, a component, a role), creating the node if it does "+
+			"not exist, so that graph_neighbors and graph_query can join tasks with what they touch. The task must exist; its "+
+			"node (:Task {key: id}) carries id, title, status and priority. direction out (default): (task)-[type]->(node); in: "+
+			"(node)-[type]->(task).",
+		// destructive: node_properties replace the values of those properties, as graph_merge_node does.
+		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
+		mcp.WithInputSchema[taskLinkArgs](), mcp.WithOutputSchema[TaskLinkResult]())
+	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskLinkArgs) (any, string, error) {
+		if err := checkID("task_id", a.TaskID); err != nil {
+			return nil, "", err
+		}
+		if err := required("node.label", a.Node.Label); err != nil {
+			return nil, "", err
+		}
+		if err := required("node.key", a.Node.Key); err != nil {
+			return nil, "", err
+		}
+		if err := required("type", a.Type); err != nil {
+			return nil, "", err
+		}
+		if err := neo4j.CheckLink(neo4j.NodeRef(a.Node), a.NodeProperties, a.Type, a.Properties); err != nil {
+			return nil, "", err
+		}
+		if tool, ok := mirrorRelTypes[a.Type]; ok {
+			return nil, "", badArg("type %s is kept in step with the task database by the server; use %s instead, or another type", a.Type, tool)
+		}
+		switch a.Direction {
+		case "", "out", "in":
+		default:
+			return nil, "", badArg("argument \"direction\" must be out or in, not %q", truncate(a.Direction, 40))
+		}
+		root, err := c.workspace(ctx, a.Workspace)
+		if err != nil {
+			return nil, "", err
+		}
+		// The source of truth first: the task (and a task at the other end) must exist.
+		store, _, release, err := d.taskStore(ctx, root)
+		if err != nil {
+			return nil, "", err
+		}
+		detail, err := store.Get(ctx, a.TaskID)
+		var other *sqlite.Task
+		if err == nil && a.Node.Label == mirror.TaskLabel {
+			var od sqlite.TaskDetail
+			if od, err = store.Get(ctx, a.Node.Key); err == nil {
+				other = &od.Task
+			} else if sqlite.IsKind(err, sqlite.KindNotFound) {
+				err = badArg("node (:%s {key: %q}) would be a task, and task %s does not exist; link tasks that exist (task_list), "+
+					"or use another label", mirror.TaskLabel, truncate(a.Node.Key, 80), truncate(a.Node.Key, 80))
+			}
+		}
+		release()
+		if err != nil {
+			return nil, "", err
+		}
+		if other != nil && len(a.NodeProperties) > 0 {
+			return nil, "", badArg("node_properties cannot be set on a task's node: its properties come from the task database")
+		}
+		gs, grelease, err := d.graphStore(ctx, root)
+		if err != nil {
+			return nil, "", err
+		}
+		defer grelease()
+		task := mirror.NodeRef(a.TaskID)
+		if _, err := gs.MergeNode(ctx, task, mirror.NodeProps(detail.Task)); err != nil {
+			return nil, "", err
+		}
+		ref := neo4j.NodeRef{Label: a.Node.Label, Key: a.Node.Key}
+		props := a.NodeProperties
+		if other != nil {
+			props = mirror.NodeProps(*other)
+		}
+		node, err := gs.MergeNode(ctx, ref, props)
+		if err != nil {
+			return nil, "", err
+		}
+		from, to := task, ref
+		if a.Direction == "in" {
+			from, to = ref, task
+		}
+		rel, err := gs.MergeRelationship(ctx, from, to, a.Type, a.Properties)
+		if err != nil {
+			return nil, "", err
+		}
+		return TaskLinkResult{Relationship: rel, Node: node}, fmt.Sprintf("(:%s {key: %q})-[:%s]->(:%s {key: %q})",
+			from.Label, from.Key, rel.Type, to.Label, to.Key), nil
+	})}
+}
