@@ -25,6 +25,8 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/mattn/go-isatty"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/cli"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/migrate"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
@@ -83,6 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, `mcp-task-orchestrator %s: an MCP server for per-project task coordination.
 
 Usage: mcp-task-orchestrator [flags]
+       mcp-task-orchestrator doctor [--workspace DIR] [--json]
+       mcp-task-orchestrator status [--workspace DIR | --http URL] [--watch]
+       mcp-task-orchestrator migrate [--workspace DIR] [--from FILE] [--dry-run]
 
 Speaks MCP over stdio (start it from an MCP client such as Claude Desktop), or over Streamable HTTP with --http.
 Data lives in each project's .task_orchestrator/ folder; nothing is opened until a tool needs it.
@@ -110,7 +115,28 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func main() {
+	if code, ok := subcommand(os.Args[1:], os.Stdout, os.Stderr); ok { // stdout-ok: the CLI subcommands' reports
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) // stdout-ok: the MCP channel (and --version), handed to the transport
+}
+
+// subcommand runs "doctor", "status", "migrate" (or another command a person types) when
+// args start with its name; ok is false when args are the server's flags.
+func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	env := cli.Env{Stdout: stdout, Stderr: stderr, Version: serverVersion()}
+	switch args[0] {
+	case "doctor":
+		return cli.Doctor(args[1:], env), true
+	case "status":
+		return cli.Status(args[1:], env), true
+	case "migrate":
+		return migrate.Main(args[1:], stdout, stderr), true
+	}
+	return 0, false
 }
 
 // run is the whole program; it returns the exit code.

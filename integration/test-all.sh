@@ -46,5 +46,18 @@ read -r TASK_ORCHESTRATOR_TEST_NEO4J_URI NEO4J_PID <<<"$neo4j_out"
 export TASK_ORCHESTRATOR_TEST_NEO4J_URI
 echo "neo4j at $TASK_ORCHESTRATOR_TEST_NEO4J_URI (pid $NEO4J_PID)"
 
+echo "== tmux: a real terminal for the status --watch test"
+if ! command -v tmux >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+tmux -V
+
+echo "== Python mcp-task-orchestrator: the real source of the migrate tests (pinned from PyPI)"
+TASK_ORCHESTRATOR_TEST_PYSERVER="$(bash integration/pyserver.sh install)"
+export TASK_ORCHESTRATOR_TEST_PYSERVER
+echo "python server at $TASK_ORCHESTRATOR_TEST_PYSERVER"
+
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...
