@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -82,7 +83,11 @@ func commands(body string) []string {
 			cur += strings.TrimSuffix(line, "\\") + " "
 			continue
 		}
-		out = append(out, strings.Join(strings.Fields(cur+line), " "))
+		full := cur + line
+		if i := strings.Index(full, " #"); i >= 0 {
+			full = full[:i] // a trailing comment
+		}
+		out = append(out, strings.Join(strings.Fields(full), " "))
 		cur = ""
 	}
 	return out
@@ -91,10 +96,26 @@ func commands(body string) []string {
 // docEnv is what the commands of one block share: a scratch directory for
 // their output files and a home directory.
 type docEnv struct {
-	t    *testing.T
-	ctx  context.Context
-	dir  string // scratch: redirected outputs land here
-	home string
+	t       *testing.T
+	ctx     context.Context
+	dir     string // scratch: redirected outputs land here
+	home    string
+	project string // ~/code/myproject: a real project (with .git) the examples name
+	cwd     string // where the next command runs ("cd" changes it); starts in the project
+	// migrations counts the migrate runs of the block that wrote (not --dry-run).
+	migrations int
+	pyReady    bool   // the project holds a Python server's database
+	httpAddr   string // the address of the last HTTP server startHTTP started
+}
+
+func newDocEnv(t *testing.T, ctx context.Context) *docEnv {
+	e := &docEnv{t: t, ctx: ctx, dir: t.TempDir(), home: t.TempDir()}
+	e.project = filepath.Join(e.home, "code", "myproject")
+	if err := os.MkdirAll(filepath.Join(e.project, ".git"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.cwd = e.project
+	return e
 }
 
 // run runs argv (argv[0] "mcp-task-orchestrator" is the built binary) in dir
@@ -108,6 +129,7 @@ func (e *docEnv) run(dir string, stdin string, env []string, argv ...string) (st
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME="+filepath.Join(e.home, ".config"), "TASK_ORCHESTRATOR_WORKSPACE=")
 	cmd.Env = append(cmd.Env, goEnv(e.t)...) // the go command keeps its caches under the real home
+	cmd.Env = append(cmd.Env, "TASK_ORCHESTRATOR_TEST_CACHE="+testCache(e.t))
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -213,46 +235,78 @@ var docRules = []docRule{
 		}
 	}},
 	{"HTTP server", prefix("mcp-task-orchestrator --http "), func(e *docEnv, cmd string) {
+		stop := e.startHTTP(cmd)
+		if err := stop(); err != nil {
+			e.t.Fatalf("%s: %v", cmd, err)
+		}
+	}},
+	{"change directory", prefix("cd "), func(e *docEnv, cmd string) {
+		dir := e.expand(strings.Fields(cmd))[1]
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			e.t.Fatalf("%s: %v", cmd, err)
+		}
+		e.cwd = dir
+	}},
+	{"doctor", prefix("mcp-task-orchestrator doctor"), func(e *docEnv, cmd string) {
+		// On a set-up with no database servers configured, doctor finds nothing broken.
+		out, errOut, code := e.run(e.cwd, "", []string{"CHROMA_URL=", "NEO4J_URI="}, e.expand(strings.Fields(cmd))...)
+		if code != 0 || !strings.Contains(out, "ok") || strings.Contains(out, "error ") {
+			e.t.Fatalf("%s: exit %d\n%s\n%s", cmd, code, out, tail(errOut, 2000))
+		}
+	}},
+	{"status of a running server", prefix("mcp-task-orchestrator status --http "), func(e *docEnv, cmd string) {
 		args := e.expand(strings.Fields(cmd))
-		for i, a := range args {
-			if a == "--auth-token-file" && i+1 < len(args) {
-				if err := os.MkdirAll(filepath.Dir(args[i+1]), 0o700); err != nil {
-					e.t.Fatal(err)
-				}
-				if err := os.WriteFile(args[i+1], []byte("docs-test-token-0123456789abcdef\n"), 0o600); err != nil {
-					e.t.Fatal(err)
-				}
-			}
-			if a == "--allow-root" && i+1 < len(args) {
-				if err := os.MkdirAll(args[i+1], 0o700); err != nil {
-					e.t.Fatal(err)
-				}
-			}
+		i := slices.Index(args, "--http")
+		stop := e.startHTTP("mcp-task-orchestrator --http 127.0.0.1:0 --allow-root " + e.home + " --auth-token-file " + tokenArg(args))
+		defer func() { _ = stop() }()
+		args[i+1] = "http://" + e.httpAddr
+		watch := slices.Contains(args, "--watch")
+		ctx := e.ctx
+		if watch {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(e.ctx, 5*time.Second) // --watch runs until stopped
+			defer cancel()
 		}
-		addr := freeAddr(e.t)
-		args[slices.Index(args, "--http")+1] = addr
 		args[0] = binPath
-		c := exec.Command(args[0], args[1:]...)
-		c.Env = append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME="+filepath.Join(e.home, ".config"))
-		var stdout, stderr bytes.Buffer
-		c.Stdout, c.Stderr = &stdout, &stderr
-		if err := c.Start(); err != nil {
-			e.t.Fatal(err)
+		c := exec.CommandContext(ctx, args[0], args[1:]...)
+		c.Dir, c.Env = e.cwd, append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME="+filepath.Join(e.home, ".config"))
+		out, err := c.Output()
+		frames := strings.Count(string(out), "source ") // one "source" line per frame
+		if watch && frames < 2 || !watch && (err != nil || frames != 1) {
+			e.t.Fatalf("%s: %v, %d frames:\n%s", cmd, err, frames, out)
 		}
-		healthy := false
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !healthy; time.Sleep(100 * time.Millisecond) {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				healthy = resp.StatusCode == http.StatusOK
-				resp.Body.Close()
-			}
+	}},
+	{"status of a project", prefix("mcp-task-orchestrator status --workspace "), func(e *docEnv, cmd string) {
+		out, errOut, code := e.run(e.cwd, "", nil, e.expand(strings.Fields(cmd))...)
+		if code != 0 || !strings.Contains(out, e.project) {
+			e.t.Fatalf("%s: exit %d\n%s\n%s", cmd, code, out, tail(errOut, 2000))
 		}
-		_ = c.Process.Signal(syscall.SIGTERM)
-		err := c.Wait()
-		if !healthy {
-			e.t.Fatalf("%s: /healthz never answered 200\n%s", cmd, tail(stderr.String(), 2000))
+	}},
+	{"migrate", prefix("mcp-task-orchestrator migrate"), func(e *docEnv, cmd string) {
+		if !e.pyReady {
+			// A project the Python server wrote, through its own tools.
+			py := startPyServer(e.t, pyServerCommand(e.t), e.project)
+			py.plan("Ship the docs", "from the docs test", []map[string]any{
+				{"title": "write the guide", "description": "the user guide", "specialist_type": "documenter"},
+				{"title": "review the guide", "description": "a second pair of eyes", "specialist_type": "reviewer"},
+			})
+			py.close()
+			e.pyReady = true
 		}
-		if err != nil || stdout.Len() != 0 {
-			e.t.Fatalf("%s: after SIGTERM: %v, stdout %q", cmd, err, stdout.String())
+		out, errOut, code := e.run(e.cwd, "", nil, e.expand(strings.Fields(cmd))...)
+		dry := strings.Contains(cmd, "--dry-run")
+		switch {
+		case code != 0:
+			e.t.Fatalf("%s: exit %d\n%s\n%s", cmd, code, out, tail(errOut, 2000))
+		case dry && fileExists(tasksDB(e.project)):
+			e.t.Fatalf("%s wrote the task database", cmd)
+		case !dry && e.migrations == 0 && !strings.Contains(out, "3 created"):
+			e.t.Fatalf("%s (first import): want 3 tasks created:\n%s", cmd, out)
+		case !dry && e.migrations > 0 && !strings.Contains(out, "0 created, 3 unchanged"):
+			e.t.Fatalf("%s (again): want \"0 created, 3 unchanged\":\n%s", cmd, out)
+		}
+		if !dry {
+			e.migrations++
 		}
 	}},
 	{"third-party client command", prefix("claude mcp add "), func(e *docEnv, cmd string) {
@@ -316,6 +370,75 @@ var docRules = []docRule{
 	}},
 }
 
+// startHTTP starts the documented HTTP command (on a free port, with its
+// token file and --allow-root trees created), waits for /healthz, and returns
+// a function that stops it with SIGTERM and reports how it ended.
+func (e *docEnv) startHTTP(cmd string) func() error {
+	e.t.Helper()
+	args := e.expand(strings.Fields(cmd))
+	for i, a := range args {
+		if a == "--auth-token-file" && i+1 < len(args) {
+			if _, err := os.Stat(args[i+1]); err != nil {
+				if err := os.MkdirAll(filepath.Dir(args[i+1]), 0o700); err != nil {
+					e.t.Fatal(err)
+				}
+				if err := os.WriteFile(args[i+1], []byte("docs-test-token-0123456789abcdef\n"), 0o600); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+		}
+		if a == "--allow-root" && i+1 < len(args) {
+			if err := os.MkdirAll(args[i+1], 0o700); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	e.httpAddr = freeAddr(e.t)
+	args[slices.Index(args, "--http")+1] = e.httpAddr
+	args[0] = binPath
+	c := exec.Command(args[0], args[1:]...)
+	c.Env = append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME="+filepath.Join(e.home, ".config"))
+	var stdout bytes.Buffer
+	stderr := &lockedBuffer{}
+	c.Stdout, c.Stderr = &stdout, stderr
+	if err := c.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	healthy := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !healthy; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + e.httpAddr + "/healthz"); err == nil {
+			healthy = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+		}
+	}
+	if !healthy {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+		e.t.Fatalf("%s: /healthz never answered 200\n%s", cmd, tail(stderr.String(), 2000))
+	}
+	return func() error {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		err := c.Wait()
+		if err == nil && stdout.Len() != 0 {
+			err = fmt.Errorf("wrote %q to stdout", stdout.String())
+		}
+		return err
+	}
+}
+
+// tokenArg returns the value of --auth-token-file in args.
+func tokenArg(args []string) string {
+	if i := slices.Index(args, "--auth-token-file"); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // initializeWith starts the binary with args and env as a client would, and
 // checks that it initializes and lists its tools.
 func initializeWith(e *docEnv, args []string, env []string) {
@@ -347,8 +470,9 @@ func TestDocumentedCommands(t *testing.T) {
 		t.Run(b.file, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			e := &docEnv{t: t, ctx: ctx, dir: t.TempDir(), home: t.TempDir()}
+			e := newDocEnv(t, ctx)
 			for _, cmd := range commands(b.body) {
+				cmd = strings.TrimPrefix(cmd, "./") // ./mcp-task-orchestrator is the binary too
 				var rule *docRule
 				for i := range docRules {
 					if docRules[i].match(cmd) {
@@ -401,7 +525,7 @@ func TestDocumentedClientConfigs(t *testing.T) {
 				env = append(env, k+"="+v)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			initializeWith(&docEnv{t: t, ctx: ctx, dir: t.TempDir(), home: t.TempDir()}, s.Args, env)
+			initializeWith(newDocEnv(t, ctx), s.Args, env)
 			cancel()
 			n++
 		}
@@ -446,6 +570,22 @@ func TestDocLinks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testCache is where the test scripts keep what they install, resolved
+// against the real home (the commands run with a scratch one).
+func testCache(t *testing.T) string {
+	if c := os.Getenv("TASK_ORCHESTRATOR_TEST_CACHE"); c != "" {
+		return c
+	}
+	if c := os.Getenv("XDG_CACHE_HOME"); c != "" {
+		return filepath.Join(c, "mcp-task-orchestrator-test")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(home, ".cache", "mcp-task-orchestrator-test")
 }
 
 // goEnv pins the go command's caches, which it would otherwise look for under $HOME.
