@@ -285,6 +285,8 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	opts := []server.ServerOption{
 		server.WithInstructions(tools.Instructions),
 		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithHooks(hooks),
 	}
@@ -300,6 +302,10 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 		}
 	})
 	tools.New(deps).Register(s, deps.ReadOnly)
+	resources, templates := tools.Resources(deps)
+	s.AddResources(resources...)
+	s.AddResourceTemplates(templates...)
+	s.AddPrompts(tools.Prompts()...)
 	return s
 }
 

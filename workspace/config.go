@@ -14,18 +14,29 @@ func (s Seconds) Duration() time.Duration { return time.Duration(float64(s) * fl
 // PoolSettings is one pool's configuration, as written under
 // database_pools.<name> in a config file. A pool freezes a copy when it is created.
 type PoolSettings struct {
-	// Enabled turns a backend off when false. A nil value means "on".
-	Enabled                *bool   `json:"enabled,omitempty"`
-	MinConnections         int     `json:"min_connections"`
-	MaxConnections         int     `json:"max_connections"`
-	MaxOverflow            int     `json:"max_overflow"`
-	PoolPrePing            bool    `json:"pool_pre_ping"`
-	PoolRecycle            Seconds `json:"pool_recycle"`
-	PoolTimeout            Seconds `json:"pool_timeout"`
-	PoolResetOnReturn      bool    `json:"pool_reset_on_return"`
-	PoolUseLIFO            bool    `json:"pool_use_lifo"`
-	IdleTimeout            Seconds `json:"idle_timeout"`
-	HealthCheckInterval    Seconds `json:"health_check_interval"`
+	// Enabled turns the backend off for the project when false (absent = on).
+	Enabled *bool `json:"enabled,omitempty"`
+	// MinConnections is how many warm connections are kept open (SQLite: readers; its single writer is always open).
+	MinConnections int `json:"min_connections"`
+	// MaxConnections is the most connections at once (SQLite: readers; Chroma: in-flight requests; Neo4j: sessions).
+	MaxConnections int `json:"max_connections"`
+	// MaxOverflow is how many extra connections may open beyond MaxConnections under load; they close on release.
+	MaxOverflow int `json:"max_overflow"`
+	// PoolPrePing checks a connection before handing it out (Chroma heartbeat, Neo4j connectivity, SQLite ping).
+	PoolPrePing bool `json:"pool_pre_ping"`
+	// PoolRecycle closes connections older than this (0 = never).
+	PoolRecycle Seconds `json:"pool_recycle"`
+	// PoolTimeout is how long a call waits for a free connection before a clear timeout error.
+	PoolTimeout Seconds `json:"pool_timeout"`
+	// PoolResetOnReturn rolls back anything a call left open when its connection comes back.
+	PoolResetOnReturn bool `json:"pool_reset_on_return"`
+	// PoolUseLIFO hands out the most recently used idle connection first (else the oldest).
+	PoolUseLIFO bool `json:"pool_use_lifo"`
+	// IdleTimeout closes idle connections after this long (never below MinConnections; 0 = never).
+	IdleTimeout Seconds `json:"idle_timeout"`
+	// HealthCheckInterval is how often the monitor pings idle connections, refills to MinConnections and evicts idle ones (0 = off).
+	HealthCheckInterval Seconds `json:"health_check_interval"`
+	// LeakDetectionThreshold logs a connection held longer than this, naming the tool that holds it (0 = off).
 	LeakDetectionThreshold Seconds `json:"leak_detection_threshold"`
 }
 
@@ -42,11 +53,16 @@ type DatabasePools struct {
 // Security holds the limits the seed called PoolSecurityConfig, and the
 // limits on what one tool call may write.
 type Security struct {
-	MaxConnectionsPerClient int   `json:"max_connections_per_client"`
-	ConnectionRateLimit     int   `json:"connection_rate_limit"`
-	BlacklistThreshold      int   `json:"blacklist_threshold"`
-	MaxArtifactBytes        int64 `json:"max_artifact_bytes"`
-	MaxMetadataBytes        int   `json:"max_metadata_bytes"`
+	// MaxConnectionsPerClient is how many tool calls one HTTP client may have in flight at once, across projects (0 = no limit).
+	MaxConnectionsPerClient int `json:"max_connections_per_client"`
+	// ConnectionRateLimit is each HTTP client's requests per minute (token bucket; HTTP 429 with Retry-After; 0 = no limit).
+	ConnectionRateLimit int `json:"connection_rate_limit"`
+	// BlacklistThreshold is how many rejected requests in a minute make an HTTP client refused for a cool-down (0 = never).
+	BlacklistThreshold int `json:"blacklist_threshold"`
+	// MaxArtifactBytes caps one artifact file.
+	MaxArtifactBytes int64 `json:"max_artifact_bytes"`
+	// MaxMetadataBytes caps a task's metadata object (JSON bytes).
+	MaxMetadataBytes int `json:"max_metadata_bytes"`
 }
 
 // Server holds settings for the process as a whole (global file, env and flags only).
@@ -82,7 +98,8 @@ type Backends struct {
 	// ChromaStartTimeout bounds how long a managed Chroma may take to answer its heartbeat.
 	ChromaStartTimeout Seconds `json:"chroma_start_timeout"`
 	// Neo4jURI is a Neo4j server (bolt:// or neo4j:// for a cluster).
-	Neo4jURI      string `json:"neo4j_uri"`
+	Neo4jURI string `json:"neo4j_uri"`
+	// Neo4jUsername is the user the server logs in as ("" = neo4j).
 	Neo4jUsername string `json:"neo4j_username"`
 	// Neo4jPassword prints as "****" everywhere; Reveal gives the value to the driver.
 	Neo4jPassword Secret `json:"neo4j_password"`

@@ -37,6 +37,18 @@ type envBinding struct {
 	set        func(c *Config, v string) (rule string) // rule != "" when v is unusable
 }
 
+// EnvVar names the environment variable that overrides the config key at Path.
+type EnvVar struct{ Name, Path string }
+
+// EnvVars lists every environment variable the configuration reads, in order.
+func EnvVars() []EnvVar {
+	out := make([]EnvVar, len(envBindings))
+	for i, b := range envBindings {
+		out[i] = EnvVar{Name: b.name, Path: b.path}
+	}
+	return out
+}
+
 var envBindings = []envBinding{
 	{"TASK_ORCHESTRATOR_MAX_WORKSPACES", "server.max_workspaces", func(c *Config, v string) string {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
