@@ -19,6 +19,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // The documentation's promise: every command in it works. These tests read
@@ -106,6 +108,8 @@ type docEnv struct {
 	migrations int
 	pyReady    bool   // the project holds a Python server's database
 	httpAddr   string // the address of the last HTTP server startHTTP started
+	// embedderPID is the local embedder a block started, for its "stop PID".
+	embedderPID string
 }
 
 func newDocEnv(t *testing.T, ctx context.Context) *docEnv {
@@ -307,6 +311,83 @@ var docRules = []docRule{
 		}
 		if !dry {
 			e.migrations++
+		}
+	}},
+	{"environment for a shared Neo4j", prefix("export NEO4J_"), func(e *docEnv, cmd string) {
+		// Every variable must be one the server reads; the example's host and
+		// password are replaced by the test's real Neo4j, and doctor must then
+		// find the graph backend working with exactly these variables.
+		known := map[string]bool{}
+		for _, v := range workspace.EnvVars() {
+			known[v.Name] = true
+		}
+		real := map[string]string{
+			"NEO4J_URI":      os.Getenv("TASK_ORCHESTRATOR_TEST_NEO4J_URI"),
+			"NEO4J_USERNAME": "neo4j",
+			"NEO4J_PASSWORD": os.Getenv("TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD"),
+		}
+		if real["NEO4J_URI"] == "" || real["NEO4J_PASSWORD"] == "" {
+			e.t.Fatal("TASK_ORCHESTRATOR_TEST_NEO4J_URI/_PASSWORD are not set: run the tests with bash integration/test-all.sh")
+		}
+		var env []string
+		for _, kv := range strings.Fields(strings.TrimPrefix(cmd, "export ")) {
+			name, _, _ := strings.Cut(kv, "=")
+			if !known[name] {
+				e.t.Fatalf("%s sets %s, which the server does not read", cmd, name)
+			}
+			env = append(env, name+"="+real[name])
+		}
+		rep, out, code := runDoctor(e.t, e.project, env)
+		f, ok := findingOf(rep, "graph (Neo4j)")
+		if code != 0 || !ok || f.Level != "ok" {
+			e.t.Fatalf("doctor with %s: exit %d, graph finding %+v\n%s", cmd, code, f, out)
+		}
+	}},
+	{"local embedder", prefix("bash integration/embedder.sh "), func(e *docEnv, cmd string) {
+		args := strings.Fields(cmd)
+		switch args[2] {
+		case "start":
+			out, errOut, code := e.run(repoRoot, "", nil, args...)
+			f := strings.Fields(out)
+			if code != 0 || len(f) != 2 || !strings.HasSuffix(f[0], "/v1") {
+				e.t.Fatalf("%s: exit %d, printed %q (want \"URL PID\")\n%s", cmd, code, out, tail(errOut, 2000))
+			}
+			e.embedderPID = f[1]
+			e.t.Cleanup(func() {
+				if e.embedderPID != "" { // the block did not stop it
+					c := exec.Command("bash", "integration/embedder.sh", "stop", e.embedderPID)
+					c.Dir = repoRoot
+					_ = c.Run()
+				}
+			})
+			body := strings.NewReader(`{"model":"all-MiniLM-L6-v2","input":["a cat sits on the mat"]}`)
+			resp, err := http.Post(f[0]+"/embeddings", "application/json", body)
+			if err != nil {
+				e.t.Fatalf("the embedder %s started by %s does not answer: %v", f[0], cmd, err)
+			}
+			var r struct {
+				Data []struct {
+					Embedding []float64 `json:"embedding"`
+				} `json:"data"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if err != nil || len(r.Data) != 1 || len(r.Data[0].Embedding) != 384 {
+				e.t.Fatalf("the embedder answered %v, %+v; want one 384-dimension vector", err, r)
+			}
+		case "stop":
+			if e.embedderPID == "" {
+				e.t.Fatalf("%s with no embedder started before it in the block", cmd)
+			}
+			if _, errOut, code := e.run(repoRoot, "", nil, "bash", "integration/embedder.sh", "stop", e.embedderPID); code != 0 {
+				e.t.Fatalf("%s: exit %d\n%s", cmd, code, errOut)
+			}
+			if fileExists("/proc/" + e.embedderPID) {
+				e.t.Fatalf("%s: process %s is still running", cmd, e.embedderPID)
+			}
+			e.embedderPID = ""
+		default:
+			e.t.Fatalf("no rule for %s", cmd)
 		}
 	}},
 	{"third-party client command", prefix("claude mcp add "), func(e *docEnv, cmd string) {
