@@ -88,7 +88,7 @@ func New(d *Deps) *Toolset {
 	)
 	ts.AddWrite(
 		taskCreate(d), taskUpdate(d), taskClaim(d), taskComplete(d),
-		taskDelete(d), taskDependency(d),
+		taskDelete(d), taskDependency(d), taskReconcile(d),
 		vectorUpsert(d), vectorDelete(d), vectorDropCollection(d),
 		graphMergeNode(d), graphMergeRelationship(d), graphDeleteNode(d), graphWrite(d),
 	)
