@@ -12,10 +12,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
@@ -412,6 +414,118 @@ func TestMirrorsConvergeWhenTheirServersComeUp(t *testing.T) {
 		t.Fatalf("SQLite holds %d tasks, the workload left %d", len(want.status), len(alive))
 	}
 	checkVectorMirror(t, ctx, p, project, want)
+	checkGraphMirror(t, ctx, neoURI, password, project, want)
+	t.Logf("compared %d tasks and %d relationships in both mirrors", len(want.status), len(want.edges))
+}
+
+// outboxPosition reads, from the file a crash left, the last outbox seq and
+// each mirror's cursor.
+func outboxPosition(t testing.TB, project string) (int64, map[string]int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+tasksDB(project)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var last int64
+	if err := db.QueryRow(`SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	cursors := map[string]int64{}
+	rows, err := db.Query(`SELECT mirror, seq FROM mirror_cursors`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		var s int64
+		if err := rows.Scan(&m, &s); err != nil {
+			t.Fatal(err)
+		}
+		cursors[m] = s
+	}
+	return last, cursors
+}
+
+// SIGKILL while tasks are being written and mirrored: after a restart the
+// mirrors converge to SQLite with nothing lost and nothing doubled.
+func TestMirrorsConvergeAfterSIGKILLMidSync(t *testing.T) {
+	project := newProject(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	neoURI := neo4jEnvVar(t, "TASK_ORCHESTRATOR_TEST_NEO4J_URI")
+	password := neo4jEnvVar(t, "TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD")
+	env := append(remoteEnv(chromaURL(t)), sharedNeo4jEnv(t)...)
+	p := start(t, procOpts{dir: project, env: env})
+	var first taskOut
+	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "root of the crash test"}, &first)
+
+	var (
+		mu    sync.Mutex
+		acked = []string{first.Task.ID}
+		wg    sync.WaitGroup
+		stop  = make(chan struct{})
+	)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				dep := acked[(i*7+w)%len(acked)]
+				mu.Unlock()
+				req := mcp.CallToolRequest{}
+				req.Params.Name = "task_create"
+				req.Params.Arguments = map[string]any{"workspace": project, "title": fmt.Sprintf("w%d-%d", w, i),
+					"depends_on": []string{dep}}
+				res, err := p.c.CallTool(ctx, req)
+				if err != nil || res.IsError {
+					return // the server is gone: not acknowledged
+				}
+				var out taskOut
+				decode(t, res, &out)
+				mu.Lock()
+				acked = append(acked, out.Task.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	// Kill once both mirrors have delivered something, while writes go on.
+	waitFor(t, 60*time.Second, func() bool {
+		_, cursors := outboxPosition(t, project)
+		return cursors["vector"] > 0 && cursors["graph"] > 0
+	}, "both mirrors to start delivering")
+	time.Sleep(300 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	p.close()
+	last, cursors := outboxPosition(t, project)
+	t.Logf("SIGKILL with %d tasks acknowledged; outbox at %d, cursors %v", len(acked), last, cursors)
+	if cursors["vector"] >= last && cursors["graph"] >= last {
+		t.Fatalf("both mirrors had caught up (outbox %d, cursors %v) when the server was killed: not mid-sync", last, cursors)
+	}
+
+	p2 := start(t, procOpts{dir: project, env: env})
+	p2.ok(ctx, "task_list", map[string]any{"workspace": project, "limit": 1}, nil) // opens the store: starts the syncer
+	took, _ := waitConverged(t, ctx, p2, project, 120*time.Second)
+	t.Logf("converged %v after the restart", took)
+
+	want := readSQLite(t, project)
+	for _, id := range acked {
+		if _, ok := want.status[id]; !ok {
+			t.Errorf("acknowledged task %s is not in SQLite after the crash", id)
+		}
+	}
+	checkVectorMirror(t, ctx, p2, project, want)
 	checkGraphMirror(t, ctx, neoURI, password, project, want)
 	t.Logf("compared %d tasks and %d relationships in both mirrors", len(want.status), len(want.edges))
 }

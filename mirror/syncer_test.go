@@ -1,0 +1,283 @@
+package mirror_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"))
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func env(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the tests with `bash integration/test-all.sh` (or source the env it writes), which starts Chroma and Neo4j", name)
+	}
+	return v
+}
+
+// project opens a task store and the real Chroma and Neo4j stores of a new project.
+func project(t testing.TB) (*sqlite.Store, *chroma.Store, *neo4j.Store) {
+	t.Helper()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := workspace.Ensure(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := workspace.Defaults()
+	ctx := context.Background()
+	ts, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(layout.Databases, "tasks.db"), Workspace: dir,
+		Settings: defs.DatabasePools.Operational, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := chroma.Open(ctx, chroma.Options{Workspace: dir, Layout: layout, Settings: defs.DatabasePools.Vector,
+		Backends:   workspace.Backends{ChromaURL: env(t, "TASK_ORCHESTRATOR_TEST_CHROMA_URL")},
+		Embeddings: workspace.Embeddings{Provider: "hash"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := neo4j.Open(ctx, neo4j.Options{Workspace: dir, Layout: layout, Settings: defs.DatabasePools.Graph, Logger: quiet,
+		Backends: workspace.Backends{Neo4jURI: env(t, "TASK_ORCHESTRATOR_TEST_NEO4J_URI"), Neo4jUsername: "neo4j",
+			Neo4jPassword: workspace.Secret(env(t, "TASK_ORCHESTRATOR_TEST_NEO4J_PASSWORD"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_, _ = gs.DeleteNodes(ctx, mirror.TaskLabel, keys(t, gs))
+		_ = vs.DropCollection(ctx, mirror.Collection)
+		_ = gs.Close(ctx)
+		_ = vs.Close(ctx)
+		_ = ts.Close(ctx)
+	})
+	return ts, vs, gs
+}
+
+func keys(t testing.TB, gs *neo4j.Store) []string {
+	k, err := gs.NodeKeys(context.Background(), mirror.TaskLabel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func lend[T any](v T) mirror.Borrow[T] {
+	return func(context.Context) (T, func(), error) { return v, func() {}, nil }
+}
+
+func start(t testing.TB, ts *sqlite.Store, vs *chroma.Store, gs *neo4j.Store) *mirror.Syncer {
+	sy := mirror.Start(mirror.Config{Store: ts, Logger: quiet, Targets: []mirror.Target{
+		mirror.VectorTarget{Borrow: lend(vs)}, mirror.GraphTarget{Borrow: lend(gs)}}})
+	ts.OnOutbox(sy.Wake)
+	t.Cleanup(func() {
+		ts.OnOutbox(nil)
+		if err := sy.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return sy
+}
+
+// drained waits until both mirrors have delivered every event.
+func drained(t testing.TB, sy *mirror.Syncer) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	for {
+		st := sy.Status(context.Background())
+		done := len(st) == 2
+		for _, s := range st {
+			if s.State != mirror.StateOK || s.Pending != 0 {
+				done = false
+			}
+		}
+		if done {
+			return time.Since(t0)
+		}
+		if time.Since(t0) > time.Minute {
+			t.Fatalf("mirrors not drained after a minute: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func vectorDoc(t testing.TB, vs *chroma.Store, id string) (chroma.Document, bool) {
+	t.Helper()
+	docs, err := vs.Get(context.Background(), chroma.GetRequest{Collection: mirror.Collection, IDs: []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) == 0 {
+		return chroma.Document{}, false
+	}
+	return docs[0], true
+}
+
+func vectorIDs(t testing.TB, vs *chroma.Store) []string {
+	t.Helper()
+	docs, err := vs.Get(context.Background(), chroma.GetRequest{Collection: mirror.Collection, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range docs {
+		out = append(out, d.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func edges(t testing.TB, gs *neo4j.Store) []string {
+	t.Helper()
+	es, err := mirror.Edges(context.Background(), gs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{}
+	for _, e := range es {
+		out = append(out, e.From+" "+e.Type+" "+e.To)
+	}
+	return out
+}
+
+func sorted(ids ...string) []string { s := slices.Clone(ids); slices.Sort(s); return s }
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSyncerMirrorsEachTaskCurrentStateAndItsRelationships(t *testing.T) {
+	ctx := context.Background()
+	ts, vs, gs := project(t)
+	sy := start(t, ts, vs, gs)
+	a, err := ts.Create(ctx, sqlite.NewTask{Title: "design the schema", Role: "dev", Labels: []string{"db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ts.Create(ctx, sqlite.NewTask{Title: "write the migration", DependsOn: []string{a.ID}})
+	c, _ := ts.Create(ctx, sqlite.NewTask{Title: "review it", ParentID: a.ID})
+	drained(t, sy)
+
+	doc, ok := vectorDoc(t, vs, a.ID)
+	if !ok || doc.Metadata[mirror.MetaRole] != "dev" || doc.Metadata[mirror.MetaStatus] != "pending" || doc.Text != mirror.DocumentText(a) {
+		t.Fatalf("vector document of %s = %+v, %v", a.ID, doc, ok)
+	}
+	want := sorted(b.ID+" DEPENDS_ON "+a.ID, c.ID+" SUBTASK_OF "+a.ID)
+	if got := edges(t, gs); !slices.Equal(got, want) {
+		t.Fatalf("graph edges = %v, want %v", got, want)
+	}
+
+	// The role goes, the dependency goes, a subtask is deleted, a status changes.
+	if _, err := ts.Update(ctx, a.ID, 0, sqlite.Patch{Role: ptr(""), Status: ptr("in_progress")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.RemoveDependency(ctx, b.ID, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Delete(ctx, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	drained(t, sy)
+	doc, _ = vectorDoc(t, vs, a.ID)
+	if _, has := doc.Metadata[mirror.MetaRole]; has || doc.Metadata[mirror.MetaStatus] != "in_progress" {
+		t.Fatalf("after the role was cleared, the document's metadata is %v; want no role, status in_progress", doc.Metadata)
+	}
+	if got := edges(t, gs); len(got) != 0 {
+		t.Fatalf("graph edges after removing them = %v", got)
+	}
+	live := sorted(a.ID, b.ID)
+	if got := vectorIDs(t, vs); !slices.Equal(got, live) {
+		t.Fatalf("vector ids = %v, want %v", got, live)
+	}
+	if got := keys(t, gs); !slices.Equal(got, live) {
+		t.Fatalf("graph keys = %v, want %v", got, live)
+	}
+
+	// Someone else writes a stray task entry into both mirrors; reconcile removes it.
+	stray := "tsk_00000000000000ff"
+	if _, err := vs.Upsert(ctx, mirror.Collection, []chroma.Document{{ID: stray, Text: "stray"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gs.MergeNode(ctx, mirror.NodeRef(stray), map[string]any{"title": "stray"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sy.Reconcile(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 {
+		t.Fatalf("Reconcile = %+v", res)
+	}
+	for _, r := range res {
+		if r.State != "done" || r.Tasks != 2 || r.Removed != 1 {
+			t.Errorf("Reconcile(%s) = %+v, want 2 tasks written and 1 stale entry removed", r.Mirror, r)
+		}
+	}
+	if got := vectorIDs(t, vs); !slices.Equal(got, live) {
+		t.Fatalf("vector ids after reconcile = %v, want %v", got, live)
+	}
+	if got := keys(t, gs); !slices.Equal(got, live) {
+		t.Fatalf("graph keys after reconcile = %v, want %v", got, live)
+	}
+}
+
+// A batch of 256 changed tasks is delivered in a few round trips per mirror.
+func TestSyncerDeliversLargeBatches(t *testing.T) {
+	ctx := context.Background()
+	ts, vs, gs := project(t)
+	var prev string
+	for i := range 1000 {
+		nt := sqlite.NewTask{Title: fmt.Sprintf("task %d", i)}
+		if prev != "" {
+			nt.DependsOn = []string{prev}
+		}
+		task, err := ts.Create(ctx, nt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = task.ID
+	}
+	sy := start(t, ts, vs, gs)
+	took := drained(t, sy)
+	t.Logf("1000 tasks and 999 dependencies mirrored from a cold start in %v", took)
+	if n := len(keys(t, gs)); n != 1000 {
+		t.Fatalf("graph holds %d tasks, want 1000", n)
+	}
+	if n := len(edges(t, gs)); n != 999 {
+		t.Fatalf("graph holds %d edges, want 999", n)
+	}
+	// The same through the outbox: 1000 more tasks while the syncer runs.
+	t0 := time.Now()
+	for i := range 1000 {
+		if _, err := ts.Create(ctx, sqlite.NewTask{Title: fmt.Sprintf("more %d", i), DependsOn: []string{prev}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("1000 more tasks created in %v; mirrors drained %v later", time.Since(t0), drained(t, sy))
+	if n := len(keys(t, gs)); n != 2000 {
+		t.Fatalf("graph holds %d tasks, want 2000", n)
+	}
+	if n := len(edges(t, gs)); n != 1999 {
+		t.Fatalf("graph holds %d edges, want 1999", n)
+	}
+}
