@@ -131,9 +131,10 @@ func (s *Store) MirrorState(ctx context.Context, mirror string) (OutboxState, er
 		if err := c.queryRow(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE seq > ?`, st.Cursor).Scan(&st.Pending, &oldest); err != nil {
 			return err
 		}
-		if oldest.Valid {
-			st.Oldest, err = parseTime(oldest.String)
+		if !oldest.Valid {
+			return nil
 		}
+		st.Oldest, err = parseTime(oldest.String)
 		return err
 	})
 	return st, wrap("read mirror state", err)

@@ -160,3 +160,11 @@ func TestOutboxCursorsAndPruning(t *testing.T) {
 		t.Fatalf("Snapshot = %d tasks at %d, %v; want 6 at 6", len(tasks), seq, err)
 	}
 }
+
+func TestMirrorStateOfANeverSyncedMirrorWithNothingPending(t *testing.T) {
+	s := openStore(t)
+	st, err := s.MirrorState(context.Background(), "graph")
+	if err != nil || st.HasCursor || st.Pending != 0 || !st.Oldest.IsZero() || st.Behind() {
+		t.Fatalf("MirrorState on an empty outbox = %+v, %v; want a zero state and no error", st, err)
+	}
+}
