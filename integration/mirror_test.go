@@ -416,6 +416,31 @@ func TestMirrorsConvergeWhenTheirServersComeUp(t *testing.T) {
 	checkVectorMirror(t, ctx, p, project, want)
 	checkGraphMirror(t, ctx, neoURI, password, project, want)
 	t.Logf("compared %d tasks and %d relationships in both mirrors", len(want.status), len(want.edges))
+
+	// task_reconcile on converged mirrors rewrites every task and finds nothing stale.
+	var rec struct {
+		Mirrors []struct {
+			Mirror  string `json:"mirror"`
+			State   string `json:"state"`
+			Tasks   int    `json:"tasks"`
+			Removed int    `json:"removed"`
+		} `json:"mirrors"`
+	}
+	p.ok(ctx, "task_reconcile", map[string]any{"workspace": project}, &rec)
+	if len(rec.Mirrors) != 2 {
+		t.Fatalf("task_reconcile: %+v", rec)
+	}
+	for _, r := range rec.Mirrors {
+		if r.State != "done" || r.Tasks != len(want.status) || r.Removed != 0 {
+			t.Errorf("task_reconcile(%s) = %+v; want done, %d tasks, nothing removed", r.Mirror, r, len(want.status))
+		}
+	}
+	if res := p.call(ctx, "task_reconcile", map[string]any{"workspace": project, "mirror": "search"}); !res.IsError ||
+		!strings.Contains(text(res), "vector, graph, all") {
+		t.Errorf("task_reconcile with an unknown mirror: %s", text(res))
+	}
+	checkVectorMirror(t, ctx, p, project, want)
+	checkGraphMirror(t, ctx, neoURI, password, project, want)
 }
 
 // outboxPosition reads, from the file a crash left, the last outbox seq and

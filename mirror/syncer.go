@@ -31,6 +31,10 @@ const (
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 5 * time.Second
 	DefaultPoll       = 5 * time.Second
+	// DefaultLinger is how long a woken mirror waits for more changes before
+	// reading the outbox: a burst of task calls becomes one batch (one cursor
+	// write on the task store's single writer) instead of one per call.
+	DefaultLinger = 25 * time.Millisecond
 	// pruneEvery bounds how often delivered events are pruned (a write on the
 	// task store's single writer).
 	pruneEvery = 2 * time.Second
@@ -54,6 +58,9 @@ type Config struct {
 	// Poll is how often the outbox is read without a wake-up: another
 	// process may have written to the same task database (0 = DefaultPoll).
 	Poll time.Duration
+	// Linger is how long a wake-up waits for more changes (0 = DefaultLinger,
+	// negative = none).
+	Linger time.Duration
 }
 
 // Syncer keeps the project's mirrors in step with its task store: one
@@ -121,6 +128,9 @@ func Start(cfg Config) *Syncer {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
 	}
 	s := &Syncer{cfg: cfg, log: cfg.Logger}
 	if s.log == nil {
@@ -211,6 +221,10 @@ func (r *run) loop() {
 				r.answer(req)
 				continue
 			case <-r.wake:
+				if !r.linger(ctx) {
+					r.set(StateStopped, nil)
+					return
+				}
 			case <-poll.C:
 				poll.Reset(r.s.cfg.Poll)
 			}
@@ -246,6 +260,26 @@ func (r *run) loop() {
 			backoff = 0
 			r.set(StateOK, nil)
 		}
+	}
+}
+
+// linger waits Config.Linger for more changes to arrive; false when stopped.
+func (r *run) linger(ctx context.Context) bool {
+	if r.s.cfg.Linger <= 0 {
+		return true
+	}
+	t := time.NewTimer(r.s.cfg.Linger)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		// Wake-ups that came meanwhile are covered by this drain.
+		select {
+		case <-r.wake:
+		default:
+		}
+		return true
 	}
 }
 
