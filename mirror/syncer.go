@@ -138,11 +138,11 @@ func Start(cfg Config) *Syncer {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if len(cfg.Targets) == 0 {
-		// Nobody reads the outbox: drop what is there (a mirror configured
-		// later sees its cursor behind and rebuilds itself).
-		if _, err := cfg.Store.PruneOutbox(s.ctx, nil); err != nil {
-			s.log.Warn("mirror: pruning the outbox failed", "err", err)
-		}
+		// Nobody reads the outbox: drop what is there now and every
+		// idlePrune (a mirror configured later sees its cursor behind the
+		// pruned mark and rebuilds itself).
+		s.wg.Add(1)
+		go s.pruneAlone()
 	}
 	for _, t := range cfg.Targets {
 		r := &run{s: s, t: t, wake: make(chan struct{}, 1), recon: make(chan reconcile), state: StateOK}
@@ -381,6 +381,25 @@ func (r *run) drain(ctx context.Context) error {
 		cursor = last
 		r.set(StateOK, nil)
 		r.s.prune(ctx, false)
+	}
+}
+
+// idlePrune is how often the outbox is emptied when no mirror is configured.
+const idlePrune = time.Minute
+
+func (s *Syncer) pruneAlone() {
+	defer s.wg.Done()
+	t := time.NewTicker(idlePrune)
+	defer t.Stop()
+	for {
+		if _, err := s.cfg.Store.PruneOutbox(s.ctx, nil); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("mirror: pruning the outbox failed", "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -281,3 +281,47 @@ func TestSyncerDeliversLargeBatches(t *testing.T) {
 		t.Fatalf("graph holds %d edges, want 1999", n)
 	}
 }
+
+// With no mirror configured nobody reads the outbox: it is emptied, and the
+// syncer stops cleanly.
+func TestSyncerWithoutMirrorsEmptiesTheOutbox(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ts, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "tasks.db"), Workspace: dir,
+		Settings: workspace.Defaults().DatabasePools.Operational, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close(ctx)
+	for i := range 3 {
+		if _, err := ts.Create(ctx, sqlite.NewTask{Title: fmt.Sprint("t", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sy := mirror.Start(mirror.Config{Store: ts, Logger: quiet, Skipped: map[string]string{mirror.Vector: "no chroma", mirror.Graph: "no neo4j"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := ts.OutboxAfter(ctx, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d events", len(evs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := sy.Status(ctx)
+	if len(st) != 2 || st[0].State != mirror.StateNotConfigured || st[0].Note != "no neo4j" && st[0].Note != "no chroma" {
+		t.Fatalf("Status = %+v", st)
+	}
+	res, err := sy.Reconcile(ctx, []string{mirror.Vector})
+	if err != nil || len(res) != 1 || res[0].State != mirror.StateNotConfigured {
+		t.Fatalf("Reconcile(vector) = %+v, %v; want not configured", res, err)
+	}
+	if err := sy.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
