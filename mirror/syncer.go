@@ -18,6 +18,7 @@ import (
 
 // States of a mirror, as pool_status shows them.
 const (
+	StateStarting      = "starting"       // checking the mirror (and rebuilding it if stale) before the first delivery
 	StateOK            = "ok"             // caught up, or delivering
 	StateRetrying      = "retrying"       // the last delivery failed; retrying with backoff
 	StateReconciling   = "reconciling"    // being rebuilt from SQLite
@@ -145,7 +146,7 @@ func Start(cfg Config) *Syncer {
 		go s.pruneAlone()
 	}
 	for _, t := range cfg.Targets {
-		r := &run{s: s, t: t, wake: make(chan struct{}, 1), recon: make(chan reconcile), state: StateOK}
+		r := &run{s: s, t: t, wake: make(chan struct{}, 1), recon: make(chan reconcile), state: StateStarting}
 		r.wake <- struct{}{} // drain once at start
 		s.runs = append(s.runs, r)
 		s.wg.Add(1)
@@ -557,7 +558,7 @@ func sortedKeys(m map[string]string) []string {
 // Status is one mirror's lag and health.
 type Status struct {
 	Mirror      string  `json:"mirror" jsonschema:"vector (Chroma collection tasks) or graph (Neo4j :Task nodes)"`
-	State       string  `json:"state" jsonschema:"ok, retrying, reconciling, not configured or stopped"`
+	State       string  `json:"state" jsonschema:"starting, ok, retrying, reconciling, not configured or stopped"`
 	Pending     int     `json:"pending" jsonschema:"Task changes not yet delivered to the mirror"`
 	OldestAgeMs float64 `json:"oldest_age_ms" jsonschema:"Age of the oldest undelivered change (0 when none)"`
 	Cursor      int64   `json:"cursor" jsonschema:"Last outbox position delivered"`

@@ -325,3 +325,62 @@ func TestSyncerWithoutMirrorsEmptiesTheOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// At start-up a mirror found empty while SQLite has tasks, or whose cursor is
+// behind pruned events, is rebuilt from SQLite.
+func TestSyncerRebuildsAnEmptyOrStaleMirrorAtStartUp(t *testing.T) {
+	ctx := context.Background()
+	ts, vs, gs := project(t)
+	a, _ := ts.Create(ctx, sqlite.NewTask{Title: "a"})
+	b, _ := ts.Create(ctx, sqlite.NewTask{Title: "b", DependsOn: []string{a.ID}})
+	live := sorted(a.ID, b.ID)
+	run := func() {
+		sy := mirror.Start(mirror.Config{Store: ts, Logger: quiet, Targets: []mirror.Target{
+			mirror.VectorTarget{Borrow: lend(vs)}, mirror.GraphTarget{Borrow: lend(gs)}}})
+		drained(t, sy)
+		if err := sy.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := vectorIDs(t, vs); !slices.Equal(got, live) {
+			t.Fatalf("vector ids = %v, want %v", got, live)
+		}
+		if got := edges(t, gs); !slices.Equal(got, []string{b.ID + " DEPENDS_ON " + a.ID}) {
+			t.Fatalf("graph edges = %v", got)
+		}
+	}
+	run()
+
+	// Both mirrors wiped behind the syncer's back: the cursors say all was
+	// delivered, yet the mirrors are empty.
+	if err := vs.DropCollection(ctx, mirror.Collection); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gs.DeleteNodes(ctx, mirror.TaskLabel, keys(t, gs)); err != nil {
+		t.Fatal(err)
+	}
+	run()
+
+	// Events pruned before the mirrors saw them (as when no mirror was
+	// configured for a while): the cursors are behind the pruned mark.
+	c, _ := ts.Create(ctx, sqlite.NewTask{Title: "c", ParentID: a.ID})
+	if _, err := ts.PruneOutbox(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ts.MirrorState(ctx, mirror.Vector)
+	if err != nil || !st.Behind() {
+		t.Fatalf("after pruning, vector state = %+v, %v; want behind", st, err)
+	}
+	live = sorted(a.ID, b.ID, c.ID)
+	sy := mirror.Start(mirror.Config{Store: ts, Logger: quiet, Targets: []mirror.Target{
+		mirror.VectorTarget{Borrow: lend(vs)}, mirror.GraphTarget{Borrow: lend(gs)}}})
+	drained(t, sy)
+	if err := sy.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := vectorIDs(t, vs); !slices.Equal(got, live) {
+		t.Fatalf("vector ids after a rebuild past pruned events = %v, want %v", got, live)
+	}
+	if got := edges(t, gs); !slices.Equal(got, sorted(b.ID+" DEPENDS_ON "+a.ID, c.ID+" SUBTASK_OF "+a.ID)) {
+		t.Fatalf("graph edges after a rebuild past pruned events = %v", got)
+	}
+}
