@@ -426,7 +426,34 @@ func TestMirrorsConvergeWhenTheirServersComeUp(t *testing.T) {
 			Removed int    `json:"removed"`
 		} `json:"mirrors"`
 	}
-	p.ok(ctx, "task_reconcile", map[string]any{"workspace": project}, &rec)
+	var (
+		progressMu  sync.Mutex
+		progressMsg []string
+	)
+	p.c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationProgress) {
+			progressMu.Lock()
+			progressMsg = append(progressMsg, fmt.Sprint(n.Params.AdditionalFields["message"]))
+			progressMu.Unlock()
+		}
+	})
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "task_reconcile"
+	req.Params.Meta = &mcp.Meta{ProgressToken: "reconcile"}
+	req.Params.Arguments = map[string]any{"workspace": project}
+	res, err := p.c.CallTool(ctx, req)
+	if err != nil || res.IsError {
+		t.Fatalf("task_reconcile: %v %s", err, text(res))
+	}
+	decode(t, res, &rec)
+	progressMu.Lock()
+	all := strings.Join(progressMsg, " | ")
+	progressMu.Unlock()
+	t.Logf("task_reconcile: %s; %d progress notifications", text(res), len(progressMsg))
+	if !strings.Contains(all, fmt.Sprintf("vector mirror: wrote %d of %d tasks", len(want.status), len(want.status))) ||
+		!strings.Contains(all, "graph mirror: rebuilt") {
+		t.Errorf("task_reconcile's progress did not report both mirrors' rebuild: %s", truncate(all, 600))
+	}
 	if len(rec.Mirrors) != 2 {
 		t.Fatalf("task_reconcile: %+v", rec)
 	}

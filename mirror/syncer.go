@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ const (
 	StateRetrying      = "retrying"       // the last delivery failed; retrying with backoff
 	StateReconciling   = "reconciling"    // being rebuilt from SQLite
 	StateNotConfigured = "not configured" // the backend is not set up for this project: skipped
+	StateStandby       = "standby"        // another server process on this project delivers to this mirror
 	StateStopped       = "stopped"        // the workspace closed
 )
 
@@ -36,6 +38,9 @@ const (
 	// reading the outbox: a burst of task calls becomes one batch (one cursor
 	// write on the task store's single writer) instead of one per call.
 	DefaultLinger = 25 * time.Millisecond
+	// DefaultLeaseTTL is how long a mirror's lease lasts without renewal; a
+	// batch must finish within half of it.
+	DefaultLeaseTTL = time.Minute
 	// pruneEvery bounds how often delivered events are pruned (a write on the
 	// task store's single writer).
 	pruneEvery = 2 * time.Second
@@ -62,6 +67,10 @@ type Config struct {
 	// Linger is how long a wake-up waits for more changes (0 = DefaultLinger,
 	// negative = none).
 	Linger time.Duration
+	// LeaseTTL: only the holder of a mirror's lease (in the task database)
+	// delivers to it, so that two processes never interleave a task's states
+	// (0 = DefaultLeaseTTL).
+	LeaseTTL time.Duration
 }
 
 // Syncer keeps the project's mirrors in step with its task store: one
@@ -76,6 +85,7 @@ type Syncer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	runs   []*run
+	owner  string // this syncer's id in mirror_leases
 
 	pruneMu   sync.Mutex // guards lastPrune
 	lastPrune time.Time
@@ -103,7 +113,7 @@ type reconcile struct {
 // ReconcileResult says what rebuilding one mirror did.
 type ReconcileResult struct {
 	Mirror   string  `json:"mirror"`
-	State    string  `json:"state" jsonschema:"done, not configured or failed"`
+	State    string  `json:"state" jsonschema:"done, not configured, standby (another server process delivers to this mirror) or failed"`
 	Tasks    int     `json:"tasks" jsonschema:"Tasks written to the mirror"`
 	Removed  int     `json:"removed" jsonschema:"Entries removed from the mirror because their task no longer exists"`
 	Cursor   int64   `json:"cursor" jsonschema:"Outbox position the mirror is at afterwards; later changes are delivered by the syncer"`
@@ -133,7 +143,10 @@ func Start(cfg Config) *Syncer {
 	if cfg.Linger == 0 {
 		cfg.Linger = DefaultLinger
 	}
-	s := &Syncer{cfg: cfg, log: cfg.Logger}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	s := &Syncer{cfg: cfg, log: cfg.Logger, owner: newOwner()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -173,10 +186,17 @@ func (s *Syncer) Stop(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("mirror: the syncer did not stop in time: %w", ctx.Err())
 	}
+	// Let another process's syncer take over at once.
+	var errs []error
+	for _, r := range s.runs {
+		if err := s.cfg.Store.ReleaseLease(ctx, r.t.Name(), s.owner); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (r *run) set(state string, err error) {
@@ -195,6 +215,9 @@ func (r *run) loop() {
 	ctx := r.s.ctx
 	backoff := time.Duration(0)
 	started := false
+	// standby: another process holds the lease; only the poll tries again
+	// (a wake-up per task call would be a lease write per task call).
+	standby := false
 	poll := time.NewTimer(r.s.cfg.Poll)
 	defer poll.Stop()
 	for {
@@ -214,6 +237,10 @@ func (r *run) loop() {
 			case <-timer:
 			}
 		} else {
+			wake := r.wake
+			if standby {
+				wake = nil
+			}
 			select {
 			case <-ctx.Done():
 				r.set(StateStopped, nil)
@@ -221,7 +248,7 @@ func (r *run) loop() {
 			case req := <-r.recon:
 				r.answer(req)
 				continue
-			case <-r.wake:
+			case <-wake:
 				if !r.linger(ctx) {
 					r.set(StateStopped, nil)
 					return
@@ -230,8 +257,14 @@ func (r *run) loop() {
 				poll.Reset(r.s.cfg.Poll)
 			}
 		}
-		var err error
-		if !started {
+		held, err := r.lease(ctx)
+		standby = err == nil && !held
+		if standby {
+			r.set(StateStandby, nil)
+			backoff = 0
+			continue
+		}
+		if err == nil && !started {
 			err = r.startup(ctx)
 			started = err == nil
 		}
@@ -242,6 +275,10 @@ func (r *run) loop() {
 		case ctx.Err() != nil:
 			r.set(StateStopped, nil)
 			return
+		case errors.Is(err, sqlite.ErrLeaseLost):
+			r.set(StateStandby, nil)
+			standby, backoff = true, 0
+			r.s.log.Info("mirror: another server process took over this mirror", "mirror", r.t.Name())
 		case notConfigured(err):
 			r.set(StateNotConfigured, err)
 			r.s.log.Warn("mirror: the backend is not configured; skipping this mirror", "mirror", r.t.Name(), "err", err)
@@ -262,6 +299,19 @@ func (r *run) loop() {
 			r.set(StateOK, nil)
 		}
 	}
+}
+
+// lease acquires or renews this syncer's lease on the mirror.
+func (r *run) lease(ctx context.Context) (bool, error) {
+	return r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
+}
+
+// apply writes one batch to the mirror within half the lease's life, so that
+// no write of this syncer lands after another one took the lease over.
+func (r *run) apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.LeaseTTL/2)
+	defer cancel()
+	return r.t.Apply(ctx, tasks, deleted)
 }
 
 // linger waits Config.Linger for more changes to arrive; false when stopped.
@@ -372,11 +422,11 @@ func (r *run) drain(ctx context.Context) error {
 				gone = append(gone, id)
 			}
 		}
-		if err := r.t.Apply(ctx, tasks, gone); err != nil {
+		if err := r.apply(ctx, tasks, gone); err != nil {
 			return err
 		}
 		last := evs[len(evs)-1].Seq
-		if err := store.AdvanceCursor(ctx, r.t.Name(), last); err != nil {
+		if err := store.AdvanceCursorLeased(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, last); err != nil {
 			return err
 		}
 		cursor = last
@@ -442,7 +492,10 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 	progress.Report(ctx, fmt.Sprintf("%s mirror: rebuilding from %d tasks", name, len(tasks)), 0, total)
 	for i := 0; i < len(tasks); i += r.s.cfg.Batch {
 		chunk := tasks[i:min(i+r.s.cfg.Batch, len(tasks))]
-		if err := r.t.Apply(ctx, chunk, nil); err != nil {
+		if held, err := r.lease(ctx); err != nil || !held {
+			return res, cmp.Or(err, sqlite.ErrLeaseLost)
+		}
+		if err := r.apply(ctx, chunk, nil); err != nil {
 			return res, err
 		}
 		res.Tasks += len(chunk)
@@ -465,12 +518,12 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 	slices.Sort(extra)
 	extra = slices.Compact(extra)
 	for i := 0; i < len(extra); i += r.s.cfg.Batch {
-		if err := r.t.Apply(ctx, nil, extra[i:min(i+r.s.cfg.Batch, len(extra))]); err != nil {
+		if err := r.apply(ctx, nil, extra[i:min(i+r.s.cfg.Batch, len(extra))]); err != nil {
 			return res, err
 		}
 	}
 	res.Removed = len(extra)
-	if err := store.AdvanceCursor(ctx, name, seq); err != nil {
+	if err := store.AdvanceCursorLeased(ctx, name, r.s.owner, r.s.cfg.LeaseTTL, seq); err != nil {
 		return res, err
 	}
 	res.Cursor, res.State = seq, "done"
@@ -486,6 +539,12 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 func (r *run) answer(req reconcile) {
 	ctx, cancel := mergeCancel(r.s.ctx, req.ctx)
 	defer cancel()
+	if held, err := r.lease(ctx); err == nil && !held {
+		r.set(StateStandby, nil)
+		req.reply <- ReconcileResult{Mirror: r.t.Name(), State: StateStandby,
+			Detail: "another server process on this project delivers to this mirror; it rebuilds it at its start-up, or run task_reconcile there"}
+		return
+	}
 	res, err := r.rebuild(ctx)
 	if err == nil {
 		err = r.drain(ctx)
@@ -558,7 +617,7 @@ func sortedKeys(m map[string]string) []string {
 // Status is one mirror's lag and health.
 type Status struct {
 	Mirror      string  `json:"mirror" jsonschema:"vector (Chroma collection tasks) or graph (Neo4j :Task nodes)"`
-	State       string  `json:"state" jsonschema:"starting, ok, retrying, reconciling, not configured or stopped"`
+	State       string  `json:"state" jsonschema:"starting, ok, retrying, reconciling, standby (another process delivers), not configured or stopped"`
 	Pending     int     `json:"pending" jsonschema:"Task changes not yet delivered to the mirror"`
 	OldestAgeMs float64 `json:"oldest_age_ms" jsonschema:"Age of the oldest undelivered change (0 when none)"`
 	Cursor      int64   `json:"cursor" jsonschema:"Last outbox position delivered"`
@@ -578,6 +637,9 @@ func (s *Syncer) Status(ctx context.Context) []Status {
 		}
 		if r.state == StateRetrying {
 			st.RetryInMs = float64(max(time.Until(r.retry), 0).Microseconds()) / 1e3
+		}
+		if r.state == StateStandby {
+			st.Note = "another server process on this project holds this mirror's lease and delivers to it"
 		}
 		r.mu.Unlock()
 		ms, err := s.cfg.Store.MirrorState(ctx, st.Mirror)

@@ -384,3 +384,43 @@ func TestSyncerRebuildsAnEmptyOrStaleMirrorAtStartUp(t *testing.T) {
 		t.Fatalf("graph edges after a rebuild past pruned events = %v", got)
 	}
 }
+
+// Two syncers on one task database (two server processes on one project):
+// one delivers, the other stands by, and takes over when the first stops.
+func TestOnlyOneSyncerDeliversToAMirrorAtATime(t *testing.T) {
+	ctx := context.Background()
+	ts, vs, gs := project(t)
+	targets := []mirror.Target{mirror.VectorTarget{Borrow: lend(vs)}, mirror.GraphTarget{Borrow: lend(gs)}}
+	first := mirror.Start(mirror.Config{Store: ts, Logger: quiet, Targets: targets})
+	a, _ := ts.Create(ctx, sqlite.NewTask{Title: "a"})
+	first.Wake()
+	drained(t, first)
+	second := mirror.Start(mirror.Config{Store: ts, Logger: quiet, Targets: targets, Poll: 50 * time.Millisecond})
+	defer second.Stop(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := second.Status(ctx)
+		if st[0].State == mirror.StateStandby && st[1].State == mirror.StateStandby {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second syncer: %+v, want both mirrors on standby", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res, err := second.Reconcile(ctx, []string{mirror.Graph})
+	if err != nil || len(res) != 1 || res[0].State != mirror.StateStandby {
+		t.Fatalf("Reconcile on the standby syncer = %+v, %v", res, err)
+	}
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ts.Create(ctx, sqlite.NewTask{Title: "b", DependsOn: []string{a.ID}})
+	drained(t, second)
+	if got := vectorIDs(t, vs); !slices.Equal(got, sorted(a.ID, b.ID)) {
+		t.Fatalf("after the takeover, vector ids = %v", got)
+	}
+	if got := edges(t, gs); !slices.Equal(got, []string{b.ID + " DEPENDS_ON " + a.ID}) {
+		t.Fatalf("after the takeover, graph edges = %v", got)
+	}
+}

@@ -252,3 +252,69 @@ func (s *Store) CountTasks(ctx context.Context) (int, error) {
 	err := s.read(ctx, func(c *conn) error { return c.queryRow(ctx, `SELECT count(*) FROM tasks`).Scan(&n) })
 	return n, wrap("count tasks", err)
 }
+
+// ErrLeaseLost says that another syncer holds a mirror's lease: it delivers
+// to that mirror now.
+var ErrLeaseLost = errors.New("outbox: another syncer holds the mirror's lease")
+
+// AcquireLease makes owner the only syncer delivering to mirror until ttl
+// from now, or renews its lease. It fails (false) while another owner holds
+// an unexpired lease, unless dead(other) says that owner is gone.
+func (s *Store) AcquireLease(ctx context.Context, mirror, owner string, ttl time.Duration, dead func(other string) bool) (bool, error) {
+	got := false
+	err := s.write(ctx, func(c *conn) error {
+		got = false
+		now := time.Now()
+		var other, expires string
+		err := c.queryRow(ctx, `SELECT owner, expires_at FROM mirror_leases WHERE mirror = ?`, mirror).Scan(&other, &expires)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case other != owner && expires >= fmtTime(now) && (dead == nil || !dead(other)):
+			return nil
+		}
+		_, err = c.exec(ctx, `INSERT INTO mirror_leases (mirror, owner, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (mirror) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
+			mirror, owner, fmtTime(now.Add(ttl)))
+		got = err == nil
+		return err
+	})
+	return got, wrap("acquire mirror lease", err)
+}
+
+// AdvanceCursorLeased is AdvanceCursor for the holder of mirror's lease, in
+// one transaction with renewing it; ErrLeaseLost when owner no longer holds it.
+func (s *Store) AdvanceCursorLeased(ctx context.Context, mirror, owner string, ttl time.Duration, seq int64) error {
+	err := s.write(ctx, func(c *conn) error {
+		now := time.Now()
+		res, err := c.exec(ctx, `UPDATE mirror_leases SET expires_at = ? WHERE mirror = ? AND owner = ?`,
+			fmtTime(now.Add(ttl)), mirror, owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrLeaseLost
+		}
+		_, err = c.exec(ctx, `INSERT INTO mirror_cursors (mirror, seq, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (mirror) DO UPDATE SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at`,
+			mirror, seq, fmtTime(now))
+		return err
+	})
+	if errors.Is(err, ErrLeaseLost) {
+		return err
+	}
+	return wrap("advance mirror cursor", err)
+}
+
+// ReleaseLease gives up owner's lease on mirror, if it holds it, so another
+// syncer can take over at once.
+func (s *Store) ReleaseLease(ctx context.Context, mirror, owner string) error {
+	err := s.write(ctx, func(c *conn) error {
+		_, err := c.exec(ctx, `DELETE FROM mirror_leases WHERE mirror = ? AND owner = ?`, mirror, owner)
+		return err
+	})
+	return wrap("release mirror lease", err)
+}

@@ -2,10 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 )
@@ -166,5 +168,51 @@ func TestMirrorStateOfANeverSyncedMirrorWithNothingPending(t *testing.T) {
 	st, err := s.MirrorState(context.Background(), "graph")
 	if err != nil || st.HasCursor || st.Pending != 0 || !st.Oldest.IsZero() || st.Behind() {
 		t.Fatalf("MirrorState on an empty outbox = %+v, %v; want a zero state and no error", st, err)
+	}
+}
+
+func TestMirrorLeaseHasOneHolder(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	alive := func(string) bool { return false }
+	if ok, err := s.AcquireLease(ctx, "graph", "a", time.Minute, alive); err != nil || !ok {
+		t.Fatalf("first AcquireLease = %v, %v", ok, err)
+	}
+	if ok, err := s.AcquireLease(ctx, "graph", "a", time.Minute, alive); err != nil || !ok {
+		t.Fatalf("renewal = %v, %v", ok, err)
+	}
+	if ok, err := s.AcquireLease(ctx, "graph", "b", time.Minute, alive); err != nil || ok {
+		t.Fatalf("AcquireLease by another owner while held = %v, %v; want refused", ok, err)
+	}
+	if ok, _ := s.AcquireLease(ctx, "vector", "b", time.Minute, alive); !ok {
+		t.Fatal("a lease on another mirror is independent")
+	}
+	if err := s.AdvanceCursorLeased(ctx, "graph", "a", time.Minute, 7); err != nil {
+		t.Fatal(err)
+	}
+	// a's process died: b takes over, and a can no longer move the cursor.
+	dead := func(owner string) bool { return owner == "a" }
+	if ok, err := s.AcquireLease(ctx, "graph", "b", time.Minute, dead); err != nil || !ok {
+		t.Fatalf("AcquireLease over a dead owner = %v, %v", ok, err)
+	}
+	if err := s.AdvanceCursorLeased(ctx, "graph", "a", time.Minute, 9); !errors.Is(err, sqlite.ErrLeaseLost) {
+		t.Fatalf("AdvanceCursorLeased by the old owner = %v, want ErrLeaseLost", err)
+	}
+	st, _ := s.MirrorState(ctx, "graph")
+	if st.Cursor != 7 {
+		t.Fatalf("cursor = %d, want 7 (the lost owner's advance refused)", st.Cursor)
+	}
+	// An expired lease goes to whoever asks; a released one at once.
+	if ok, _ := s.AcquireLease(ctx, "graph", "c", -time.Second, alive); ok {
+		t.Fatal("c took a lease b holds")
+	}
+	if err := s.ReleaseLease(ctx, "graph", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.AcquireLease(ctx, "graph", "c", -time.Second, alive); !ok {
+		t.Fatal("c could not take a released lease")
+	}
+	if ok, _ := s.AcquireLease(ctx, "graph", "d", time.Minute, alive); !ok {
+		t.Fatal("d could not take c's expired lease")
 	}
 }

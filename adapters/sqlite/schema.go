@@ -108,6 +108,14 @@ CREATE TABLE outbox_pruned (
 	seq INTEGER NOT NULL
 ) STRICT;
 INSERT INTO outbox_pruned (id, seq) VALUES (1, 0);
+
+-- Which syncer delivers to a mirror: one at a time, so that two server
+-- processes on the same project never write a task's states out of order.
+CREATE TABLE mirror_leases (
+	mirror     TEXT PRIMARY KEY NOT NULL,
+	owner      TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+) STRICT;
 `,
 }
 
