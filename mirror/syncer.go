@@ -103,6 +103,8 @@ type run struct {
 	errAt  time.Time
 	synced time.Time
 	retry  time.Time // next attempt while retrying
+
+	leaseUntil time.Time // when this syncer's lease on the mirror ends; only the run's goroutine uses it
 }
 
 type reconcile struct {
@@ -301,9 +303,31 @@ func (r *run) loop() {
 	}
 }
 
-// lease acquires or renews this syncer's lease on the mirror.
+// lease acquires or renews this syncer's lease on the mirror. While more than
+// half of it is left (longer than any batch may take) it is held without a write.
 func (r *run) lease(ctx context.Context) (bool, error) {
-	return r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
+	if time.Until(r.leaseUntil) > r.s.cfg.LeaseTTL/2 {
+		return true, nil
+	}
+	at := time.Now()
+	held, err := r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
+	if held && err == nil {
+		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
+	}
+	return held, err
+}
+
+// advance moves the mirror's cursor to seq, renewing the lease.
+func (r *run) advance(ctx context.Context, seq int64) error {
+	at := time.Now()
+	err := r.s.cfg.Store.AdvanceCursorLeased(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, seq)
+	switch {
+	case err == nil:
+		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
+	case errors.Is(err, sqlite.ErrLeaseLost):
+		r.leaseUntil = time.Time{}
+	}
+	return err
 }
 
 // apply writes one batch to the mirror within half the lease's life, so that
@@ -426,7 +450,7 @@ func (r *run) drain(ctx context.Context) error {
 			return err
 		}
 		last := evs[len(evs)-1].Seq
-		if err := store.AdvanceCursorLeased(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, last); err != nil {
+		if err := r.advance(ctx, last); err != nil {
 			return err
 		}
 		cursor = last
@@ -523,7 +547,7 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 		}
 	}
 	res.Removed = len(extra)
-	if err := store.AdvanceCursorLeased(ctx, name, r.s.owner, r.s.cfg.LeaseTTL, seq); err != nil {
+	if err := r.advance(ctx, seq); err != nil {
 		return res, err
 	}
 	res.Cursor, res.State = seq, "done"
