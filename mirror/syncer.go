@@ -626,6 +626,7 @@ func (s *Syncer) Reconcile(ctx context.Context, names []string) ([]ReconcileResu
 			out = append(out, ReconcileResult{Mirror: n, State: StateNotConfigured, Detail: s.cfg.Skipped[n]})
 		}
 	}
+	slices.SortStableFunc(out, func(a, b ReconcileResult) int { return rank(a.Mirror) - rank(b.Mirror) })
 	return out, nil
 }
 
@@ -680,5 +681,17 @@ func (s *Syncer) Status(ctx context.Context) []Status {
 	for _, n := range sortedKeys(s.cfg.Skipped) {
 		out = append(out, Status{Mirror: n, State: StateNotConfigured, Note: s.cfg.Skipped[n]})
 	}
+	slices.SortStableFunc(out, func(a, b Status) int { return rank(a.Mirror) - rank(b.Mirror) })
 	return out
+}
+
+// rank orders mirrors as pool_status and task_reconcile list them.
+func rank(name string) int {
+	switch name {
+	case Vector:
+		return 0
+	case Graph:
+		return 1
+	}
+	return 2
 }
