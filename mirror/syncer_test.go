@@ -151,7 +151,7 @@ func vectorIDs(t testing.TB, vs *chroma.Store) []string {
 
 func edges(t testing.TB, gs *neo4j.Store) []string {
 	t.Helper()
-	es, err := mirror.Edges(context.Background(), gs)
+	es, err := mirror.GraphEdges(context.Background(), gs)
 	if err != nil {
 		t.Fatal(err)
 	}

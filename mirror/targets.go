@@ -131,8 +131,8 @@ func (GraphTarget) Name() string { return Graph }
 // these types to other tasks are exactly its dependencies and its parent.
 var relTypes = []string{RelDependsOn, RelSubtaskOf}
 
-// NodeState is a task's node as the graph mirror holds it.
-func NodeState(t sqlite.Task) neo4j.NodeState {
+// GraphNode is a task's node as the graph mirror holds it.
+func GraphNode(t sqlite.Task) neo4j.NodeState {
 	out := map[string][]string{RelDependsOn: t.DependsOn, RelSubtaskOf: {}}
 	if t.ParentID != nil && *t.ParentID != "" {
 		out[RelSubtaskOf] = []string{*t.ParentID}
@@ -153,7 +153,7 @@ func (g GraphTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []s
 	}
 	states := make([]neo4j.NodeState, len(tasks))
 	for i, t := range tasks {
-		states[i] = NodeState(t)
+		states[i] = GraphNode(t)
 	}
 	return s.SyncNodes(ctx, TaskLabel, relTypes, states)
 }
@@ -174,7 +174,7 @@ func (g GraphTarget) Empty(ctx context.Context) (bool, error) {
 	return len(keys) == 0, err
 }
 
-// Edges lists the task relationships the graph mirror holds.
-func Edges(ctx context.Context, s *neo4j.Store) ([]neo4j.Edge, error) {
+// GraphEdges lists the task relationships the graph mirror holds.
+func GraphEdges(ctx context.Context, s *neo4j.Store) ([]neo4j.Edge, error) {
 	return s.Edges(ctx, TaskLabel, relTypes)
 }

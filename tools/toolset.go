@@ -104,5 +104,6 @@ Use it to plan and coordinate work across agents:
 - task_list (filters, full-text "text", ready=true) and task_get (subtasks, dependencies, artifacts) read; task_update changes fields with optimistic locking (pass the version you read).
 - Semantic memory: vector_upsert stores documents (text and metadata) in a named collection; vector_query finds the nearest in meaning to a text; vector_get, vector_delete, vector_collections and vector_drop_collection manage them. They need Chroma (installed, or CHROMA_URL) and an embedding provider, or vectors you send.
 - Knowledge graph: graph_merge_node and graph_merge_relationship record what the project is made of (files, components, people's roles, decisions); graph_neighbors walks it; graph_query runs read-only Cypher (checked by Neo4j's own plan), graph_write runs changes, graph_schema lists labels and types. They need Neo4j (NEO4J_URI, or a managed server configured globally).
-- pool_status and workspace_info show the databases behind the project.
+- Tasks are mirrored into Chroma (collection "tasks") and Neo4j ((:Task) nodes with DEPENDS_ON/SUBTASK_OF) when those are configured, a moment after each change; task_reconcile rebuilds a mirror from SQLite.
+- pool_status and workspace_info show the databases behind the project (pool_status also each task mirror's lag).
 Every tool takes an optional "workspace": any path inside the project. Without it the server uses the client's roots, then TASK_ORCHESTRATOR_WORKSPACE, then its working directory.`
