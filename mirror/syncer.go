@@ -104,7 +104,10 @@ type run struct {
 	synced time.Time
 	retry  time.Time // next attempt while retrying
 
-	leaseUntil time.Time // when this syncer's lease on the mirror ends; only the run's goroutine uses it
+	// Only the run's goroutine uses these.
+	leaseUntil  time.Time // when this syncer's lease on the mirror ends
+	cursor      int64     // the mirror's cursor, while cursorKnown
+	cursorKnown bool      // false until read, and whenever another syncer may have moved it
 }
 
 type reconcile struct {
@@ -310,6 +313,9 @@ func (r *run) lease(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	at := time.Now()
+	if at.After(r.leaseUntil) {
+		r.cursorKnown = false // the lease lapsed: someone else may have delivered meanwhile
+	}
 	held, err := r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
 	if held && err == nil {
 		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
@@ -324,8 +330,11 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 	switch {
 	case err == nil:
 		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
+		r.cursor = max(r.cursor, seq) // the stored cursor never moves back either
 	case errors.Is(err, sqlite.ErrLeaseLost):
-		r.leaseUntil = time.Time{}
+		r.leaseUntil, r.cursorKnown = time.Time{}, false
+	default:
+		r.cursorKnown = false // unknown whether it committed
 	}
 	return err
 }
@@ -414,11 +423,14 @@ func (r *run) startup(ctx context.Context) error {
 // drain delivers every event after the cursor, batch by batch.
 func (r *run) drain(ctx context.Context) error {
 	store := r.s.cfg.Store
-	st, err := store.MirrorState(ctx, r.t.Name())
-	if err != nil {
-		return err
+	if !r.cursorKnown {
+		st, err := store.MirrorState(ctx, r.t.Name())
+		if err != nil {
+			return err
+		}
+		r.cursor, r.cursorKnown = st.Cursor, true
 	}
-	cursor := st.Cursor
+	cursor := r.cursor
 	for {
 		evs, err := store.OutboxAfter(ctx, cursor, r.s.cfg.Batch)
 		if err != nil || len(evs) == 0 {

@@ -50,7 +50,9 @@ func (v VectorTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []
 	docs := make([]chroma.Document, len(tasks))
 	for i, t := range tasks {
 		docs[i] = Document(t)
-		if _, ok := docs[i].Metadata[MetaRole]; !ok {
+		// Only an update can take a role away: a task at version 1 was
+		// just created, its document cannot have one.
+		if _, ok := docs[i].Metadata[MetaRole]; !ok && t.Version > 1 {
 			roleless = append(roleless, t.ID)
 		}
 	}
