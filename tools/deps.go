@@ -13,6 +13,7 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -40,6 +41,9 @@ type Deps struct {
 
 	rootsMu    sync.Mutex
 	rootsCache map[string][]string // legacy session id -> root URIs
+
+	syncersMu sync.Mutex
+	syncers   map[string]*mirror.Syncer // workspace root -> its mirror syncer, while its task store is open
 }
 
 func (d *Deps) logger() *slog.Logger {
@@ -55,6 +59,9 @@ type opener[T pooling.Member] struct {
 	what     string // "task tools", for messages
 	settings func(workspace.Config) workspace.PoolSettings
 	open     func(ctx context.Context, root string, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) (T, error)
+	// attach, when set, starts what lives as long as the opened store (the
+	// task store's mirror syncer) and returns how to stop it.
+	attach func(store T, root workspace.Root, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) func(context.Context) error
 }
 
 // borrow returns the project's adapter for one backend, opening it (and its
@@ -99,7 +106,11 @@ func openMember[T pooling.Member](ctx context.Context, d *Deps, root workspace.R
 		return nil, err
 	}
 	logger.Info("backend opened", "backend", o.backend, "root", root.Path, "source", string(root.Source))
-	return &projectMember[T]{store: store, logFile: logFile}, nil
+	pm := &projectMember[T]{store: store, logFile: logFile}
+	if o.attach != nil {
+		pm.stop = o.attach(store, root, layout, cfg, logger)
+	}
+	return pm, nil
 }
 
 // projectConfig layers the project's own config file over the server's.
@@ -124,6 +135,7 @@ func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Stor
 				MaxMetadata: cfg.Security.MaxMetadataBytes,
 			})
 		},
+		attach: d.startSyncer,
 	})
 	return store, workspace.LayoutFor(root.Path), release, err
 }
@@ -224,12 +236,17 @@ func (d *Deps) projectLogger(layout workspace.Layout) (*slog.Logger, io.Closer) 
 type projectMember[T pooling.Member] struct {
 	store   T
 	logFile io.Closer
+	stop    func(context.Context) error // what attach started; stopped before the store closes
 }
 
 func (m *projectMember[T]) PoolMetrics() []pooling.Metrics { return m.store.PoolMetrics() }
 
 func (m *projectMember[T]) Close(ctx context.Context) error {
-	err := m.store.Close(ctx)
+	var err error
+	if m.stop != nil {
+		err = m.stop(ctx)
+	}
+	err = errors.Join(err, m.store.Close(ctx))
 	if m.logFile != nil {
 		err = errors.Join(err, m.logFile.Close())
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -50,6 +51,9 @@ type WorkspacePools struct {
 	Root  string     `json:"root"`
 	Open  bool       `json:"open" jsonschema:"Whether the project's pools are open (they open lazily, on the first call that needs them)"`
 	Pools []PoolView `json:"pools"`
+	// Mirrors are the copies of the project's tasks in Chroma and Neo4j, fed
+	// from SQLite's outbox: how far behind each one is.
+	Mirrors []mirror.Status `json:"mirrors"`
 }
 
 // PoolStatusResult is pool_status's answer.
@@ -114,8 +118,8 @@ func viewOf(m pooling.Metrics) PoolView {
 
 func ms(seconds float64) float64 { return float64(int64(seconds*1e6)) / 1e3 }
 
-func (d *Deps) workspacePools(root string) WorkspacePools {
-	wp := WorkspacePools{Root: root, Pools: []PoolView{}}
+func (d *Deps) workspacePools(ctx context.Context, root string) WorkspacePools {
+	wp := WorkspacePools{Root: root, Pools: []PoolView{}, Mirrors: d.mirrorStatus(ctx, root)}
 	open := map[string]bool{}
 	for _, m := range d.Registry.Metrics(root) {
 		wp.Open = true
@@ -145,6 +149,31 @@ func (d *Deps) workspacePools(root string) WorkspacePools {
 		}
 	}
 	return wp
+}
+
+// mirrorStatus is the lag of the project's task mirrors. It never opens
+// anything: a project whose task store is closed has no syncer running.
+func (d *Deps) mirrorStatus(ctx context.Context, root string) []mirror.Status {
+	if sy := d.syncer(root); sy != nil {
+		return sy.Status(ctx)
+	}
+	layout := workspace.LayoutFor(root)
+	cfg := d.Config
+	if pc, _, err := d.projectConfig(layout); err == nil {
+		cfg = pc
+	}
+	out := []mirror.Status{}
+	for _, m := range []struct {
+		name       string
+		configured func(string, workspace.Layout, workspace.Config) (bool, string)
+	}{{mirror.Vector, d.vectorMirror}, {mirror.Graph, d.graphMirror}} {
+		st := mirror.Status{Mirror: m.name, State: "not opened", Note: "the syncer starts with the project's task store (on the first task call)"}
+		if ok, why := m.configured(root, layout, cfg); !ok {
+			st.State, st.Note = mirror.StateNotConfigured, why
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // vectorInfo says whether and how the project reaches Chroma, without starting anything.
@@ -184,7 +213,7 @@ func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Con
 
 func poolStatus(d *Deps) server.ServerTool {
 	tool := newTool("pool_status", "Pool status",
-		"Show the connection pools of this project (or of every open project with all=true): connections in use, idle, waiting, acquire wait p50/p99, timeouts, errors and state. Never opens a pool.",
+		"Show the connection pools of this project (or of every open project with all=true): connections in use, idle, waiting, acquire wait p50/p99, timeouts, errors and state; and how far the task mirrors in Chroma and Neo4j lag behind SQLite (pending changes, oldest age, last error, state). Never opens a pool.",
 		readHints, mcp.WithInputSchema[poolStatusArgs](), mcp.WithOutputSchema[PoolStatusResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a poolStatusArgs) (any, string, error) {
 		res := PoolStatusResult{Workspaces: []WorkspacePools{}}
@@ -193,7 +222,7 @@ func poolStatus(d *Deps) server.ServerTool {
 				return nil, "", badArg("pass either workspace or all=true, not both")
 			}
 			for _, ws := range d.Registry.Workspaces() {
-				res.Workspaces = append(res.Workspaces, d.workspacePools(ws))
+				res.Workspaces = append(res.Workspaces, d.workspacePools(ctx, ws))
 			}
 			return res, fmt.Sprintf("%d open project(s)", len(res.Workspaces)), nil
 		}
@@ -201,7 +230,7 @@ func poolStatus(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		wp := d.workspacePools(root.Path)
+		wp := d.workspacePools(ctx, root.Path)
 		res.Workspaces = append(res.Workspaces, wp)
 		text := root.Path + ": "
 		for i, p := range wp.Pools {
@@ -209,6 +238,12 @@ func poolStatus(d *Deps) server.ServerTool {
 				text += ", "
 			}
 			text += fmt.Sprintf("%s %s %d/%d in use", p.Name, p.State, p.InUse, p.Max)
+		}
+		for _, m := range wp.Mirrors {
+			text += fmt.Sprintf("; %s mirror %s", m.Mirror, m.State)
+			if m.Pending > 0 {
+				text += fmt.Sprintf(", %d pending (oldest %.0f ms)", m.Pending, m.OldestAgeMs)
+			}
 		}
 		return res, text, nil
 	})}

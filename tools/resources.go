@@ -58,8 +58,8 @@ func Resources(d *Deps) ([]server.ServerResource, []server.ServerResourceTemplat
 		return d.readResource(ctx, req, d.openTasks)
 	}
 	pools := func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-		return d.readResource(ctx, req, func(_ context.Context, root workspace.Root) (any, error) {
-			return d.workspacePools(root.Path), nil
+		return d.readResource(ctx, req, func(ctx context.Context, root workspace.Root) (any, error) {
+			return d.workspacePools(ctx, root.Path), nil
 		})
 	}
 	openDesc := "The project's unfinished tasks (pending, in progress, blocked), oldest first, with their dependencies: what an agent should look at before planning or claiming work."

@@ -89,7 +89,7 @@ func New(d *Deps) *Toolset {
 	)
 	ts.AddWrite(
 		taskCreate(d), taskUpdate(d), taskClaim(d), taskComplete(d),
-		taskDelete(d), taskDependency(d),
+		taskDelete(d), taskDependency(d), taskReconcile(d),
 		vectorUpsert(d), vectorDelete(d), vectorDropCollection(d),
 		graphMergeNode(d), graphMergeRelationship(d), graphDeleteNode(d), graphWrite(d),
 		taskLink(d),
@@ -107,5 +107,6 @@ Use it to plan and coordinate work across agents:
 - Semantic memory: vector_upsert stores documents (text and metadata) in a named collection; vector_query finds the nearest in meaning to a text; vector_get, vector_delete, vector_collections and vector_drop_collection manage them. They need Chroma (installed, or CHROMA_URL) and an embedding provider, or vectors you send.
 - Knowledge graph: graph_merge_node and graph_merge_relationship record what the project is made of (files, components, people's roles, decisions); graph_neighbors walks it; graph_query runs read-only Cypher (checked by Neo4j's own plan), graph_write runs changes, graph_schema lists labels and types. They need Neo4j (NEO4J_URI, or a managed server configured globally).
 - Tasks as meaning and as a graph: task_graph gives, for a task, the unfinished tasks that block it (start with the startable ones), the tasks it unblocks, and the project's critical path (works on SQLite alone); task_similar finds tasks close in meaning to a text before you create a duplicate (needs Chroma and an embedding provider); task_link ties a task to graph nodes such as files, components or roles.
-- pool_status and workspace_info show the databases behind the project.
+- Tasks are mirrored into Chroma (collection "tasks") and Neo4j ((:Task) nodes with DEPENDS_ON/SUBTASK_OF) when those are configured, a moment after each change; task_reconcile rebuilds a mirror from SQLite.
+- pool_status and workspace_info show the databases behind the project (pool_status also each task mirror's lag).
 Every tool takes an optional "workspace": any path inside the project. Without it the server uses the client's roots, then TASK_ORCHESTRATOR_WORKSPACE, then its working directory.`

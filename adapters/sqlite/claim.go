@@ -33,7 +33,7 @@ func (s *Store) Claim(ctx context.Context, agent, role string, labels []string) 
 		return nil, err
 	}
 	var out *Task
-	err = s.write(ctx, func(c *conn) error {
+	err = s.writeChange(ctx, func(c *conn) error {
 		var id string
 		err := c.queryRow(ctx, `SELECT t.id FROM tasks t
 			WHERE t.status = 'pending'
@@ -59,6 +59,9 @@ func (s *Store) Claim(ctx context.Context, agent, role string, labels []string) 
 			return err
 		} else if n != 1 {
 			return fmt.Errorf("claim %s: updated %d rows, want 1", id, n)
+		}
+		if err := enqueue(ctx, c, EventStatus, now, id); err != nil {
+			return err
 		}
 		t, err := getTask(ctx, c, "id", id)
 		out = &t
@@ -97,7 +100,7 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 		out       Task
 		unblocked = []string{}
 	)
-	err := s.write(ctx, func(c *conn) error {
+	err := s.writeChange(ctx, func(c *conn) error {
 		var status string
 		err := c.queryRow(ctx, `SELECT status FROM tasks WHERE id = ?`, id).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -114,6 +117,9 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 		ts := fmtTime(now)
 		if _, err := c.exec(ctx, `UPDATE tasks SET status = ?, summary = ?, completed_at = ?, updated_at = ?,
 			version = version + 1 WHERE id = ?`, outcome, cp.Summary, ts, ts, id); err != nil {
+			return err
+		}
+		if err := enqueue(ctx, c, EventStatus, ts, id); err != nil {
 			return err
 		}
 		if a := cp.Artifact; a != nil {

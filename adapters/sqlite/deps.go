@@ -20,7 +20,7 @@ func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, 
 		return Task{}, invalid("depends_on", "task %s cannot depend on itself", id)
 	}
 	var out Task
-	err := s.write(ctx, func(c *conn) error {
+	err := s.writeChange(ctx, func(c *conn) error {
 		if err := mustExist(ctx, c, "id", id); err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func (s *Store) RemoveDependency(ctx context.Context, id, dependsOn string) (Tas
 		return Task{}, err
 	}
 	var out Task
-	err := s.write(ctx, func(c *conn) error {
+	err := s.writeChange(ctx, func(c *conn) error {
 		if err := mustExist(ctx, c, "id", id); err != nil {
 			return err
 		}
@@ -86,10 +86,13 @@ func (s *Store) RemoveDependency(ctx context.Context, id, dependsOn string) (Tas
 	return out, wrap("remove dependency", err)
 }
 
-// touch records a change to a task: a new version and updated_at.
+// touch records a change to a task's dependencies: a new version and
+// updated_at, and an outbox event.
 func touch(ctx context.Context, c *conn, id, ts string) error {
-	_, err := c.exec(ctx, `UPDATE tasks SET version = version + 1, updated_at = ? WHERE id = ?`, ts, id)
-	return err
+	if _, err := c.exec(ctx, `UPDATE tasks SET version = version + 1, updated_at = ? WHERE id = ?`, ts, id); err != nil {
+		return err
+	}
+	return enqueue(ctx, c, EventDependency, ts, id)
 }
 
 // dependencyPath returns a path of dependency edges from → … → to, or nil

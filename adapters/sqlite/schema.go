@@ -82,6 +82,41 @@ CREATE TRIGGER tasks_fts_update AFTER UPDATE OF title, description, seq ON tasks
 	INSERT INTO tasks_fts (rowid, title, description) VALUES (new.seq, new.title, new.description);
 END;
 `,
+	// 2: the transactional outbox. Every task change writes an outbox row in
+	// its own transaction; the mirror syncer drains it into Chroma and Neo4j.
+	// AUTOINCREMENT: a seq is never reused after pruning, so a cursor always
+	// means the same point in history.
+	`
+CREATE TABLE outbox (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	task_id    TEXT NOT NULL,
+	kind       TEXT NOT NULL CHECK (kind IN ('create','update','status','dependency','delete')),
+	created_at TEXT NOT NULL
+) STRICT;
+
+-- One row per mirror: the last outbox seq delivered to it.
+CREATE TABLE mirror_cursors (
+	mirror     TEXT PRIMARY KEY NOT NULL,
+	seq        INTEGER NOT NULL CHECK (seq >= 0),
+	updated_at TEXT NOT NULL
+) STRICT;
+
+-- The highest seq pruned from the outbox: a cursor below it has missed events
+-- and its mirror must be rebuilt from the tasks.
+CREATE TABLE outbox_pruned (
+	id  INTEGER PRIMARY KEY CHECK (id = 1),
+	seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO outbox_pruned (id, seq) VALUES (1, 0);
+
+-- Which syncer delivers to a mirror: one at a time, so that two server
+-- processes on the same project never write a task's states out of order.
+CREATE TABLE mirror_leases (
+	mirror     TEXT PRIMARY KEY NOT NULL,
+	owner      TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+) STRICT;
+`,
 }
 
 // migrate brings the schema up to date. It runs on the writer at Open, so a

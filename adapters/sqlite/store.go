@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -49,6 +50,10 @@ type Store struct {
 	// connect, when set, replaces both pools: the benchmarks' baseline opens
 	// a fresh connection per call through it and runs the very same code.
 	connect func(ctx context.Context, write bool) (*conn, func(error), error)
+
+	// onOutbox is called after a transaction that wrote outbox rows commits
+	// (see outbox.go); it must not block.
+	onOutbox atomic.Pointer[func()]
 
 	clockMu sync.Mutex
 	lastNow time.Time // guarded by clockMu; see now

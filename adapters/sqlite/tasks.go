@@ -295,7 +295,7 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 	}
 
 	var out Task
-	err = s.write(ctx, func(c *conn) error {
+	err = s.writeChange(ctx, func(c *conn) error {
 		if nt.ParentID != "" {
 			if err := mustExist(ctx, c, "parent_id", nt.ParentID); err != nil {
 				return err
@@ -321,6 +321,9 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 			if _, err := c.exec(ctx, `INSERT INTO task_dependencies (task_id, depends_on_id) VALUES (?, ?)`, id, d); err != nil {
 				return err
 			}
+		}
+		if err := enqueue(ctx, c, EventCreate, ts, id); err != nil {
+			return err
 		}
 		out = Task{
 			ID: id, Title: title, Description: nt.Description, Status: "pending", Priority: prio,
@@ -516,7 +519,7 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 		return Task{}, invalid("parent_id", "task %s cannot be its own parent", id)
 	}
 	var out Task
-	err = s.write(ctx, func(c *conn) error {
+	err = s.writeChange(ctx, func(c *conn) error {
 		cur, err := getTask(ctx, c, "id", id)
 		if err != nil {
 			return err
@@ -596,6 +599,13 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 				return err
 			}
 		}
+		kind := EventUpdate
+		if next.Status != cur.Status {
+			kind = EventStatus
+		}
+		if err := enqueue(ctx, c, kind, fmtTime(now), id); err != nil {
+			return err
+		}
 		out, err = getTask(ctx, c, "id", id)
 		return err
 	})
@@ -644,7 +654,7 @@ func (s *Store) Delete(ctx context.Context, id string, cascade bool) ([]string, 
 		return nil, err
 	}
 	var deleted []string
-	err := s.write(ctx, func(c *conn) error {
+	err := s.writeChange(ctx, func(c *conn) error {
 		if err := mustExist(ctx, c, "id", id); err != nil {
 			return err
 		}
@@ -675,14 +685,23 @@ func (s *Store) Delete(ctx context.Context, id string, cascade bool) ([]string, 
 				"or move them elsewhere with task_update parent_id first", id, n)
 		}
 		in := jsonIDs(deleted)
+		ts := fmtTime(s.now())
 		// Tasks outside the subtree that lose a dependency change too.
-		if _, err := c.exec(ctx, `UPDATE tasks SET version = version + 1, updated_at = ?1
-			WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id IN (SELECT value FROM json_each(?2)))
-			AND id NOT IN (SELECT value FROM json_each(?2))`, fmtTime(s.now()), in); err != nil {
+		if _, err := c.exec(ctx, `INSERT INTO outbox (task_id, kind, created_at)
+			SELECT DISTINCT task_id, 'dependency', ?1 FROM task_dependencies
+			WHERE depends_on_id IN (SELECT value FROM json_each(?2)) AND task_id NOT IN (SELECT value FROM json_each(?2))
+			ORDER BY task_id`, ts, in); err != nil {
 			return err
 		}
-		_, err = c.exec(ctx, `DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, in)
-		return err
+		if _, err := c.exec(ctx, `UPDATE tasks SET version = version + 1, updated_at = ?1
+			WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id IN (SELECT value FROM json_each(?2)))
+			AND id NOT IN (SELECT value FROM json_each(?2))`, ts, in); err != nil {
+			return err
+		}
+		if _, err = c.exec(ctx, `DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, in); err != nil {
+			return err
+		}
+		return enqueue(ctx, c, EventDelete, ts, deleted...)
 	})
 	if err != nil {
 		return nil, wrap("delete task", err)

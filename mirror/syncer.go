@@ -1,0 +1,709 @@
+package mirror
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+)
+
+// States of a mirror, as pool_status shows them.
+const (
+	StateStarting      = "starting"       // checking the mirror (and rebuilding it if stale) before the first delivery
+	StateOK            = "ok"             // caught up, or delivering
+	StateRetrying      = "retrying"       // the last delivery failed; retrying with backoff
+	StateReconciling   = "reconciling"    // being rebuilt from SQLite
+	StateNotConfigured = "not configured" // the backend is not set up for this project: skipped
+	StateStandby       = "standby"        // another server process on this project delivers to this mirror
+	StateStopped       = "stopped"        // the workspace closed
+)
+
+// Defaults of Config.
+const (
+	DefaultBatch      = 256
+	DefaultMinBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff = 5 * time.Second
+	DefaultPoll       = 5 * time.Second
+	// DefaultLinger is how long a woken mirror waits for more changes before
+	// reading the outbox: a burst of task calls becomes one batch (one cursor
+	// write on the task store's single writer) instead of one per call.
+	DefaultLinger = 25 * time.Millisecond
+	// DefaultLeaseTTL is how long a mirror's lease lasts without renewal; a
+	// batch must finish within half of it.
+	DefaultLeaseTTL = time.Minute
+	// pruneEvery bounds how often delivered events are pruned (a write on the
+	// task store's single writer).
+	pruneEvery = 2 * time.Second
+)
+
+// ErrStopped is returned by Reconcile once the syncer has stopped.
+var ErrStopped = errors.New("mirror: the syncer has stopped (the workspace closed)")
+
+// Config configures a Syncer.
+type Config struct {
+	Store *sqlite.Store
+	// Targets are the configured mirrors; each drains the outbox on its own.
+	Targets []Target
+	// Skipped are the mirrors not configured for the project, with the reason.
+	Skipped map[string]string
+	Logger  *slog.Logger
+	// Batch is how many outbox events one delivery takes (0 = DefaultBatch).
+	Batch int
+	// MinBackoff and MaxBackoff bound the wait between failed deliveries.
+	MinBackoff, MaxBackoff time.Duration
+	// Poll is how often the outbox is read without a wake-up: another
+	// process may have written to the same task database (0 = DefaultPoll).
+	Poll time.Duration
+	// Linger is how long a wake-up waits for more changes (0 = DefaultLinger,
+	// negative = none).
+	Linger time.Duration
+	// LeaseTTL: only the holder of a mirror's lease (in the task database)
+	// delivers to it, so that two processes never interleave a task's states
+	// (0 = DefaultLeaseTTL).
+	LeaseTTL time.Duration
+}
+
+// Syncer keeps the project's mirrors in step with its task store: one
+// goroutine per configured mirror drains the outbox from that mirror's cursor,
+// in order, coalescing each batch's events per task and delivering the
+// task's current state (or its deletion). Task calls never wait for it: they
+// only write outbox rows and Wake it.
+type Syncer struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // cancelled by Stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	runs   []*run
+	owner  string // this syncer's id in mirror_leases
+
+	pruneMu   sync.Mutex // guards lastPrune
+	lastPrune time.Time
+}
+
+// run is one mirror's drain loop.
+type run struct {
+	s      *Syncer
+	t      Target
+	wake   chan struct{}  // capacity 1: a pending wake-up
+	recon  chan reconcile // task_reconcile requests
+	mu     sync.Mutex     // guards the fields below
+	state  string
+	err    string
+	errAt  time.Time
+	synced time.Time
+	retry  time.Time // next attempt while retrying
+
+	// Only the run's goroutine uses these.
+	leaseUntil  time.Time // when this syncer's lease on the mirror ends
+	cursor      int64     // the mirror's cursor, while cursorKnown
+	cursorKnown bool      // false until read, and whenever another syncer may have moved it
+}
+
+type reconcile struct {
+	ctx   context.Context
+	reply chan ReconcileResult
+}
+
+// ReconcileResult says what rebuilding one mirror did.
+type ReconcileResult struct {
+	Mirror   string  `json:"mirror"`
+	State    string  `json:"state" jsonschema:"done, not configured, standby (another server process delivers to this mirror) or failed"`
+	Tasks    int     `json:"tasks" jsonschema:"Tasks written to the mirror"`
+	Removed  int     `json:"removed" jsonschema:"Entries removed from the mirror because their task no longer exists"`
+	Cursor   int64   `json:"cursor" jsonschema:"Outbox position the mirror is at afterwards; later changes are delivered by the syncer"`
+	Millis   float64 `json:"ms"`
+	Error    string  `json:"error,omitempty"`
+	Detail   string  `json:"detail,omitempty"`
+	internal error
+}
+
+// Err is the failure of a reconcile, if any.
+func (r ReconcileResult) Err() error { return r.internal }
+
+// Start starts one drain goroutine per target. Stop ends them.
+func Start(cfg Config) *Syncer {
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	s := &Syncer{cfg: cfg, log: cfg.Logger, owner: newOwner()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if len(cfg.Targets) == 0 {
+		// Nobody reads the outbox: drop what is there now and every
+		// idlePrune (a mirror configured later sees its cursor behind the
+		// pruned mark and rebuilds itself).
+		s.wg.Add(1)
+		go s.pruneAlone()
+	}
+	for _, t := range cfg.Targets {
+		r := &run{s: s, t: t, wake: make(chan struct{}, 1), recon: make(chan reconcile), state: StateStarting}
+		r.wake <- struct{}{} // drain once at start
+		s.runs = append(s.runs, r)
+		s.wg.Add(1)
+		go r.loop()
+	}
+	return s
+}
+
+// Wake tells every mirror that the outbox has new events. It never blocks.
+func (s *Syncer) Wake() {
+	for _, r := range s.runs {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Stop ends every drain goroutine and waits for them (or for ctx). Undelivered
+// events stay in the outbox for the next start.
+func (s *Syncer) Stop(ctx context.Context) error {
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("mirror: the syncer did not stop in time: %w", ctx.Err())
+	}
+	// Let another process's syncer take over at once.
+	var errs []error
+	for _, r := range s.runs {
+		if err := s.cfg.Store.ReleaseLease(ctx, r.t.Name(), s.owner); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) set(state string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state = state
+	if err != nil {
+		r.err, r.errAt = pooling.Sanitize(err.Error()), time.Now()
+	} else if state == StateOK {
+		r.synced = time.Now()
+	}
+}
+
+func (r *run) loop() {
+	defer r.s.wg.Done()
+	ctx := r.s.ctx
+	backoff := time.Duration(0)
+	started := false
+	// standby: another process holds the lease; only the poll tries again
+	// (a wake-up per task call would be a lease write per task call).
+	standby := false
+	poll := time.NewTimer(r.s.cfg.Poll)
+	defer poll.Stop()
+	for {
+		var timer <-chan time.Time
+		if backoff > 0 {
+			t := time.NewTimer(backoff)
+			timer = t.C
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				r.set(StateStopped, nil)
+				return
+			case req := <-r.recon:
+				t.Stop()
+				r.answer(req)
+				continue
+			case <-timer:
+			}
+		} else {
+			wake := r.wake
+			if standby {
+				wake = nil
+			}
+			select {
+			case <-ctx.Done():
+				r.set(StateStopped, nil)
+				return
+			case req := <-r.recon:
+				r.answer(req)
+				continue
+			case <-wake:
+				if !r.linger(ctx) {
+					r.set(StateStopped, nil)
+					return
+				}
+			case <-poll.C:
+				poll.Reset(r.s.cfg.Poll)
+			}
+		}
+		held, err := r.lease(ctx)
+		standby = err == nil && !held
+		if standby {
+			r.set(StateStandby, nil)
+			backoff = 0
+			continue
+		}
+		if err == nil && !started {
+			err = r.startup(ctx)
+			started = err == nil
+		}
+		if err == nil {
+			err = r.drain(ctx)
+		}
+		switch {
+		case ctx.Err() != nil:
+			r.set(StateStopped, nil)
+			return
+		case errors.Is(err, sqlite.ErrLeaseLost):
+			r.set(StateStandby, nil)
+			standby, backoff = true, 0
+			r.s.log.Info("mirror: another server process took over this mirror", "mirror", r.t.Name())
+		case notConfigured(err):
+			r.set(StateNotConfigured, err)
+			r.s.log.Warn("mirror: the backend is not configured; skipping this mirror", "mirror", r.t.Name(), "err", err)
+			r.park(ctx, err)
+			return
+		case err != nil:
+			backoff = min(max(2*backoff, r.s.cfg.MinBackoff), r.s.cfg.MaxBackoff)
+			r.mu.Lock()
+			r.retry = time.Now().Add(backoff)
+			r.mu.Unlock()
+			r.set(StateRetrying, err)
+			r.s.log.Warn("mirror: delivery failed; retrying", "mirror", r.t.Name(), "in", backoff, "err", err)
+		default:
+			if backoff > 0 {
+				r.s.log.Info("mirror: delivering again", "mirror", r.t.Name())
+			}
+			backoff = 0
+			r.set(StateOK, nil)
+		}
+	}
+}
+
+// lease acquires or renews this syncer's lease on the mirror. While more than
+// half of it is left (longer than any batch may take) it is held without a write.
+func (r *run) lease(ctx context.Context) (bool, error) {
+	if time.Until(r.leaseUntil) > r.s.cfg.LeaseTTL/2 {
+		return true, nil
+	}
+	at := time.Now()
+	if at.After(r.leaseUntil) {
+		r.cursorKnown = false // the lease lapsed: someone else may have delivered meanwhile
+	}
+	held, err := r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
+	if held && err == nil {
+		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
+	}
+	return held, err
+}
+
+// advance moves the mirror's cursor to seq, renewing the lease.
+func (r *run) advance(ctx context.Context, seq int64) error {
+	at := time.Now()
+	err := r.s.cfg.Store.AdvanceCursorLeased(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, seq)
+	switch {
+	case err == nil:
+		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
+		r.cursor = max(r.cursor, seq) // the stored cursor never moves back either
+	case errors.Is(err, sqlite.ErrLeaseLost):
+		r.leaseUntil, r.cursorKnown = time.Time{}, false
+	default:
+		r.cursorKnown = false // unknown whether it committed
+	}
+	return err
+}
+
+// apply writes one batch to the mirror within half the lease's life, so that
+// no write of this syncer lands after another one took the lease over.
+func (r *run) apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.LeaseTTL/2)
+	defer cancel()
+	return r.t.Apply(ctx, tasks, deleted)
+}
+
+// linger waits Config.Linger for more changes to arrive; false when stopped.
+func (r *run) linger(ctx context.Context) bool {
+	if r.s.cfg.Linger <= 0 {
+		return true
+	}
+	t := time.NewTimer(r.s.cfg.Linger)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		// Wake-ups that came meanwhile are covered by this drain.
+		select {
+		case <-r.wake:
+		default:
+		}
+		return true
+	}
+}
+
+// notConfigured reports whether err says the backend is not set up for the
+// project: retrying cannot help.
+func notConfigured(err error) bool {
+	return chroma.IsKind(err, chroma.KindNotConfigured) || neo4j.IsKind(err, neo4j.KindNotConfigured)
+}
+
+// park answers reconcile requests with why the mirror is skipped until Stop.
+func (r *run) park(ctx context.Context, why error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-r.recon:
+			req.reply <- ReconcileResult{Mirror: r.t.Name(), State: StateNotConfigured, Detail: pooling.Sanitize(why.Error())}
+		}
+	}
+}
+
+// startup rebuilds the mirror when it cannot be brought up to date from the
+// outbox: never synced while tasks exist, events it missed were pruned, or
+// empty while SQLite has tasks (someone dropped it).
+func (r *run) startup(ctx context.Context) error {
+	st, err := r.s.cfg.Store.MirrorState(ctx, r.t.Name())
+	if err != nil {
+		return err
+	}
+	n, err := r.s.cfg.Store.CountTasks(ctx)
+	if err != nil {
+		return err
+	}
+	why := ""
+	switch {
+	case st.Behind():
+		why = fmt.Sprintf("events after its cursor %d were pruned (through %d)", st.Cursor, st.PrunedThrough)
+	case n > 0 && !st.HasCursor:
+		why = "it was never synced and the project has tasks"
+	case n > 0:
+		empty, err := r.t.Empty(ctx)
+		if err != nil {
+			return err
+		}
+		if empty {
+			why = "it is empty while the project has tasks"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	r.s.log.Info("mirror: rebuilding from the task store", "mirror", r.t.Name(), "why", why)
+	_, err = r.rebuild(ctx)
+	return err
+}
+
+// drain delivers every event after the cursor, batch by batch.
+func (r *run) drain(ctx context.Context) error {
+	store := r.s.cfg.Store
+	if !r.cursorKnown {
+		st, err := store.MirrorState(ctx, r.t.Name())
+		if err != nil {
+			return err
+		}
+		r.cursor, r.cursorKnown = st.Cursor, true
+	}
+	cursor := r.cursor
+	for {
+		evs, err := store.OutboxAfter(ctx, cursor, r.s.cfg.Batch)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		ids := make([]string, 0, len(evs))
+		seen := make(map[string]bool, len(evs))
+		for _, e := range evs {
+			if !seen[e.TaskID] {
+				seen[e.TaskID] = true
+				ids = append(ids, e.TaskID)
+			}
+		}
+		tasks, err := store.TasksByID(ctx, ids)
+		if err != nil {
+			return err
+		}
+		alive := make(map[string]bool, len(tasks))
+		for _, t := range tasks {
+			alive[t.ID] = true
+		}
+		var gone []string
+		for _, id := range ids {
+			if !alive[id] {
+				gone = append(gone, id)
+			}
+		}
+		if err := r.apply(ctx, tasks, gone); err != nil {
+			return err
+		}
+		last := evs[len(evs)-1].Seq
+		if err := r.advance(ctx, last); err != nil {
+			return err
+		}
+		cursor = last
+		r.set(StateOK, nil)
+		r.s.prune(ctx, false)
+	}
+}
+
+// idlePrune is how often the outbox is emptied when no mirror is configured.
+const idlePrune = time.Minute
+
+func (s *Syncer) pruneAlone() {
+	defer s.wg.Done()
+	t := time.NewTicker(idlePrune)
+	defer t.Stop()
+	for {
+		if _, err := s.cfg.Store.PruneOutbox(s.ctx, nil); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("mirror: pruning the outbox failed", "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune drops the events every configured mirror has delivered, at most
+// every pruneEvery unless force.
+func (s *Syncer) prune(ctx context.Context, force bool) {
+	s.pruneMu.Lock()
+	if !force && time.Since(s.lastPrune) < pruneEvery {
+		s.pruneMu.Unlock()
+		return
+	}
+	s.lastPrune = time.Now()
+	s.pruneMu.Unlock()
+	names := make([]string, len(s.runs))
+	for i, r := range s.runs {
+		names[i] = r.t.Name()
+	}
+	if _, err := s.cfg.Store.PruneOutbox(ctx, names); err != nil && ctx.Err() == nil {
+		s.log.Warn("mirror: pruning the outbox failed", "err", err)
+	}
+}
+
+// rebuild writes every task to the mirror, removes what is not a task any
+// more, and moves the cursor to the outbox position the tasks were read at.
+// It runs on the mirror's own goroutine, so nothing else writes the mirror
+// meanwhile; tasks may change in SQLite meanwhile, and those changes are
+// delivered afterwards from the outbox.
+func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
+	start := time.Now()
+	res := ReconcileResult{Mirror: r.t.Name()}
+	r.set(StateReconciling, nil)
+	store := r.s.cfg.Store
+	tasks, seq, err := store.Snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	total := float64(len(tasks) + 1)
+	name := r.t.Name()
+	progress.Report(ctx, fmt.Sprintf("%s mirror: rebuilding from %d tasks", name, len(tasks)), 0, total)
+	for i := 0; i < len(tasks); i += r.s.cfg.Batch {
+		chunk := tasks[i:min(i+r.s.cfg.Batch, len(tasks))]
+		if held, err := r.lease(ctx); err != nil || !held {
+			return res, cmp.Or(err, sqlite.ErrLeaseLost)
+		}
+		if err := r.apply(ctx, chunk, nil); err != nil {
+			return res, err
+		}
+		res.Tasks += len(chunk)
+		progress.Report(ctx, fmt.Sprintf("%s mirror: wrote %d of %d tasks", name, res.Tasks, len(tasks)), float64(res.Tasks), total)
+	}
+	have, err := r.t.Keys(ctx)
+	if err != nil {
+		return res, err
+	}
+	ids := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		ids[t.ID] = true
+	}
+	var extra []string
+	for _, k := range have {
+		if !ids[k] {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	extra = slices.Compact(extra)
+	for i := 0; i < len(extra); i += r.s.cfg.Batch {
+		if err := r.apply(ctx, nil, extra[i:min(i+r.s.cfg.Batch, len(extra))]); err != nil {
+			return res, err
+		}
+	}
+	res.Removed = len(extra)
+	if err := r.advance(ctx, seq); err != nil {
+		return res, err
+	}
+	res.Cursor, res.State = seq, "done"
+	res.Millis = float64(time.Since(start).Microseconds()) / 1e3
+	progress.Report(ctx, fmt.Sprintf("%s mirror: rebuilt (%d tasks, %d stale entries removed)", name, res.Tasks, res.Removed), total, total)
+	r.s.log.Info("mirror: rebuilt", "mirror", name, "tasks", res.Tasks, "removed", res.Removed, "cursor", seq, "ms", res.Millis)
+	r.s.prune(ctx, true)
+	return res, nil
+}
+
+// answer runs a task_reconcile request on the mirror's goroutine, then
+// delivers what changed meanwhile.
+func (r *run) answer(req reconcile) {
+	ctx, cancel := mergeCancel(r.s.ctx, req.ctx)
+	defer cancel()
+	if held, err := r.lease(ctx); err == nil && !held {
+		r.set(StateStandby, nil)
+		req.reply <- ReconcileResult{Mirror: r.t.Name(), State: StateStandby,
+			Detail: "another server process on this project delivers to this mirror; it rebuilds it at its start-up, or run task_reconcile there"}
+		return
+	}
+	res, err := r.rebuild(ctx)
+	if err == nil {
+		err = r.drain(ctx)
+	}
+	if err != nil {
+		res.State, res.Error, res.internal = "failed", pooling.Sanitize(err.Error()), err
+		r.set(StateRetrying, err)
+		// Come back to it on the loop's next turn.
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	} else {
+		r.set(StateOK, nil)
+	}
+	req.reply <- res
+}
+
+// mergeCancel returns a context with the values of req that ends when
+// either ends.
+func mergeCancel(base, req context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(req)
+	stop := context.AfterFunc(base, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// Reconcile rebuilds the named mirrors (all when names is empty) from the
+// task store and reports progress through ctx. A mirror that is not
+// configured is reported as such.
+func (s *Syncer) Reconcile(ctx context.Context, names []string) ([]ReconcileResult, error) {
+	var out []ReconcileResult
+	want := func(n string) bool { return len(names) == 0 || slices.Contains(names, n) }
+	for _, r := range s.runs {
+		if !want(r.t.Name()) {
+			continue
+		}
+		req := reconcile{ctx: ctx, reply: make(chan ReconcileResult, 1)}
+		select {
+		case r.recon <- req:
+		case <-s.ctx.Done():
+			return out, ErrStopped
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+		select {
+		case res := <-req.reply:
+			out = append(out, res)
+		case <-ctx.Done():
+			// The rebuild sees the same ctx end and stops; its reply is buffered.
+			return out, ctx.Err()
+		}
+	}
+	for _, n := range sortedKeys(s.cfg.Skipped) {
+		if want(n) {
+			out = append(out, ReconcileResult{Mirror: n, State: StateNotConfigured, Detail: s.cfg.Skipped[n]})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ReconcileResult) int { return rank(a.Mirror) - rank(b.Mirror) })
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Status is one mirror's lag and health.
+type Status struct {
+	Mirror      string  `json:"mirror" jsonschema:"vector (Chroma collection tasks) or graph (Neo4j :Task nodes)"`
+	State       string  `json:"state" jsonschema:"starting, ok, retrying, reconciling, standby (another process delivers), not configured or stopped"`
+	Pending     int     `json:"pending" jsonschema:"Task changes not yet delivered to the mirror"`
+	OldestAgeMs float64 `json:"oldest_age_ms" jsonschema:"Age of the oldest undelivered change (0 when none)"`
+	Cursor      int64   `json:"cursor" jsonschema:"Last outbox position delivered"`
+	LastError   string  `json:"last_error,omitempty"`
+	RetryInMs   float64 `json:"retry_in_ms,omitempty"`
+	Note        string  `json:"note,omitempty"`
+}
+
+// Status returns every mirror's state and lag (configured ones first).
+func (s *Syncer) Status(ctx context.Context) []Status {
+	var out []Status
+	for _, r := range s.runs {
+		r.mu.Lock()
+		st := Status{Mirror: r.t.Name(), State: r.state}
+		if r.state == StateRetrying || (r.err != "" && r.errAt.After(r.synced)) {
+			st.LastError = r.err
+		}
+		if r.state == StateRetrying {
+			st.RetryInMs = float64(max(time.Until(r.retry), 0).Microseconds()) / 1e3
+		}
+		if r.state == StateStandby {
+			st.Note = "another server process on this project holds this mirror's lease and delivers to it"
+		}
+		r.mu.Unlock()
+		ms, err := s.cfg.Store.MirrorState(ctx, st.Mirror)
+		if err != nil {
+			st.Note = "lag unknown: " + pooling.Sanitize(err.Error())
+		} else {
+			st.Pending, st.Cursor = ms.Pending, ms.Cursor
+			if !ms.Oldest.IsZero() {
+				st.OldestAgeMs = float64(time.Since(ms.Oldest).Microseconds()) / 1e3
+			}
+		}
+		out = append(out, st)
+	}
+	for _, n := range sortedKeys(s.cfg.Skipped) {
+		out = append(out, Status{Mirror: n, State: StateNotConfigured, Note: s.cfg.Skipped[n]})
+	}
+	slices.SortStableFunc(out, func(a, b Status) int { return rank(a.Mirror) - rank(b.Mirror) })
+	return out
+}
+
+// rank orders mirrors as pool_status and task_reconcile list them.
+func rank(name string) int {
+	switch name {
+	case Vector:
+		return 0
+	case Graph:
+		return 1
+	}
+	return 2
+}
