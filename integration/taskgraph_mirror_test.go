@@ -118,14 +118,22 @@ func waitForSyncer(t testing.TB, p *proc, project string, to mirrorTargets) {
 			} `json:"workspaces"`
 		}
 		p.ok(ctxT(t), "pool_status", map[string]any{"workspace": project}, &st)
-		if len(st.Workspaces) == 0 || st.Workspaces[0].Mirrors == nil {
-			return // no syncer in this server
+		if len(st.Workspaces) == 0 {
+			continue
 		}
 		last = st.Workspaces[0].Mirrors
+		seen := map[string]bool{}
 		done := true
 		for _, m := range last {
-			if name, _ := m["mirror"].(string); want[name] && (m["state"] != "ok" || m["pending"] != float64(0)) {
+			name, _ := m["mirror"].(string)
+			seen[name] = true
+			if want[name] && (m["state"] != "ok" || m["pending"] != float64(0)) {
 				done = false
+			}
+		}
+		for name, w := range want {
+			if w && !seen[name] {
+				done = false // the server does not mirror there (yet)
 			}
 		}
 		if done {
@@ -135,12 +143,10 @@ func waitForSyncer(t testing.TB, p *proc, project string, to mirrorTargets) {
 	t.Fatalf("the server's mirrors did not catch up within 2 minutes: %v", last)
 }
 
-// fillMirrors writes every task of the project into the chosen mirrors, as
-// the syncer would, and waits for the server's own syncer, if it has one, to
-// be done too (its writes are the same: both are idempotent). When the test
-// ends it stops the server p (so that nothing writes the mirrors any more)
-// and removes the project's mirror data. With the outbox syncer merged, the
-// writes here can go: waitForSyncer is then what fills the mirrors.
+// fillMirrors waits until the server's own syncer has delivered every task
+// of the project into the chosen mirrors, and opens them for the test to
+// read. When the test ends it stops the server p (so that nothing writes the
+// mirrors any more) and removes the project's mirror data.
 func fillMirrors(t testing.TB, p *proc, project string, to mirrorTargets) mirrored {
 	t.Helper()
 	ctx := context.Background()
@@ -167,23 +173,6 @@ func fillMirrors(t testing.TB, p *proc, project string, to mirrorTargets) mirror
 			}
 			_ = gs.Close(context.Background())
 		})
-		for _, tk := range tasks {
-			if _, err := gs.MergeNode(ctx, mirror.NodeRef(tk.ID), mirror.NodeProps(tk)); err != nil {
-				t.Fatalf("mirroring task %s: %v", tk.ID, err)
-			}
-		}
-		for _, tk := range tasks {
-			for _, dep := range tk.DependsOn {
-				if _, err := gs.MergeRelationship(ctx, mirror.NodeRef(tk.ID), mirror.NodeRef(dep), mirror.RelDependsOn, nil); err != nil {
-					t.Fatalf("mirroring %s -> %s: %v", tk.ID, dep, err)
-				}
-			}
-			if tk.ParentID != nil {
-				if _, err := gs.MergeRelationship(ctx, mirror.NodeRef(tk.ID), mirror.NodeRef(*tk.ParentID), mirror.RelSubtaskOf, nil); err != nil {
-					t.Fatalf("mirroring %s subtask of %s: %v", tk.ID, *tk.ParentID, err)
-				}
-			}
-		}
 	}
 	if to.vector {
 		vs, err := chroma.Open(ctx, chroma.Options{Workspace: project, Layout: layout, Settings: workspace.Defaults().DatabasePools.Vector,
@@ -201,13 +190,6 @@ func fillMirrors(t testing.TB, p *proc, project string, to mirrorTargets) mirror
 			}
 			_ = vs.Close(context.Background())
 		})
-		docs := make([]chroma.Document, len(tasks))
-		for i, tk := range tasks {
-			docs[i] = mirror.Document(tk)
-		}
-		if _, err := vs.Upsert(ctx, mirror.Collection, docs); err != nil {
-			t.Fatalf("mirroring %d task documents: %v", len(docs), err)
-		}
 	}
 	return out
 }
