@@ -25,7 +25,7 @@ type client struct {
 	id       string
 	lastSeen time.Time
 
-	// Token bucket: capacity = rate per minute, refilled at rate per minute.
+	// Token bucket: refilled at rate per minute, capacity burstSeconds of it.
 	tokens float64
 	filled time.Time // when tokens was last brought up to date
 
@@ -93,14 +93,25 @@ func (t *clientTable) blocked(id string, now time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// burstSeconds is how much of its rate a client may spend at once: the
+// bucket holds 10 seconds of tokens (a sixth of the per-minute rate, at least
+// one). A full minute's worth at once would let one client run hundreds of
+// calls back to back and starve the others' CPU for a second or two.
+const burstSeconds = 10
+
+// burst is the bucket capacity for a rate per minute.
+func burst(ratePerMinute int) float64 {
+	return max(1, float64(ratePerMinute)*burstSeconds/60)
+}
+
 // take spends one token of id's bucket. When it is empty it returns how long
 // until the next token.
 func (t *clientTable) take(id string, ratePerMinute int, now time.Time) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.get(id, now)
-	capacity := float64(ratePerMinute)
-	perSecond := capacity / 60
+	capacity := burst(ratePerMinute)
+	perSecond := float64(ratePerMinute) / 60
 	if c.tokens < 0 { // new client: full bucket
 		c.tokens = capacity
 	} else if el := now.Sub(c.filled).Seconds(); el > 0 {
