@@ -59,11 +59,13 @@ func (s *Server) ToolMiddleware() server.ToolHandlerMiddleware {
 
 // outsideAllowedRoots reports whether a tool error is the refusal of a
 // workspace outside every --allow-root tree. The tools render that error as
-// workspace.RootError.Error(), which starts with its kind's text.
+// the text of a workspace.RootError (after a note on where the workspace
+// came from), which starts with its kind's text. A client that managed to
+// make another tool error carry that text would only add strikes to itself.
 func outsideAllowedRoots(res *mcp.CallToolResult) bool {
-	prefix := workspace.ErrOutsideAllowedRoots.Error() + ":"
+	marker := workspace.ErrOutsideAllowedRoots.Error() + ": "
 	for _, c := range res.Content {
-		if t, ok := c.(mcp.TextContent); ok && strings.HasPrefix(t.Text, prefix) {
+		if t, ok := c.(mcp.TextContent); ok && strings.Contains(t.Text, marker) {
 			return true
 		}
 	}
