@@ -48,3 +48,8 @@ echo "neo4j at $TASK_ORCHESTRATOR_TEST_NEO4J_URI (pid $NEO4J_PID)"
 
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...
+
+# The same tool tests again with every server reached over Streamable HTTP
+# (integration/http_harness_test.go), so both transports pass one suite.
+echo "== go test -race ./integration over Streamable HTTP (IT_TRANSPORT=http)"
+IT_TRANSPORT=http go test -race -count=1 -timeout 20m ./integration/
