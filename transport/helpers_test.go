@@ -152,6 +152,7 @@ type response struct {
 	status int
 	header http.Header
 	body   string
+	closed bool // the server asked to close the connection (Connection: close)
 }
 
 // do sends one request; hdr may set "Host" to override the Host header.
@@ -178,7 +179,7 @@ func do(t *testing.T, hc *http.Client, method, url, body string, hdr map[string]
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, string(b)}
+	return response{res.StatusCode, res.Header, string(b), res.Close}
 }
 
 const pingBody = `{"jsonrpc":"2.0","id":1,"method":"ping"}`

@@ -254,13 +254,38 @@ func TestBlacklistAfterThresholdIsLoggedOnceAndExpires(t *testing.T) {
 		}
 	}
 	for range 4 { // refused now even with good headers, and the log line is not repeated
+		t0 := time.Now()
 		r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, nil)
 		if r.status != http.StatusForbidden || r.header.Get("Retry-After") != "300" || !strings.Contains(r.body, "too many rejected requests") {
 			t.Fatalf("blacklisted client: status %d Retry-After %q body %s", r.status, r.header.Get("Retry-After"), r.body)
 		}
+		// Held back (a lower bound: a timer never fires early), and the
+		// connection is closed so the next knock costs a new one.
+		if held := time.Since(t0); held < transport.DefaultRefusalDelay {
+			t.Fatalf("the refusal was answered after %v, want it held %v", held, transport.DefaultRefusalDelay)
+		}
+		if !r.closed {
+			t.Fatalf("the refusal keeps the connection open: %v", r.header)
+		}
 	}
 	if n := strings.Count(h.logs.String(), "client blacklisted"); n != 1 {
 		t.Fatalf("blacklist logged %d times, want once:\n%s", n, h.logs.String())
+	}
+	// The blacklisted client's refusals are logged at debug level only (the
+	// warn line above says it all); the three Origin refusals at info.
+	var info, debug int
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, "http request") && strings.Contains(line, "status=403") {
+			switch {
+			case strings.Contains(line, "level=INFO"):
+				info++
+			case strings.Contains(line, "level=DEBUG"):
+				debug++
+			}
+		}
+	}
+	if info != 3 || debug != 4 {
+		t.Fatalf("403 request lines: %d at info, %d at debug; want 3 and 4:\n%s", info, debug, h.logs.String())
 	}
 	clk.advance(5*time.Minute + time.Second)
 	if r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, nil); r.status == http.StatusForbidden {

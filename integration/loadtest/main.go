@@ -467,6 +467,8 @@ type phaseResult struct {
 	good     *tally
 	hostile  hostileReport
 	finished bool
+	// sampled from /metrics every 250 ms during the phase (all pools summed)
+	maxInUse, maxWaiting float64
 }
 
 // hostileReport is what the hostile child process prints (JSON) on stdout.
@@ -535,9 +537,10 @@ func fairness(o options) (bool, error) {
 		rr.ratio = float64(rr.b99) / float64(max(rr.a99, 1))
 		rounds = append(rounds, rr)
 		h := b.hostile.Counts
-		fmt.Printf("round %d: A calls=%d p50=%.2fms p99=%.2fms | B calls=%d p50=%.2fms p99=%.2fms | p99 ratio %.2f | p99 first 2 s A %.2fms B %.2fms, after A %.2fms B %.2fms | hostile ok=%d throttled=%d refused=%d other=%d in %dms | well-behaved A %s, B %s\n",
+		fmt.Printf("round %d: A calls=%d p50=%.2fms p99=%.2fms | B calls=%d p50=%.2fms p99=%.2fms | p99 ratio %.2f | p99 first 2 s A %.2fms B %.2fms, after A %.2fms B %.2fms | pool in use max A %v B %v, waiting for a connection max A %v B %v | hostile ok=%d throttled=%d refused=%d other=%d in %dms | well-behaved A %s, B %s\n",
 			r+1, len(a.lat), ms(rr.a50), ms(rr.a99), len(b.lat), ms(rr.b50), ms(rr.b99), rr.ratio,
 			ms(pct(a.early, .99)), ms(pct(b.early, .99)), ms(pct(a.late, .99)), ms(pct(b.late, .99)),
+			a.maxInUse, b.maxInUse, a.maxWaiting, b.maxWaiting,
 			h[okCall], h[throttled], h[refused], h[transportErr]+h[otherTool]+h[hang]+h[limitTimeout], b.hostile.WallMS, a.good, b.good)
 		for k, v := range b.hostile.Sample {
 			fmt.Printf("  hostile %s e.g.: %s\n", k, v)
@@ -672,6 +675,24 @@ func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Dur
 		// first requests are the heaviest.
 		time.Sleep(50 * time.Millisecond)
 	}
+	stopSample := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSample:
+				return
+			case <-t.C:
+			}
+			if m, err := s.metrics("task_orchestrator_pool_connections_in_use", "task_orchestrator_pool_waiting"); err == nil {
+				r.maxInUse = max(r.maxInUse, m["task_orchestrator_pool_connections_in_use"])
+				r.maxWaiting = max(r.maxWaiting, m["task_orchestrator_pool_waiting"])
+			}
+		}
+	}()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	end := time.Now().Add(dur)
@@ -713,6 +734,8 @@ func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Dur
 		}()
 	}
 	r.finished = waitAll(&wg, dur+45*time.Second)
+	close(stopSample)
+	<-sampled
 	if hostileDone != nil {
 		select {
 		case <-hostileDone:
