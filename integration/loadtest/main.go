@@ -56,6 +56,7 @@ type options struct {
 	goodCPUs           string
 	hostileCPUs        string
 	hostileNice        int
+	control            bool
 	// hostile child process (internal -mode hostile)
 	base, src, ws, idList string
 }
@@ -72,6 +73,7 @@ func main() {
 	flag.StringVar(&o.goodCPUs, "good-cpus", "", "taskset CPU list for this process, the well-behaved clients (empty: not pinned)")
 	flag.StringVar(&o.hostileCPUs, "hostile-cpus", "", "taskset CPU list for the hostile client process (empty: not pinned)")
 	flag.IntVar(&o.hostileNice, "hostile-nice", 0, "nice level of the hostile client process (e.g. 19 to approximate an attacker whose CPU is not this machine's)")
+	flag.BoolVar(&o.control, "control", false, "fairness: also run a control phase per round (hostile process connected, no calls) to show the noise floor")
 	flag.StringVar(&o.base, "base", "", "internal (-mode hostile): server URL")
 	flag.StringVar(&o.src, "src", "", "internal (-mode hostile): source address")
 	flag.StringVar(&o.ws, "workspace", "", "internal (-mode hostile): workspace")
@@ -483,6 +485,9 @@ type roundResult struct {
 	a50, a99, b50, b99 time.Duration
 	ratio              float64
 	a, b               *phaseResult
+	c                  *phaseResult // control, with -control
+	c99                time.Duration
+	cRatio             float64
 }
 
 func fairness(o options) (bool, error) {
@@ -512,7 +517,7 @@ func fairness(o options) (bool, error) {
 		s.base, len(ids), o.clients, o.thinkMin, o.thinkMax, o.rate, o.maxConns, o.rounds, o.duration, numCPU(), o.serverCPUs, o.goodCPUs, o.hostileCPUs, o.hostileNice)
 
 	if o.warmup > 0 {
-		if _, err := runPhase(ctx, o, s, ids, o.warmup, -1); err != nil {
+		if _, err := runPhase(ctx, o, s, ids, o.warmup, -1, 0); err != nil {
 			return false, err
 		}
 	}
@@ -520,21 +525,32 @@ func fairness(o options) (bool, error) {
 	for r := range o.rounds {
 		// Alternate the order (AB, BA, AB, ...) so a drift in the machine's
 		// load does not always favour the same phase.
-		var a, b *phaseResult
-		if r%2 == 0 {
-			if a, err = runPhase(ctx, o, s, ids, o.duration, -1); err == nil {
-				b, err = runPhase(ctx, o, s, ids, o.duration, r)
-			}
-		} else {
-			if b, err = runPhase(ctx, o, s, ids, o.duration, r); err == nil {
-				a, err = runPhase(ctx, o, s, ids, o.duration, -1)
+		// With -control, C (the hostile process started and connected but
+		// making no call) measures how much two phases differ by noise alone.
+		var a, b, c *phaseResult
+		phases := []func() error{
+			func() (err error) { a, err = runPhase(ctx, o, s, ids, o.duration, -1, 0); return },
+			func() (err error) { b, err = runPhase(ctx, o, s, ids, o.duration, r, o.hostileCalls); return },
+		}
+		if o.control {
+			phases = append(phases, func() (err error) { c, err = runPhase(ctx, o, s, ids, o.duration, 125+r, 0); return })
+		}
+		if r%2 == 1 {
+			slices.Reverse(phases)
+		}
+		for _, run := range phases {
+			if err := run(); err != nil {
+				return false, err
 			}
 		}
-		if err != nil {
-			return false, err
-		}
-		rr := roundResult{a: a, b: b, a50: pct(a.lat, .5), a99: pct(a.lat, .99), b50: pct(b.lat, .5), b99: pct(b.lat, .99)}
+		rr := roundResult{a: a, b: b, c: c, a50: pct(a.lat, .5), a99: pct(a.lat, .99), b50: pct(b.lat, .5), b99: pct(b.lat, .99)}
 		rr.ratio = float64(rr.b99) / float64(max(rr.a99, 1))
+		if c != nil {
+			rr.c99 = pct(c.lat, .99)
+			rr.cRatio = float64(rr.c99) / float64(max(rr.a99, 1))
+			fmt.Printf("round %d control: C (hostile process connected, 0 calls) calls=%d p99=%.2fms, C/A p99 ratio %.2f, outcomes %s\n",
+				r+1, len(c.lat), ms(rr.c99), rr.cRatio, c.good)
+		}
 		rounds = append(rounds, rr)
 		h := b.hostile.Counts
 		fmt.Printf("round %d: A calls=%d p50=%.2fms p99=%.2fms | B calls=%d p50=%.2fms p99=%.2fms | p99 ratio %.2f | p99 first 2 s A %.2fms B %.2fms, after A %.2fms B %.2fms | pool in use max A %v B %v, waiting for a connection max A %v B %v | hostile ok=%d throttled=%d refused=%d other=%d in %dms | well-behaved A %s, B %s\n",
@@ -610,6 +626,10 @@ func fairness(o options) (bool, error) {
 		len(rounds), med(func(r roundResult) float64 { return ms(r.a50) }), med(func(r roundResult) float64 { return ms(r.a99) }),
 		med(func(r roundResult) float64 { return ms(r.b50) }), med(func(r roundResult) float64 { return ms(r.b99) }), ratio,
 		goodErrs, hOK, hThr, hRef, hOther, !okFinish, inUse)
+	if o.control {
+		fmt.Printf("control median_p99_c_ms=%.2f median_p99_ratio_c_over_a=%.2f (the same comparison with a hostile process that makes no call: the noise floor)\n",
+			med(func(r roundResult) float64 { return ms(r.c99) }), med(func(r roundResult) float64 { return r.cRatio }))
+	}
 	fmt.Printf("goals: median_p99_ratio<=2:%v hostile_throttled_then_refused:%v no_deadlock:%v pool_in_use_0:%v well_behaved_all_ok:%v\n",
 		okRatio, okHostile, okFinish, okPool, okGood)
 	return okRatio && okHostile && okFinish && okPool && okGood, nil
@@ -625,7 +645,7 @@ func numCPU() int {
 // runPhase runs the well-behaved clients for dur; with hostileRound >= 0 the
 // hostile client runs beside them, in its own process (as it would be on
 // its own machine; its CPU use is still on this machine's cores).
-func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Duration, hostileRound int) (*phaseResult, error) {
+func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Duration, hostileRound, hostileCalls int) (*phaseResult, error) {
 	good := make([]*mcpClient, o.clients)
 	for i := range good {
 		c, err := newClient(ctx, s.base, fmt.Sprintf("good-%d", i), goodAddr(i), 2)
@@ -644,7 +664,7 @@ func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Dur
 		hids := ids[:min(len(ids), o.hostileWorkers)]
 		args := []string{"-mode", "hostile", "-bin", "-", "-base", s.base, "-src", hostileAddr(hostileRound), "-workspace", s.project,
 			"-ids", strings.Join(hids, ","), "-duration", dur.String(),
-			"-hostile-calls", strconv.Itoa(o.hostileCalls), "-hostile-workers", strconv.Itoa(o.hostileWorkers)}
+			"-hostile-calls", strconv.Itoa(hostileCalls), "-hostile-workers", strconv.Itoa(o.hostileWorkers)}
 		argv := append([]string{exe}, args...)
 		if o.hostileCPUs != "" {
 			argv = append([]string{"taskset", "-c", o.hostileCPUs}, argv...)
