@@ -67,8 +67,10 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 
 		// A blacklisted client is refused before anything else is read or
 		// parsed, and its refusal is held back a little so that a client
-		// looping on refusals costs the server almost nothing.
-		if until, ok := s.clients.blocked(id, now); ok {
+		// looping on refusals costs the server almost nothing. (A token
+		// holder still reaches /readyz and /metrics: the operator's scraper
+		// must not go blind when the token's clients are blacklisted.)
+		if until, ok := s.clients.blocked(id, now); ok && (mcp || !authed) {
 			s.refuseBlacklisted(w, r, until, now)
 			return
 		}
