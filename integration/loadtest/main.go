@@ -237,6 +237,23 @@ func (s *srv) metrics(names ...string) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
+// cpuSeconds is the CPU time (user+system) the server process has used.
+func (s *srv) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which is in parentheses): utime is the
+	// 14th field of the line, stime the 15th, in clock ticks (100 per second).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
+}
+
 // rssKB reads VmRSS of the server process.
 func (s *srv) rssKB() int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
@@ -471,6 +488,7 @@ type phaseResult struct {
 	finished bool
 	// sampled from /metrics every 250 ms during the phase (all pools summed)
 	maxInUse, maxWaiting float64
+	serverCPU            float64 // seconds of server CPU during the phase
 }
 
 // hostileReport is what the hostile child process prints (JSON) on stdout.
@@ -548,15 +566,15 @@ func fairness(o options) (bool, error) {
 		if c != nil {
 			rr.c99 = pct(c.lat, .99)
 			rr.cRatio = float64(rr.c99) / float64(max(rr.a99, 1))
-			fmt.Printf("round %d control: C (hostile process connected, 0 calls) calls=%d p99=%.2fms, C/A p99 ratio %.2f, outcomes %s\n",
-				r+1, len(c.lat), ms(rr.c99), rr.cRatio, c.good)
+			fmt.Printf("round %d control: C (hostile process connected, 0 calls) calls=%d p99=%.2fms, C/A p99 ratio %.2f, server CPU %.2fs, outcomes %s\n",
+				r+1, len(c.lat), ms(rr.c99), rr.cRatio, c.serverCPU, c.good)
 		}
 		rounds = append(rounds, rr)
 		h := b.hostile.Counts
-		fmt.Printf("round %d: A calls=%d p50=%.2fms p99=%.2fms | B calls=%d p50=%.2fms p99=%.2fms | p99 ratio %.2f | p99 first 2 s A %.2fms B %.2fms, after A %.2fms B %.2fms | pool in use max A %v B %v, waiting for a connection max A %v B %v | hostile ok=%d throttled=%d refused=%d other=%d in %dms | well-behaved A %s, B %s\n",
+		fmt.Printf("round %d: A calls=%d p50=%.2fms p99=%.2fms | B calls=%d p50=%.2fms p99=%.2fms | p99 ratio %.2f | p99 first 2 s A %.2fms B %.2fms, after A %.2fms B %.2fms | server CPU A %.2fs B %.2fs | pool in use max A %v B %v, waiting for a connection max A %v B %v | hostile ok=%d throttled=%d refused=%d other=%d in %dms | well-behaved A %s, B %s\n",
 			r+1, len(a.lat), ms(rr.a50), ms(rr.a99), len(b.lat), ms(rr.b50), ms(rr.b99), rr.ratio,
 			ms(pct(a.early, .99)), ms(pct(b.early, .99)), ms(pct(a.late, .99)), ms(pct(b.late, .99)),
-			a.maxInUse, b.maxInUse, a.maxWaiting, b.maxWaiting,
+			a.serverCPU, b.serverCPU, a.maxInUse, b.maxInUse, a.maxWaiting, b.maxWaiting,
 			h[okCall], h[throttled], h[refused], h[transportErr]+h[otherTool]+h[hang]+h[limitTimeout], b.hostile.WallMS, a.good, b.good)
 		for k, v := range b.hostile.Sample {
 			fmt.Printf("  hostile %s e.g.: %s\n", k, v)
@@ -713,6 +731,7 @@ func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Dur
 			}
 		}
 	}()
+	cpu0 := s.cpuSeconds()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	end := time.Now().Add(dur)
@@ -754,6 +773,7 @@ func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Dur
 		}()
 	}
 	r.finished = waitAll(&wg, dur+45*time.Second)
+	r.serverCPU = s.cpuSeconds() - cpu0
 	close(stopSample)
 	<-sampled
 	if hostileDone != nil {
