@@ -7,6 +7,13 @@
 //	go run ./integration/loadtest -bin /tmp/mto -mode fairness
 //	go run ./integration/loadtest -bin /tmp/mto -mode exhaustion
 //
+// Every simulated client connects from its own loopback address (a client
+// without a token is its address); the hostile client runs in its own
+// process (the same binary, -mode hostile). Fairness runs interleaved rounds
+// of A (well-behaved clients alone) and B (with the hostile client), and with
+// -control a C phase (hostile process connected, no calls) showing the noise
+// floor; medians are reported. See docs/performance.md (g).
+//
 // Loopback only, bounded in calls and time; the server is killed at the end.
 // It prints a summary and one machine-readable line per mode on stderr/stdout,
 // and exits 1 when a goal fails.
