@@ -69,6 +69,7 @@ type proc struct {
 	c      *client.Client
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
+	stop   func() // over HTTP: stops the server (stdio: closing the client does)
 }
 
 type procOpts struct {
@@ -95,6 +96,9 @@ func (h rootsHandler) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.Lis
 // start launches the server binary and initializes an MCP client against it.
 func start(t testing.TB, o procOpts) *proc {
 	t.Helper()
+	if overHTTP {
+		return startOverHTTP(t, o)
+	}
 	p := &proc{t: t, stderr: &lockedBuffer{}}
 	xdg := t.TempDir()
 	if o.globalConfig != "" {
@@ -157,6 +161,9 @@ func (p *proc) close() {
 	if p.c != nil {
 		_ = p.c.Close()
 		p.c = nil
+	}
+	if p.stop != nil {
+		p.stop()
 	}
 }
 

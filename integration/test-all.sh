@@ -69,3 +69,8 @@ echo "embedder at $TASK_ORCHESTRATOR_TEST_EMBEDDER_URL (pid $EMBEDDER_PID)"
 
 echo "== go test -race (unit and integration)"
 go test -race -count=1 -timeout 20m ./...
+
+# The same tool tests again with every server reached over Streamable HTTP
+# (integration/http_harness_test.go), so both transports pass one suite.
+echo "== go test -race ./integration over Streamable HTTP (IT_TRANSPORT=http)"
+IT_TRANSPORT=http go test -race -count=1 -timeout 20m ./integration/

@@ -2,7 +2,6 @@ package pooling
 
 import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
-	"regexp"
 	"slices"
 	"time"
 )
@@ -82,29 +81,6 @@ func percentiles(samples []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(samples)
 	rank := func(pct int) time.Duration { return samples[(n*pct+99)/100-1] }
 	return rank(50), rank(99)
-}
-
-var (
-	// userinfo in a URL: scheme://user:password@host or scheme://token@host.
-	// Greedy up to the last @ of the authority, so a password holding @ is masked too.
-	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/?#\s]+@`)
-	// key=value secrets, as in DSNs, query strings and driver messages. The key
-	// may end a longer name (api_key=, access_token=, client_secret=); the value
-	// runs to whitespace or a separator, or is quoted.
-	secretValue = regexp.MustCompile(`(?i)(password|passwd|pwd|token|key|secret)=("[^"]*"|'[^']*'|[^\s&;,]+)`)
-	// HTTP authorization headers echoed in errors.
-	bearerToken = regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*`)
-)
-
-// Sanitize removes credentials from s so it can be shown in metrics, errors and
-// logs: the userinfo of URLs (user:password@ becomes ***@), values after
-// password=, token=, key= and secret= (any case, also as the end of a longer
-// name such as api_key=), and Bearer/Basic authorization values.
-func Sanitize(s string) string {
-	s = urlUserinfo.ReplaceAllString(s, "${1}***@")
-	s = secretValue.ReplaceAllString(s, "${1}=***")
-	s = bearerToken.ReplaceAllString(s, "${1} ***")
-	return s
 }
 
 // ConfigFrom maps a pool's settings from a config file onto a Config: sizes

@@ -3,6 +3,7 @@ package transport
 import (
 	"container/list"
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -19,13 +20,20 @@ type clientTable struct {
 	mu  sync.Mutex // guards everything below; never held while waiting
 	lru *list.List // of *client, most recently seen first
 	m   map[string]*list.Element
+
+	// running counts tool calls past acquire, all clients; changed is closed
+	// (and forgotten) when one ends, waking calls that yield (see acquire).
+	running int
+	changed chan struct{}
+	busy    int           // running calls from which the server counts as saturated (GOMAXPROCS)
+	yield   time.Duration // fairYield (tests change it)
 }
 
 type client struct {
 	id       string
 	lastSeen time.Time
 
-	// Token bucket: capacity = rate per minute, refilled at rate per minute.
+	// Token bucket: refilled at rate per minute, capacity burstSeconds of it.
 	tokens float64
 	filled time.Time // when tokens was last brought up to date
 
@@ -34,10 +42,12 @@ type client struct {
 
 	sem      chan struct{} // concurrency slots; nil when unlimited
 	inflight int           // tool calls holding or waiting for a slot; pins the entry
+	running  int           // tool calls past acquire
 }
 
 func newClientTable(maxClients, slots int) *clientTable {
-	return &clientTable{max: maxClients, slots: slots, lru: list.New(), m: make(map[string]*list.Element)}
+	return &clientTable{max: maxClients, slots: slots, lru: list.New(), m: make(map[string]*list.Element),
+		busy: runtime.GOMAXPROCS(0), yield: fairYield}
 }
 
 // get returns the client's entry, creating it if needed, and marks it seen.
@@ -93,14 +103,25 @@ func (t *clientTable) blocked(id string, now time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// burstSeconds is how much of its rate a client may spend at once: the
+// bucket holds 10 seconds of tokens (a sixth of the per-minute rate, at least
+// one). A full minute's worth at once would let one client run hundreds of
+// calls back to back and starve the others' CPU for a second or two.
+const burstSeconds = 10
+
+// burst is the bucket capacity for a rate per minute.
+func burst(ratePerMinute int) float64 {
+	return max(1, float64(ratePerMinute)*burstSeconds/60)
+}
+
 // take spends one token of id's bucket. When it is empty it returns how long
 // until the next token.
 func (t *clientTable) take(id string, ratePerMinute int, now time.Time) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.get(id, now)
-	capacity := float64(ratePerMinute)
-	perSecond := capacity / 60
+	capacity := burst(ratePerMinute)
+	perSecond := float64(ratePerMinute) / 60
 	if c.tokens < 0 { // new client: full bucket
 		c.tokens = capacity
 	} else if el := now.Sub(c.filled).Seconds(); el > 0 {
@@ -138,8 +159,19 @@ func (t *clientTable) strike(id string, now time.Time, threshold int, window, co
 	return c.blockedUntil, true
 }
 
+// fairYield is the longest a call yields to other clients' calls (see acquire).
+const fairYield = 100 * time.Millisecond
+
 // acquire takes one of id's concurrency slots, waiting at most wait. The
 // returned release must be called once the call is over.
+//
+// Fair share: while the server is saturated (at least GOMAXPROCS calls
+// running) and other clients have calls running, a call that would be its
+// client's second or later running call yields until one of them ends, for
+// at most fairYield (and within wait), then runs anyway. A client making one
+// call at a time never yields; one firing max_connections_per_client calls
+// in parallel cannot take every core from the others, yet has an idle
+// server to itself.
 func (t *clientTable) acquire(ctx context.Context, id string, now time.Time, wait time.Duration) (release func(), ok bool) {
 	t.mu.Lock()
 	c := t.get(id, now)
@@ -151,29 +183,68 @@ func (t *clientTable) acquire(ctx context.Context, id string, now time.Time, wai
 	sem := c.sem
 	t.mu.Unlock()
 
-	done := func() {
+	fail := func() (func(), bool) {
 		t.mu.Lock()
 		c.inflight--
 		t.mu.Unlock()
+		return nil, false
 	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	select {
 	case sem <- struct{}{}:
 	default:
-		timer := time.NewTimer(wait)
-		defer timer.Stop()
 		select {
 		case sem <- struct{}{}:
 		case <-timer.C:
-			done()
-			return nil, false
+			return fail()
 		case <-ctx.Done():
-			done()
-			return nil, false
+			return fail()
 		}
 	}
+
+	var yieldEnd <-chan time.Time
+	t.mu.Lock()
+	for c.running > 0 && t.running > c.running && t.running >= t.busy {
+		if yieldEnd == nil {
+			yt := time.NewTimer(t.yield)
+			defer yt.Stop()
+			yieldEnd = yt.C
+		}
+		if t.changed == nil {
+			t.changed = make(chan struct{})
+		}
+		changed := t.changed
+		t.mu.Unlock()
+		select {
+		case <-changed:
+		case <-yieldEnd:
+			t.mu.Lock()
+			goto run // yielded long enough: run beside the others
+		case <-timer.C:
+			t.mu.Lock()
+			goto run
+		case <-ctx.Done():
+			<-sem
+			return fail()
+		}
+		t.mu.Lock()
+	}
+run:
+	c.running++
+	t.running++
+	t.mu.Unlock()
 	return func() {
+		t.mu.Lock()
+		c.running--
+		t.running--
+		c.inflight--
+		if t.changed != nil {
+			close(t.changed)
+			t.changed = nil
+		}
+		t.mu.Unlock()
 		<-sem
-		done()
 	}, true
 }
 

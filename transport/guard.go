@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/mark3labs/mcp-go/server"
 )
 
 // Reasons a request is refused; they label the limit_rejections metric.
@@ -30,6 +27,7 @@ const (
 	reasonOrigin      = "origin"
 	reasonHost        = "host"
 	reasonBody        = "body"
+	reasonWorkspace   = "workspace" // a workspace outside --allow-root
 )
 
 // JSON-RPC error codes used in refusals (the body is JSON-RPC shaped so an
@@ -42,10 +40,10 @@ const (
 type clientIDKey struct{}
 
 // ClientID returns the client identity the transport attached to a request
-// context ("" over stdio): token fingerprint, session, or remote address.
+// context ("" over stdio): the token fingerprint, or the remote address.
 //
-// The forms are "token:<8 hex>", "session:<8 hex>" (a digest of the
-// Mcp-Session-Id header, never the header itself) and "ip:<address>".
+// The forms are "token:<8 hex>" (a digest of the token, never the token) and
+// "ip:<address>".
 func ClientID(ctx context.Context) string {
 	id, _ := ctx.Value(clientIDKey{}).(string)
 	return id
@@ -55,29 +53,32 @@ func ClientID(ctx context.Context) string {
 // that it is what decides.
 var constantTimeCompare = subtle.ConstantTimeCompare
 
-// guard runs the checks every request passes before its handler: the
-// blacklist, Host and Origin, and the bearer token. For /mcp (mcp=true) it
-// also applies the rate limit and the body limit and attaches the client id
-// to the request context.
+// guard runs the checks every request passes before its handler, cheapest
+// and most decisive first: the blacklist (before Host, Origin, body or JSON
+// are looked at), Host and Origin, and the bearer token. For /mcp (mcp=true)
+// it also applies the rate limit and the body limit and attaches the client
+// id to the request context.
 func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.now()
+		peer := "ip:" + remoteIP(r)
+		authed := s.tokenDigest != nil && s.tokenMatches(r)
+		id := s.clientIdentity(authed, peer)
+
+		// A blacklisted client is refused before anything else is read or
+		// parsed, and its refusal is held back a little so that a client
+		// looping on refusals costs the server almost nothing. (A token
+		// holder still reaches /readyz and /metrics: the operator's scraper
+		// must not go blind when the token's clients are blacklisted.)
+		if until, ok := s.clients.blocked(id, now); ok && (mcp || !authed) {
+			s.refuseBlacklisted(w, r, until, now)
+			return
+		}
 		if mcp && s.shuttingDown.Load() {
 			w.Header().Set("Connection", "close")
 			writeRefusal(w, http.StatusServiceUnavailable, codeServerError,
 				"the server is shutting down; retry against the restarted server", nil)
 			return
-		}
-		peer := "ip:" + remoteIP(r)
-		authed := s.tokenDigest != nil && s.tokenMatches(r)
-
-		// The peer address is the only identity of an unauthenticated
-		// request: a session header or a wrong token is the caller's choice.
-		if !authed {
-			if until, ok := s.clients.blocked(peer, now); ok {
-				s.refuseBlacklisted(w, until, now)
-				return
-			}
 		}
 		if !s.hostAllowed(r.Host) {
 			s.reject(peer, reasonHost, now)
@@ -103,13 +104,6 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 			return
 		}
 
-		id := s.clientIdentity(r, authed, peer)
-		if id != peer {
-			if until, ok := s.clients.blocked(id, now); ok {
-				s.refuseBlacklisted(w, until, now)
-				return
-			}
-		}
 		if rate := s.opts.Security.ConnectionRateLimit; rate > 0 {
 			if wait, ok := s.clients.take(id, rate, now); !ok {
 				s.reject(id, reasonRate, now)
@@ -173,15 +167,14 @@ func (s *Server) tokenMatches(r *http.Request) bool {
 	return constantTimeCompare(d[:], s.tokenDigest) == 1
 }
 
-// clientIdentity names the client for limits and logs: the token fingerprint
-// when authenticated, else a digest of the MCP session header, else the peer.
-func (s *Server) clientIdentity(r *http.Request, authed bool, peer string) string {
+// clientIdentity names the client for limits and logs: the token
+// fingerprint when authenticated, else the peer address. The Mcp-Session-Id
+// header is not an identity: a client chooses it, and one that changed it on
+// every request would get a fresh bucket, fresh strikes and fresh slots each
+// time. Clients without a token behind one address share its limits.
+func (s *Server) clientIdentity(authed bool, peer string) string {
 	if authed {
 		return "token:" + s.tokenFP
-	}
-	if sid := r.Header.Get(server.HeaderKeySessionID); sid != "" {
-		d := sha256.Sum256([]byte(sid))
-		return "session:" + hex.EncodeToString(d[:4])
 	}
 	return peer
 }
@@ -200,10 +193,34 @@ func (s *Server) reject(id, reason string, now time.Time) {
 	}
 }
 
-func (s *Server) refuseBlacklisted(w http.ResponseWriter, until, now time.Time) {
+// refuseBlacklisted answers a blacklisted client with 403 and Retry-After.
+// It reads nothing of the request, logs at debug level only (the blacklisting
+// itself was logged once) and closes the connection, so a client that keeps
+// knocking pays a new connection each time. The answer is held for
+// RefusalDelay while fewer than maxHeldRefusals are held: a client looping
+// without pause is slowed to a few requests per second per connection
+// instead of thousands, at the cost of a parked goroutine, never CPU.
+func (s *Server) refuseBlacklisted(w http.ResponseWriter, r *http.Request, until, now time.Time) {
 	s.metrics.rejections.WithLabelValues(reasonBlacklist).Inc()
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.quiet = true
+	}
+	if d := s.opts.RefusalDelay; d > 0 {
+		select {
+		case s.held <- struct{}{}:
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+			}
+			t.Stop()
+			<-s.held
+		default: // too many held already: answer at once
+		}
+	}
 	secs := retrySeconds(until.Sub(now))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("Connection", "close")
 	writeRefusal(w, http.StatusForbidden, codeInvalidRequest,
 		fmt.Sprintf("client refused after too many rejected requests; retry after %d s", secs),
 		map[string]any{"retry_after_seconds": secs})

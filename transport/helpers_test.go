@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -132,8 +133,17 @@ func start(t *testing.T, opts transport.Options) *harness {
 }
 
 // httpClient is a client whose idle connections are closed at cleanup (goleak).
-func httpClient(t *testing.T) *http.Client {
-	tr := &http.Transport{}
+func httpClient(t *testing.T) *http.Client { return httpClientFrom(t, "") }
+
+// httpClientFrom connects from the loopback address src ("" = 127.0.0.1):
+// without a token a client is its address, so distinct clients need distinct
+// addresses.
+func httpClientFrom(t *testing.T, src string) *http.Client {
+	d := &net.Dialer{}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	tr := &http.Transport{DialContext: d.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
@@ -142,6 +152,7 @@ type response struct {
 	status int
 	header http.Header
 	body   string
+	closed bool // the server asked to close the connection (Connection: close)
 }
 
 // do sends one request; hdr may set "Host" to override the Host header.
@@ -168,7 +179,7 @@ func do(t *testing.T, hc *http.Client, method, url, body string, hdr map[string]
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, string(b)}
+	return response{res.StatusCode, res.Header, string(b), res.Close}
 }
 
 const pingBody = `{"jsonrpc":"2.0","id":1,"method":"ping"}`
@@ -176,7 +187,13 @@ const pingBody = `{"jsonrpc":"2.0","id":1,"method":"ping"}`
 // newClient connects an MCP client over Streamable HTTP pinned to version.
 func newClient(t *testing.T, h *harness, version string, headers map[string]string) *client.Client {
 	t.Helper()
-	c, err := tryClient(t, h, version, headers)
+	return newClientFrom(t, h, version, headers, "")
+}
+
+// newClientFrom is newClient connecting from the loopback address src.
+func newClientFrom(t *testing.T, h *harness, version string, headers map[string]string, src string) *client.Client {
+	t.Helper()
+	c, err := tryClientFrom(t, h, version, headers, src)
 	if err != nil {
 		t.Fatalf("initialize %s: %v", version, err)
 	}
@@ -185,8 +202,13 @@ func newClient(t *testing.T, h *harness, version string, headers map[string]stri
 
 func tryClient(t *testing.T, h *harness, version string, headers map[string]string) (*client.Client, error) {
 	t.Helper()
+	return tryClientFrom(t, h, version, headers, "")
+}
+
+func tryClientFrom(t *testing.T, h *harness, version string, headers map[string]string, src string) (*client.Client, error) {
+	t.Helper()
 	opts := []mcptransport.StreamableHTTPCOption{
-		mcptransport.WithHTTPBasicClient(httpClient(t)),
+		mcptransport.WithHTTPBasicClient(httpClientFrom(t, src)),
 		mcptransport.WithHTTPLogger(slog.New(slog.DiscardHandler)),
 	}
 	if headers != nil {

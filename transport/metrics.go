@@ -40,10 +40,10 @@ func newMetrics(pools func() []pooling.Metrics) *metrics {
 		}, []string{"path", "code"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "limit_rejections_total",
-			Help: "Requests and tool calls refused by a limit or check, by reason (rate, blacklist, concurrency, auth, origin, host, body).",
+			Help: "Requests and tool calls refused by a limit or check, by reason (rate, blacklist, concurrency, auth, origin, host, body, workspace).",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{reasonRate, reasonBlacklist, reasonConcurrency, reasonAuth, reasonOrigin, reasonHost, reasonBody} {
+	for _, r := range []string{reasonRate, reasonBlacklist, reasonConcurrency, reasonAuth, reasonOrigin, reasonHost, reasonBody, reasonWorkspace} {
 		m.rejections.WithLabelValues(r) // export zeros, so rate() works from the start
 	}
 	m.reg.MustRegister(m.toolCalls, m.toolDuration, m.httpRequests, m.rejections,

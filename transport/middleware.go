@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // ToolMiddleware records tool call counts and latencies by tool and outcome,
@@ -41,11 +44,32 @@ func (s *Server) ToolMiddleware() server.ToolHandlerMiddleware {
 				outcome = "error"
 			case res != nil && res.IsError:
 				outcome = "tool_error"
+				if id := ClientID(ctx); id != "" && outsideAllowedRoots(res) {
+					// A workspace outside --allow-root over HTTP: counted,
+					// and a strike toward the blacklist (probing for other
+					// projects is what a hostile client does).
+					s.reject(id, reasonWorkspace, s.now())
+				}
 			}
 			s.observe(tool, outcome, start)
 			return res, err
 		}
 	}
+}
+
+// outsideAllowedRoots reports whether a tool error is the refusal of a
+// workspace outside every --allow-root tree. The tools render that error as
+// the text of a workspace.RootError (after a note on where the workspace
+// came from), which starts with its kind's text. A client that managed to
+// make another tool error carry that text would only add strikes to itself.
+func outsideAllowedRoots(res *mcp.CallToolResult) bool {
+	marker := workspace.ErrOutsideAllowedRoots.Error() + ": "
+	for _, c := range res.Content {
+		if t, ok := c.(mcp.TextContent); ok && strings.Contains(t.Text, marker) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) observe(tool, outcome string, start time.Time) {
@@ -60,6 +84,7 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	client string // set by the guard once the client is known
+	quiet  bool   // a refusal already accounted for elsewhere: log at debug level
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -86,7 +111,8 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // logRequests writes one structured line per request: method, path, status,
 // duration and client id. Headers are never logged (Authorization carries
-// the token); operator endpoints log at debug level.
+// the token); operator endpoints and the refusals of a blacklisted client
+// (its blacklisting was logged once) log at debug level.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -98,8 +124,11 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		path := pathLabel(r.URL.Path)
 		s.metrics.httpRequests.WithLabelValues(path, strconv.Itoa(rec.status)).Inc()
 		level := slog.LevelInfo
-		if path != "/mcp" && rec.status < 400 {
+		if rec.quiet || (path != "/mcp" && rec.status < 400) {
 			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
 		}
 		client := rec.client
 		if client == "" {

@@ -35,6 +35,11 @@ const (
 	// DefaultConcurrencyWait is how long a tool call waits for one of its
 	// client's concurrency slots before it is answered with a tool error.
 	DefaultConcurrencyWait = time.Second
+	// DefaultRefusalDelay is how long a blacklisted client's refusal is held.
+	DefaultRefusalDelay = 250 * time.Millisecond
+	// maxHeldRefusals bounds the refusals held at once (parked goroutines);
+	// past it a blacklisted client is refused without delay.
+	maxHeldRefusals = 256
 )
 
 // Options configure the Streamable HTTP transport. Zero values take the
@@ -72,6 +77,10 @@ type Options struct {
 	// ConcurrencyWait is how long a tool call waits for a free slot under
 	// MaxConnectionsPerClient before it gets a tool error (0 = 1s).
 	ConcurrencyWait time.Duration
+	// RefusalDelay is how long the 403 to a blacklisted client is held before
+	// it is sent (0 = 250 ms, negative = none), so that a client looping on
+	// refusals is slowed down without costing CPU. At most 256 are held.
+	RefusalDelay time.Duration
 }
 
 // Server is the HTTP side of the MCP server: /mcp, /healthz, /readyz, /metrics.
@@ -88,7 +97,8 @@ type Server struct {
 	tokenDigest []byte
 	tokenFP     string
 
-	now func() time.Time // replaced by tests to move time forward
+	now  func() time.Time // replaced by tests to move time forward
+	held chan struct{}    // refusals being held (RefusalDelay), bounded
 
 	shuttingDown atomic.Bool
 	mu           sync.Mutex // guards addr and started
@@ -121,7 +131,7 @@ func New(mcp *server.MCPServer, opts Options) (*Server, error) {
 	}
 	applyDefaults(&opts)
 
-	s := &Server{opts: opts, log: opts.Logger, now: time.Now}
+	s := &Server{opts: opts, log: opts.Logger, now: time.Now, held: make(chan struct{}, maxHeldRefusals)}
 	if opts.AuthToken.IsSet() {
 		d := sha256.Sum256([]byte(opts.AuthToken.Reveal()))
 		s.tokenDigest = d[:]
@@ -185,6 +195,9 @@ func applyDefaults(o *Options) {
 	}
 	if o.ConcurrencyWait <= 0 {
 		o.ConcurrencyWait = DefaultConcurrencyWait
+	}
+	if o.RefusalDelay == 0 {
+		o.RefusalDelay = DefaultRefusalDelay
 	}
 }
 

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -34,13 +35,9 @@ func TestEveryProtocolVersionInitializesAndCallsATool(t *testing.T) {
 			if isErr {
 				t.Fatalf("echo failed: %s", text)
 			}
-			// The tool sees the client id the transport attached: the session
-			// digest on the session-based versions, the peer address on 2026-07-28.
-			want := "hi|session:"
-			if v == mcp.ProtocolVersion20260728 {
-				want = "hi|ip:127.0.0.1"
-			}
-			if !strings.HasPrefix(text, want) {
+			// The tool sees the client id the transport attached: without
+			// a token, the peer address on every version.
+			if want := "hi|ip:127.0.0.1"; text != want {
 				t.Fatalf("echo = %q, want prefix %q", text, want)
 			}
 		})
@@ -189,31 +186,59 @@ func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); ret
 func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestRateLimitAnswers429WithRetryAfterAndRecovers(t *testing.T) {
-	h := start(t, transport.Options{Security: workspace.Security{ConnectionRateLimit: 3}})
+	// 18 per minute: a burst of 3 (10 s worth), then one token every 3.33 s.
+	h := start(t, transport.Options{Security: workspace.Security{ConnectionRateLimit: 18}})
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
 	transport.SetClock(h.srv, clk.now)
-	hc := httpClient(t)
-	a := map[string]string{"Mcp-Session-Id": "client-a"}
+	a := httpClientFrom(t, "127.0.0.2")
 	for i := range 3 {
-		if r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, a); r.status == http.StatusTooManyRequests {
+		if r := do(t, a, http.MethodPost, h.url+"/mcp", pingBody, nil); r.status == http.StatusTooManyRequests {
 			t.Fatalf("request %d of 3 refused", i+1)
 		}
 	}
-	r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, a)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "20" ||
-		!strings.Contains(r.body, "at most 3 requests per minute") || !strings.Contains(r.body, `"retry_after_seconds":20`) {
-		t.Fatalf("4th request: status %d Retry-After %q body %s; want 429, 20 s", r.status, r.header.Get("Retry-After"), r.body)
+	r := do(t, a, http.MethodPost, h.url+"/mcp", pingBody, nil)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "4" ||
+		!strings.Contains(r.body, "at most 18 requests per minute") || !strings.Contains(r.body, `"retry_after_seconds":4`) {
+		t.Fatalf("4th request: status %d Retry-After %q body %s; want 429, 4 s", r.status, r.header.Get("Retry-After"), r.body)
 	}
-	// Another client has its own bucket.
-	if r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, map[string]string{"Mcp-Session-Id": "client-b"}); r.status == http.StatusTooManyRequests {
+	// Another client (another address) has its own bucket.
+	if r := do(t, httpClientFrom(t, "127.0.0.3"), http.MethodPost, h.url+"/mcp", pingBody, nil); r.status == http.StatusTooManyRequests {
 		t.Fatal("client b was limited by client a's requests")
 	}
-	clk.advance(20 * time.Second)
-	if r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, a); r.status == http.StatusTooManyRequests {
+	clk.advance(4 * time.Second)
+	if r := do(t, a, http.MethodPost, h.url+"/mcp", pingBody, nil); r.status == http.StatusTooManyRequests {
 		t.Fatal("client a still limited after the refill")
 	}
-	if r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, a); r.status != http.StatusTooManyRequests {
+	if r := do(t, a, http.MethodPost, h.url+"/mcp", pingBody, nil); r.status != http.StatusTooManyRequests {
 		t.Fatal("one refilled token allowed two requests")
+	}
+}
+
+// A client without a token that sends a new Mcp-Session-Id with every
+// request is still one client (its address): same bucket, same strikes.
+func TestRotatingSessionIDsDoNotEscapeTheLimits(t *testing.T) {
+	h := start(t, transport.Options{RefusalDelay: -1, Security: workspace.Security{ConnectionRateLimit: 18, BlacklistThreshold: 3}})
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	transport.SetClock(h.srv, clk.now)
+	hc := httpClientFrom(t, "127.0.0.4")
+	var statuses []int
+	for i := range 9 {
+		r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, map[string]string{"Mcp-Session-Id": fmt.Sprintf("rotated-%d", i)})
+		statuses = append(statuses, r.status)
+	}
+	// 3 in the burst, then 3 rate refusals (429) make 3 strikes: blacklisted (403).
+	want := []int{0, 0, 0, 429, 429, 429, 403, 403, 403}
+	for i, st := range statuses {
+		if (want[i] == 0 && (st == 429 || st == 403)) || (want[i] != 0 && st != want[i]) {
+			t.Fatalf("statuses %v, want 3 passed, then %v", statuses, want[3:])
+		}
+	}
+	if n := strings.Count(h.logs.String(), "client blacklisted"); n != 1 || !strings.Contains(h.logs.String(), "client=ip:127.0.0.4") {
+		t.Fatalf("blacklisting logged %d times or not for the address:\n%s", n, h.logs.String())
+	}
+	// Another address is unaffected.
+	if r := do(t, httpClientFrom(t, "127.0.0.5"), http.MethodPost, h.url+"/mcp", pingBody, nil); r.status == 429 || r.status == 403 {
+		t.Fatalf("a neighbour was refused: %d %s", r.status, r.body)
 	}
 }
 
@@ -229,13 +254,38 @@ func TestBlacklistAfterThresholdIsLoggedOnceAndExpires(t *testing.T) {
 		}
 	}
 	for range 4 { // refused now even with good headers, and the log line is not repeated
+		t0 := time.Now()
 		r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, nil)
 		if r.status != http.StatusForbidden || r.header.Get("Retry-After") != "300" || !strings.Contains(r.body, "too many rejected requests") {
 			t.Fatalf("blacklisted client: status %d Retry-After %q body %s", r.status, r.header.Get("Retry-After"), r.body)
 		}
+		// Held back (a lower bound: a timer never fires early), and the
+		// connection is closed so the next knock costs a new one.
+		if held := time.Since(t0); held < transport.DefaultRefusalDelay {
+			t.Fatalf("the refusal was answered after %v, want it held %v", held, transport.DefaultRefusalDelay)
+		}
+		if !r.closed {
+			t.Fatalf("the refusal keeps the connection open: %v", r.header)
+		}
 	}
 	if n := strings.Count(h.logs.String(), "client blacklisted"); n != 1 {
 		t.Fatalf("blacklist logged %d times, want once:\n%s", n, h.logs.String())
+	}
+	// The blacklisted client's refusals are logged at debug level only (the
+	// warn line above says it all); the three Origin refusals at info.
+	var info, debug int
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, "http request") && strings.Contains(line, "status=403") {
+			switch {
+			case strings.Contains(line, "level=INFO"):
+				info++
+			case strings.Contains(line, "level=DEBUG"):
+				debug++
+			}
+		}
+	}
+	if info != 3 || debug != 4 {
+		t.Fatalf("403 request lines: %d at info, %d at debug; want 3 and 4:\n%s", info, debug, h.logs.String())
 	}
 	clk.advance(5*time.Minute + time.Second)
 	if r := do(t, hc, http.MethodPost, h.url+"/mcp", pingBody, nil); r.status == http.StatusForbidden {
@@ -261,8 +311,8 @@ func TestAuthenticatedClientIsNotLockedOutByAHostileNeighbour(t *testing.T) {
 func TestConcurrencyLimitPerClientAnswersAToolError(t *testing.T) {
 	const limit = 2
 	h := start(t, transport.Options{Security: workspace.Security{MaxConnectionsPerClient: limit}})
-	a := newClient(t, h, mcp.ProtocolVersion20251125, nil)
-	b := newClient(t, h, mcp.ProtocolVersion20251125, nil)
+	a := newClientFrom(t, h, mcp.ProtocolVersion20251125, nil, "127.0.0.6")
+	b := newClientFrom(t, h, mcp.ProtocolVersion20251125, nil, "127.0.0.7")
 
 	type result struct {
 		text  string
@@ -298,7 +348,7 @@ func TestConcurrencyLimitPerClientAnswersAToolError(t *testing.T) {
 		t.Fatalf("extra call: %+v, want the concurrency tool error", r)
 	}
 	// Another client is not affected while a's slots are taken.
-	if text, isErr := call(t, b, "echo", map[string]any{"text": "b"}); isErr || !strings.HasPrefix(text, "b|session:") {
+	if text, isErr := call(t, b, "echo", map[string]any{"text": "b"}); isErr || text != "b|ip:127.0.0.7" {
 		t.Fatalf("client b: %q (error %v)", text, isErr)
 	}
 	close(h.gate.open)

@@ -3,6 +3,7 @@ package workspace
 import (
 	"fmt"
 	"log/slog"
+	"regexp"
 )
 
 // redactedMark is what a Secret prints as, whatever its value (even empty),
@@ -41,3 +42,33 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redactedMark), nil
 
 // LogValue makes slog print "****".
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redactedMark) }
+
+// Redact is the one function that masks credentials in text meant for a log
+// line, an error, a tool result, a metric label or a config dump: the
+// userinfo of URLs (user:password@ and token@ become ***@), values after
+// password=, passwd=, pwd=, token=, key= and secret= (any case, also at the
+// end of a longer name such as api_key= or access_token=; quoted or up to a
+// separator), and Bearer/Basic authorization values. Everything else is
+// kept, so the result still says which host or setting is meant.
+//
+// Secret values print as "****" on their own; Redact is for strings that
+// may embed one (a URL from a config file, a driver's error message).
+// pooling.Sanitize and Config.Redacted call it.
+func Redact(s string) string {
+	s = urlUserinfo.ReplaceAllString(s, "${1}***@")
+	s = secretValue.ReplaceAllString(s, "${1}=***")
+	s = authValue.ReplaceAllString(s, "${1} ***")
+	return s
+}
+
+var (
+	// userinfo in a URL: scheme://user:password@host or scheme://token@host.
+	// Greedy up to the last @ of the authority, so a password holding @ is masked too.
+	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/?#\s]+@`)
+	// key=value secrets, as in DSNs, query strings and driver messages. The key
+	// may end a longer name (api_key=, access_token=, client_secret=); the value
+	// runs to whitespace or a separator, or is quoted.
+	secretValue = regexp.MustCompile(`(?i)(password|passwd|pwd|token|key|secret)=("[^"]*"|'[^']*'|[^\s&;,]+)`)
+	// HTTP authorization values echoed in errors.
+	authValue = regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*`)
+)

@@ -85,3 +85,21 @@ func TestRedactedMasksPasswordsEvenForReveal(t *testing.T) {
 		t.Fatalf("Redacted lost the host: %s", r.Backends.ChromaURL)
 	}
 }
+
+func TestRedactMasksCredentialsInTextAndKeepsTheRest(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"https://user:hunter2@chroma.example:8000/", "https://***@chroma.example:8000/"},
+		{"neo4j://tok3n@graph:7687", "neo4j://***@graph:7687"},
+		{"bolt://u:p@ss:w@rd@h:7687/db", "bolt://***@h:7687/db"},
+		{"dial http://h/api?api_key=sk-123&x=1 failed", "dial http://h/api?api_key=***&x=1 failed"},
+		{`password="two words" user=neo4j`, `password=*** user=neo4j`},
+		{"Authorization: Bearer abc.DEF-123= rejected", "Authorization: Bearer *** rejected"},
+		{"ACCESS_TOKEN=xyz; Secret='s'", "ACCESS_TOKEN=***; Secret=***"},
+		{"graph:7687 is down", "graph:7687 is down"},
+	}
+	for _, c := range cases {
+		if got := workspace.Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

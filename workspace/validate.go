@@ -228,11 +228,11 @@ func (r *rules) serverURL(path, raw string, schemes ...string) {
 			return
 		}
 	}
-	r.add(path, u.Redacted(), want)
+	r.add(path, Redact(raw), want)
 }
 
 // Redacted returns a copy safe to log or show: the password is replaced by
-// "****" (even for Reveal) and passwords inside server URLs are masked.
+// "****" (even for Reveal) and credentials inside URLs are masked by Redact.
 func (c Config) Redacted() Config {
 	if c.Backends.Neo4jPassword != "" {
 		c.Backends.Neo4jPassword = redactedMark
@@ -246,13 +246,4 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
-}
+func redactURL(raw string) string { return Redact(raw) }

@@ -7,6 +7,13 @@
 //	go run ./integration/loadtest -bin /tmp/mto -mode fairness
 //	go run ./integration/loadtest -bin /tmp/mto -mode exhaustion
 //
+// Every simulated client connects from its own loopback address (a client
+// without a token is its address); the hostile client runs in its own
+// process (the same binary, -mode hostile). Fairness runs interleaved rounds
+// of A (well-behaved clients alone) and B (with the hostile client), and with
+// -control a C phase (hostile process connected, no calls) showing the noise
+// floor; medians are reported. See docs/performance.md (g).
+//
 // Loopback only, bounded in calls and time; the server is killed at the end.
 // It prints a summary and one machine-readable line per mode on stderr/stdout,
 // and exits 1 when a goal fails.
@@ -50,6 +57,15 @@ type options struct {
 	tasks              int
 	sessions, inFlight int
 	keep               bool
+	rounds             int
+	rate, maxConns     int
+	serverCPUs         string
+	goodCPUs           string
+	hostileCPUs        string
+	hostileNice        int
+	control            bool
+	// hostile child process (internal -mode hostile)
+	base, src, ws, idList string
 }
 
 func main() {
@@ -57,6 +73,18 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "server binary (go build -o /tmp/mto .)")
 	flag.StringVar(&o.mode, "mode", "fairness", "fairness or exhaustion")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "fairness: length of each phase")
+	flag.IntVar(&o.rate, "rate", 600, "fairness: connection_rate_limit (requests per minute per client)")
+	flag.IntVar(&o.maxConns, "max-conns", 4, "fairness: max_connections_per_client")
+	flag.IntVar(&o.rounds, "rounds", 3, "fairness: rounds of (A without, B with the hostile client), interleaved; medians reported")
+	flag.StringVar(&o.serverCPUs, "server-cpus", "", "taskset CPU list for the server (empty: not pinned)")
+	flag.StringVar(&o.goodCPUs, "good-cpus", "", "taskset CPU list for this process, the well-behaved clients (empty: not pinned)")
+	flag.StringVar(&o.hostileCPUs, "hostile-cpus", "", "taskset CPU list for the hostile client process (empty: not pinned)")
+	flag.IntVar(&o.hostileNice, "hostile-nice", 0, "nice level of the hostile client process (e.g. 19 to approximate an attacker whose CPU is not this machine's)")
+	flag.BoolVar(&o.control, "control", false, "fairness: also run a control phase per round (hostile process connected, no calls) to show the noise floor")
+	flag.StringVar(&o.base, "base", "", "internal (-mode hostile): server URL")
+	flag.StringVar(&o.src, "src", "", "internal (-mode hostile): source address")
+	flag.StringVar(&o.ws, "workspace", "", "internal (-mode hostile): workspace")
+	flag.StringVar(&o.idList, "ids", "", "internal (-mode hostile): task ids, comma-separated")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "fairness: unrecorded warm-up before phase A")
 	flag.IntVar(&o.clients, "clients", 49, "fairness: well-behaved clients")
 	flag.DurationVar(&o.thinkMin, "think-min", 100*time.Millisecond, "fairness: well-behaved think time, minimum")
@@ -68,7 +96,7 @@ func main() {
 	flag.IntVar(&o.inFlight, "in-flight", 10, "exhaustion: concurrent calls per session")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (server log) for inspection")
 	flag.Parse()
-	if o.bin == "" {
+	if o.bin == "" && o.mode != "hostile" {
 		fmt.Fprintln(os.Stderr, "loadtest: -bin is required (go build -o /tmp/mto . in the repo root)")
 		os.Exit(2)
 	}
@@ -79,6 +107,9 @@ func main() {
 		ok, err = fairness(o)
 	case "exhaustion":
 		ok, err = exhaustion(o)
+	case "hostile":
+		hostileMain(o)
+		return
 	default:
 		err = fmt.Errorf("unknown -mode %q: use fairness or exhaustion", o.mode)
 	}
@@ -134,7 +165,11 @@ func startServer(o options, cfg map[string]any) (*srv, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(o.bin, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--allow-root", roots)
+	args := []string{"--http", fmt.Sprintf("127.0.0.1:%d", port), "--allow-root", roots}
+	cmd := exec.Command(o.bin, args...)
+	if o.serverCPUs != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", o.serverCPUs, o.bin}, args...)...)
+	}
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "xdg"), "TASK_ORCHESTRATOR_WORKSPACE=")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -209,6 +244,23 @@ func (s *srv) metrics(names ...string) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
+// cpuSeconds is the CPU time (user+system) the server process has used.
+func (s *srv) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which is in parentheses): utime is the
+	// 14th field of the line, stime the 15th, in clock ticks (100 per second).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
+}
+
 // rssKB reads VmRSS of the server process.
 func (s *srv) rssKB() int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
@@ -234,8 +286,15 @@ type mcpClient struct {
 	ht *http.Transport
 }
 
-func newClient(ctx context.Context, base, name string, conns int) (*mcpClient, error) {
-	ht := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 30 * time.Second}
+// newClient connects from source address src (a loopback address; "" = any):
+// a client without a token is identified by its address, so each simulated
+// agent gets its own, as agents on separate machines would have.
+func newClient(ctx context.Context, base, name, src string, conns int) (*mcpClient, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	ht := &http.Transport{DialContext: d.DialContext, MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 30 * time.Second}
 	tr, err := transport.NewStreamableHTTP(base+"/mcp", transport.WithHTTPBasicClient(&http.Client{Transport: ht}))
 	if err != nil {
 		return nil, err
@@ -277,15 +336,26 @@ func resultText(res *mcp.CallToolResult) string {
 
 var words = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"}
 
-// seed creates n tasks and returns their ids.
+// seed creates n tasks and returns their ids. Each seeder address creates
+// at most 50, well inside one client's rate-limit burst.
 func seed(ctx context.Context, s *srv, n int) ([]string, error) {
-	c, err := newClient(ctx, s.base, "seeder", 2)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
 	ids := make([]string, 0, n)
+	var c *mcpClient
+	defer func() {
+		if c != nil {
+			c.close()
+		}
+	}()
 	for i := range n {
+		if i%50 == 0 {
+			if c != nil {
+				c.close()
+			}
+			var err error
+			if c, err = newClient(ctx, s.base, "seeder", fmt.Sprintf("127.0.4.%d", 1+i/50%250), 2); err != nil {
+				return nil, err
+			}
+		}
 		w := words[i%len(words)]
 		res, err := c.call(ctx, "task_create", map[string]any{
 			"workspace":   s.project,
@@ -410,21 +480,53 @@ func waitAll(wg *sync.WaitGroup, d time.Duration) bool {
 
 // ---------------------------------------------------------------- fairness
 
+// Addresses: each well-behaved client has its own loopback address, and each
+// round's hostile client a fresh one (the previous one is still blacklisted).
+func goodAddr(i int) string    { return fmt.Sprintf("127.0.1.%d", 1+i%250) }
+func hostileAddr(r int) string { return fmt.Sprintf("127.0.2.%d", 1+r%250) }
+func burstAddr(i int) string   { return fmt.Sprintf("127.0.%d.%d", 3+i/250, 1+i%250) }
+
 type phaseResult struct {
-	lat       []time.Duration
-	good      *tally
-	hostile   *tally
-	finished  bool
-	wallHosts time.Duration
+	lat      []time.Duration
+	early    []time.Duration // calls started in the phase's first 2 s
+	late     []time.Duration // the others
+	good     *tally
+	hostile  hostileReport
+	finished bool
+	// sampled from /metrics every 250 ms during the phase (all pools summed)
+	maxInUse, maxWaiting float64
+	serverCPU            float64 // seconds of server CPU during the phase
+}
+
+// hostileReport is what the hostile child process prints (JSON) on stdout.
+type hostileReport struct {
+	Counts map[string]int    `json:"counts"`
+	Sample map[string]string `json:"sample"`
+	WallMS int64             `json:"wall_ms"`
+	Err    string            `json:"err,omitempty"`
+}
+
+type roundResult struct {
+	a50, a99, b50, b99 time.Duration
+	ratio              float64
+	a, b               *phaseResult
+	c                  *phaseResult // control, with -control
+	c99                time.Duration
+	cRatio             float64
 }
 
 func fairness(o options) (bool, error) {
 	cfg := map[string]any{
 		"security": map[string]any{
-			"max_connections_per_client": 4,
-			"connection_rate_limit":      600,
+			"max_connections_per_client": o.maxConns,
+			"connection_rate_limit":      o.rate,
 			"blacklist_threshold":        50,
 		},
+	}
+	if o.goodCPUs != "" {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", o.goodCPUs, strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
+			return false, fmt.Errorf("taskset -good-cpus %s: %v: %s", o.goodCPUs, err, out)
+		}
 	}
 	s, err := startServer(o, cfg)
 	if err != nil {
@@ -436,21 +538,62 @@ func fairness(o options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	fmt.Printf("fairness: server %s, %d tasks seeded, %d well-behaved clients, think %v-%v, phases of %v, cpus=%d\n",
-		s.base, len(ids), o.clients, o.thinkMin, o.thinkMax, o.duration, numCPU())
+	fmt.Printf("fairness: server %s, %d tasks seeded, %d well-behaved clients, think %v-%v, limits %d/min %d concurrent, %d rounds of A (alone) and B (with the hostile client) of %v each, cpus=%d, pinning server=%q good=%q hostile=%q, hostile nice %d\n",
+		s.base, len(ids), o.clients, o.thinkMin, o.thinkMax, o.rate, o.maxConns, o.rounds, o.duration, numCPU(), o.serverCPUs, o.goodCPUs, o.hostileCPUs, o.hostileNice)
 
 	if o.warmup > 0 {
-		if _, err := runPhase(ctx, o, s, ids, o.warmup, false); err != nil {
+		if _, err := runPhase(ctx, o, s, ids, o.warmup, -1, 0); err != nil {
 			return false, err
 		}
 	}
-	a, err := runPhase(ctx, o, s, ids, o.duration, false)
-	if err != nil {
-		return false, err
-	}
-	b, err := runPhase(ctx, o, s, ids, o.duration, true)
-	if err != nil {
-		return false, err
+	var rounds []roundResult
+	for r := range o.rounds {
+		// Alternate the order (AB, BA, AB, ...) so a drift in the machine's
+		// load does not always favour the same phase.
+		// With -control, C (the hostile process started and connected but
+		// making no call) measures how much two phases differ by noise alone.
+		var a, b, c *phaseResult
+		phases := []func() error{
+			func() (err error) { a, err = runPhase(ctx, o, s, ids, o.duration, -1, 0); return },
+			func() (err error) { b, err = runPhase(ctx, o, s, ids, o.duration, r, o.hostileCalls); return },
+		}
+		if o.control {
+			phases = append(phases, func() (err error) { c, err = runPhase(ctx, o, s, ids, o.duration, 125+r, 0); return })
+		}
+		if r%2 == 1 {
+			slices.Reverse(phases)
+		}
+		for _, run := range phases {
+			if err := run(); err != nil {
+				return false, err
+			}
+		}
+		rr := roundResult{a: a, b: b, c: c, a50: pct(a.lat, .5), a99: pct(a.lat, .99), b50: pct(b.lat, .5), b99: pct(b.lat, .99)}
+		rr.ratio = float64(rr.b99) / float64(max(rr.a99, 1))
+		if c != nil {
+			rr.c99 = pct(c.lat, .99)
+			rr.cRatio = float64(rr.c99) / float64(max(rr.a99, 1))
+			fmt.Printf("round %d control: C (hostile process connected, 0 calls) calls=%d p99=%.2fms, C/A p99 ratio %.2f, server CPU %.2fs, outcomes %s\n",
+				r+1, len(c.lat), ms(rr.c99), rr.cRatio, c.serverCPU, c.good)
+		}
+		rounds = append(rounds, rr)
+		h := b.hostile.Counts
+		fmt.Printf("round %d: A calls=%d p50=%.2fms p99=%.2fms | B calls=%d p50=%.2fms p99=%.2fms | p99 ratio %.2f | p99 first 2 s A %.2fms B %.2fms, after A %.2fms B %.2fms | server CPU A %.2fs B %.2fs | pool in use max A %v B %v, waiting for a connection max A %v B %v | hostile ok=%d throttled=%d refused=%d other=%d in %dms | well-behaved A %s, B %s\n",
+			r+1, len(a.lat), ms(rr.a50), ms(rr.a99), len(b.lat), ms(rr.b50), ms(rr.b99), rr.ratio,
+			ms(pct(a.early, .99)), ms(pct(b.early, .99)), ms(pct(a.late, .99)), ms(pct(b.late, .99)),
+			a.serverCPU, b.serverCPU, a.maxInUse, b.maxInUse, a.maxWaiting, b.maxWaiting,
+			h[okCall], h[throttled], h[refused], h[transportErr]+h[otherTool]+h[hang]+h[limitTimeout], b.hostile.WallMS, a.good, b.good)
+		for k, v := range b.hostile.Sample {
+			fmt.Printf("  hostile %s e.g.: %s\n", k, v)
+		}
+		for _, p := range []*phaseResult{a, b} {
+			for k, v := range p.good.sample {
+				fmt.Printf("  well-behaved %s e.g.: %s\n", k, v)
+			}
+		}
+		if b.hostile.Err != "" {
+			fmt.Printf("  hostile process: %s\n", b.hostile.Err)
+		}
 	}
 
 	// Pool in use back to 0, goroutines.
@@ -470,42 +613,51 @@ func fairness(o options) (bool, error) {
 	rej, _ := s.metrics("task_orchestrator_limit_rejections_total")
 	logText, _ := os.ReadFile(s.logPath)
 	blacklistedLines := strings.Count(string(logText), "client blacklisted")
+	fmt.Printf("server: pool in use at end=%v goroutines=%v blacklist log lines=%d (rounds %d) limit_rejections_total=%v\n",
+		inUse, gor, blacklistedLines, o.rounds, rej["task_orchestrator_limit_rejections_total"])
 
-	a50, a99 := pct(a.lat, .5), pct(a.lat, .99)
-	b50, b99 := pct(b.lat, .5), pct(b.lat, .99)
-	ratio := float64(b99) / float64(max(a99, 1))
-	h := b.hostile.counts
-	fmt.Printf("phase A (49 well-behaved): calls=%d p50=%v p99=%v outcomes: %s\n", len(a.lat), a50, a99, a.good)
-	fmt.Printf("phase B (49 + 1 hostile):  calls=%d p50=%v p99=%v outcomes: %s\n", len(b.lat), b50, b99, b.good)
-	fmt.Printf("hostile: %s (ran %v)\n", b.hostile, b.wallHosts.Round(time.Millisecond))
-	for k, v := range b.hostile.sample {
-		fmt.Printf("  hostile %s e.g.: %s\n", k, v)
+	med := func(f func(roundResult) float64) float64 {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
-	for k, v := range b.good.sample {
-		fmt.Printf("  well-behaved %s e.g.: %s\n", k, v)
+	ratio := med(func(r roundResult) float64 { return r.ratio })
+	okHostile, okFinish, okGood := true, true, true
+	var goodErrs, hOK, hThr, hRef, hOther int
+	for _, r := range rounds {
+		h := r.b.hostile.Counts
+		okHostile = okHostile && h[throttled] > 0 && h[refused] > 0
+		okFinish = okFinish && r.a.finished && r.b.finished
+		for _, p := range []*phaseResult{r.a, r.b} {
+			for k, n := range p.good.counts {
+				if k != okCall {
+					goodErrs += n
+					okGood = false
+				}
+			}
+		}
+		hOK, hThr, hRef = hOK+h[okCall], hThr+h[throttled], hRef+h[refused]
+		hOther += h[transportErr] + h[otherTool] + h[hang] + h[limitTimeout]
 	}
-	fmt.Printf("server: pool in use at end=%v goroutines=%v blacklist log lines=%d limit_rejections_total=%v\n",
-		inUse, gor, blacklistedLines, rej["task_orchestrator_limit_rejections_total"])
-
-	goodBad := func(t *tally) int { return len(t.counts) - boolInt(t.counts[okCall] > 0) }
-	okRatio := ratio <= 2
-	okHostile := h[throttled] > 0 && h[refused] > 0
-	okFinish := a.finished && b.finished
 	okPool := inUse == 0
-	okGood := goodBad(a.good) == 0 && goodBad(b.good) == 0
-	fmt.Printf("fairness p50_a_ms=%.2f p99_a_ms=%.2f p50_b_ms=%.2f p99_b_ms=%.2f p99_ratio=%.2f good_calls_a=%d good_calls_b=%d good_errors_b=%d hostile_ok=%d hostile_throttled=%d hostile_refused=%d hostile_other=%d deadlock=%v pool_in_use_end=%v\n",
-		ms(a50), ms(a99), ms(b50), ms(b99), ratio, len(a.lat), len(b.lat), len(b.lat)-b.good.counts[okCall],
-		h[okCall], h[throttled], h[refused], h[transportErr]+h[otherTool]+h[hang]+h[limitTimeout], !okFinish, inUse)
-	fmt.Printf("goals: p99_ratio<=2:%v hostile_throttled_then_refused:%v no_deadlock:%v pool_in_use_0:%v well_behaved_all_ok:%v\n",
+	okRatio := ratio <= 2
+	fmt.Printf("fairness rounds=%d median_p50_a_ms=%.2f median_p99_a_ms=%.2f median_p50_b_ms=%.2f median_p99_b_ms=%.2f median_p99_ratio=%.2f good_errors=%d hostile_ok=%d hostile_throttled=%d hostile_refused=%d hostile_other=%d deadlock=%v pool_in_use_end=%v\n",
+		len(rounds), med(func(r roundResult) float64 { return ms(r.a50) }), med(func(r roundResult) float64 { return ms(r.a99) }),
+		med(func(r roundResult) float64 { return ms(r.b50) }), med(func(r roundResult) float64 { return ms(r.b99) }), ratio,
+		goodErrs, hOK, hThr, hRef, hOther, !okFinish, inUse)
+	if o.control {
+		fmt.Printf("control median_p99_c_ms=%.2f median_p99_ratio_c_over_a=%.2f (the same comparison with a hostile process that makes no call: the noise floor)\n",
+			med(func(r roundResult) float64 { return ms(r.c99) }), med(func(r roundResult) float64 { return r.cRatio }))
+	}
+	fmt.Printf("goals: median_p99_ratio<=2:%v hostile_throttled_then_refused:%v no_deadlock:%v pool_in_use_0:%v well_behaved_all_ok:%v\n",
 		okRatio, okHostile, okFinish, okPool, okGood)
 	return okRatio && okHostile && okFinish && okPool && okGood, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -515,34 +667,87 @@ func numCPU() int {
 	return strings.Count(string(b), "processor\t:")
 }
 
-func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Duration, withHostile bool) (*phaseResult, error) {
+// runPhase runs the well-behaved clients for dur; with hostileRound >= 0 the
+// hostile client runs beside them, in its own process (as it would be on
+// its own machine; its CPU use is still on this machine's cores).
+func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Duration, hostileRound, hostileCalls int) (*phaseResult, error) {
 	good := make([]*mcpClient, o.clients)
 	for i := range good {
-		c, err := newClient(ctx, s.base, fmt.Sprintf("good-%d", i), 2)
+		c, err := newClient(ctx, s.base, fmt.Sprintf("good-%d", i), goodAddr(i), 2)
 		if err != nil {
 			return nil, err
 		}
 		good[i] = c
 	}
-	var hostile *mcpClient
-	if withHostile {
-		c, err := newClient(ctx, s.base, "hostile", o.hostileWorkers)
+	r := &phaseResult{good: newTally()}
+	var hostileDone chan struct{}
+	if hostileRound >= 0 {
+		exe, err := os.Executable()
 		if err != nil {
 			return nil, err
 		}
-		hostile = c
+		hids := ids[:min(len(ids), o.hostileWorkers)]
+		args := []string{"-mode", "hostile", "-bin", "-", "-base", s.base, "-src", hostileAddr(hostileRound), "-workspace", s.project,
+			"-ids", strings.Join(hids, ","), "-duration", dur.String(),
+			"-hostile-calls", strconv.Itoa(hostileCalls), "-hostile-workers", strconv.Itoa(o.hostileWorkers)}
+		argv := append([]string{exe}, args...)
+		if o.hostileCPUs != "" {
+			argv = append([]string{"taskset", "-c", o.hostileCPUs}, argv...)
+		}
+		if o.hostileNice != 0 {
+			argv = append([]string{"nice", "-n", strconv.Itoa(o.hostileNice)}, argv...)
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		hostileDone = make(chan struct{})
+		go func() {
+			defer close(hostileDone)
+			if err := json.NewDecoder(out).Decode(&r.hostile); err != nil {
+				r.hostile.Err = "no report: " + err.Error()
+			}
+			if err := cmd.Wait(); err != nil && r.hostile.Err == "" {
+				r.hostile.Err = err.Error()
+			}
+		}()
+		// Let the hostile process connect before the clock starts: its
+		// first requests are the heaviest.
+		time.Sleep(50 * time.Millisecond)
 	}
-	r := &phaseResult{good: newTally(), hostile: newTally()}
+	stopSample := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSample:
+				return
+			case <-t.C:
+			}
+			if m, err := s.metrics("task_orchestrator_pool_connections_in_use", "task_orchestrator_pool_waiting"); err == nil {
+				r.maxInUse = max(r.maxInUse, m["task_orchestrator_pool_connections_in_use"])
+				r.maxWaiting = max(r.maxWaiting, m["task_orchestrator_pool_waiting"])
+			}
+		}
+	}()
+	cpu0 := s.cpuSeconds()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	start := time.Now()
-	end := start.Add(dur)
+	end := time.Now().Add(dur)
 	for i, c := range good {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(i), 7))
-			var lat []time.Duration
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(hostileRound+7)))
+			var lat, early, late []time.Duration
 			for time.Now().Before(end) {
 				var name string
 				var args map[string]any
@@ -559,55 +764,85 @@ func runPhase(ctx context.Context, o options, s *srv, ids []string, dur time.Dur
 				cancel()
 				r.good.add(class, msg)
 				lat = append(lat, d)
+				if t0.Before(end.Add(2*time.Second - dur)) {
+					early = append(early, d)
+				} else {
+					late = append(late, d)
+				}
 				think := o.thinkMin + time.Duration(rng.Int64N(int64(o.thinkMax-o.thinkMin)+1))
 				time.Sleep(think)
 			}
 			mu.Lock()
 			r.lat = append(r.lat, lat...)
+			r.early = append(r.early, early...)
+			r.late = append(r.late, late...)
 			mu.Unlock()
 		}()
 	}
-	var hostileWG sync.WaitGroup
-	if hostile != nil {
-		var budget atomic.Int64
-		budget.Store(int64(o.hostileCalls))
-		for w := range o.hostileWorkers {
-			wg.Add(1)
-			hostileWG.Add(1)
-			go func() {
-				defer wg.Done()
-				defer hostileWG.Done()
-				for time.Now().Before(end) && budget.Add(-1) >= 0 {
-					var name string
-					var args map[string]any
-					if w%2 == 0 {
-						// slow: a full page of a text search, to hold a connection
-						name, args = "task_list", map[string]any{"workspace": s.project, "limit": 200, "text": words[w%len(words)]}
-					} else {
-						name, args = "task_get", map[string]any{"workspace": s.project, "id": ids[w%len(ids)]}
-					}
-					cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-					res, err := hostile.call(cctx, name, args)
-					class, msg := classify(cctx, res, err)
-					cancel()
-					r.hostile.add(class, msg)
-				}
-			}()
-		}
-		go func() { hostileWG.Wait(); r.wallHosts = time.Since(start) }()
-	}
 	r.finished = waitAll(&wg, dur+45*time.Second)
+	r.serverCPU = s.cpuSeconds() - cpu0
+	close(stopSample)
+	<-sampled
+	if hostileDone != nil {
+		select {
+		case <-hostileDone:
+		case <-time.After(dur + 45*time.Second):
+			r.finished = false
+		}
+	}
 	if !r.finished {
 		return r, nil // leave the hung clients; the server is killed by the caller
 	}
 	for _, c := range good {
 		c.close()
 	}
-	if hostile != nil {
-		hostileWG.Wait()
-		hostile.close()
-	}
 	return r, nil
+}
+
+// hostileMain is the hostile client (-mode hostile, started by runPhase): one
+// session from one address, no delays, hostileWorkers goroutines sharing a
+// budget of hostileCalls, half of them slow text searches that hold pool
+// connections. It prints a hostileReport as JSON on stdout.
+func hostileMain(o options) {
+	rep := hostileReport{Counts: map[string]int{}, Sample: map[string]string{}}
+	defer func() { _ = json.NewEncoder(os.Stdout).Encode(rep) }()
+	ctx := context.Background()
+	ids := strings.Split(o.idList, ",")
+	c, err := newClient(ctx, o.base, "hostile", o.src, o.hostileWorkers)
+	if err != nil {
+		rep.Err = err.Error()
+		return
+	}
+	defer c.close()
+	t := newTally()
+	var wg sync.WaitGroup
+	var budget atomic.Int64
+	budget.Store(int64(o.hostileCalls))
+	start := time.Now()
+	end := start.Add(o.duration)
+	for w := range o.hostileWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) && budget.Add(-1) >= 0 {
+				var name string
+				var args map[string]any
+				if w%2 == 0 {
+					name, args = "task_list", map[string]any{"workspace": o.ws, "limit": 200, "text": words[w%len(words)]}
+				} else {
+					name, args = "task_get", map[string]any{"workspace": o.ws, "id": ids[w%len(ids)]}
+				}
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				res, err := c.call(cctx, name, args)
+				class, msg := classify(cctx, res, err)
+				cancel()
+				t.add(class, msg)
+			}
+		}()
+	}
+	wg.Wait()
+	rep.WallMS = time.Since(start).Milliseconds()
+	rep.Counts, rep.Sample = t.counts, t.sample
 }
 
 // ---------------------------------------------------------------- exhaustion
@@ -635,7 +870,7 @@ func exhaustion(o options) (bool, error) {
 	}
 	clients := make([]*mcpClient, o.sessions)
 	for i := range clients {
-		c, err := newClient(ctx, s.base, fmt.Sprintf("burst-%d", i), o.inFlight)
+		c, err := newClient(ctx, s.base, fmt.Sprintf("burst-%d", i), burstAddr(i), o.inFlight)
 		if err != nil {
 			return false, err
 		}
