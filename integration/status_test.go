@@ -21,17 +21,17 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// httpServer is the binary serving MCP over Streamable HTTP for one test.
-type httpServer struct {
+// statusServer is the binary serving MCP over Streamable HTTP for one test.
+type statusServer struct {
 	base, token, tokenFile string
 	stderr                 *lockedBuffer
 }
 
-// startHTTPServer runs the binary with --http, serving projects under allowRoot,
+// startStatusServer runs the binary with --http, serving projects under allowRoot,
 // with globalConfig as its global config file.
-func startHTTPServer(t *testing.T, allowRoot, globalConfig string) *httpServer {
+func startStatusServer(t *testing.T, allowRoot, globalConfig string) *statusServer {
 	t.Helper()
-	s := &httpServer{token: "status-test-token-SECRET-0d4", stderr: &lockedBuffer{}}
+	s := &statusServer{token: "status-test-token-SECRET-0d4", stderr: &lockedBuffer{}}
 	s.tokenFile = filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(s.tokenFile, []byte(s.token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func startHTTPServer(t *testing.T, allowRoot, globalConfig string) *httpServer {
 }
 
 // client opens an MCP session with the server.
-func (s *httpServer) client(t *testing.T) *client.Client {
+func (s *statusServer) client(t *testing.T) *client.Client {
 	t.Helper()
 	tr, err := transport.NewStreamableHTTP(s.base+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + s.token}))
 	if err != nil {
@@ -132,7 +132,7 @@ func TestStatusWatchIn80ColumnsUnderLoad(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(project, ".git"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := startHTTPServer(t, allowed, jsonConfig(t, map[string]any{
+	srv := startStatusServer(t, allowed, jsonConfig(t, map[string]any{
 		"security":       map[string]any{"max_connections_per_client": 64, "connection_rate_limit": 1000000},
 		"database_pools": map[string]any{"operational": map[string]any{"max_connections": 2}},
 	}))
@@ -288,7 +288,7 @@ func TestStatusOfAProjectAndItsErrors(t *testing.T) {
 	}
 
 	allowed := t.TempDir()
-	srv := startHTTPServer(t, allowed, "{}")
+	srv := startStatusServer(t, allowed, "{}")
 	_, stderr, code = runCLI(t, project, nil, "status", "--http", srv.base)
 	if code != 1 || !strings.Contains(stderr, "--auth-token-file") {
 		t.Errorf("status without the token: exit %d, %s", code, stderr)
