@@ -14,8 +14,11 @@ import (
 )
 
 // BenchmarkMirrors times task_create and task_update with the task mirrors
-// off (no Chroma, no Neo4j configured) and on (both configured, the syncer
-// delivering every change), in the same run, one server process for each.
+// off (no Chroma, no Neo4j configured), on (both configured, the syncer
+// delivering every change) and down (both configured, neither answering: the
+// syncer keeps every change and retries with backoff), in the same run, one
+// server process for each. "down" isolates the path: it has the outbox and a
+// syncer but no delivery work competing for the CPU.
 // The sync must never sit on a task call's path: a call only writes its
 // outbox row and wakes the syncer. drain-ms is how long after the last call
 // the mirrors had everything (on only).
@@ -28,28 +31,31 @@ func BenchmarkMirrors(b *testing.B) {
 		project string
 	}
 	servers := map[string]server{}
-	for _, mode := range []string{"off", "on"} {
+	for _, mode := range []string{"off", "on", "down"} {
 		project := newProject(b)
 		env := []string{"CHROMA_URL=", "NEO4J_URI=", "TASK_ORCHESTRATOR_CHROMA_COMMAND=", "TASK_ORCHESTRATOR_EMBEDDINGS_PROVIDER="}
-		if mode == "on" {
+		switch mode {
+		case "on":
 			env = append(remoteEnv(chromaURL(b)), sharedNeo4jEnv(b)...)
+		case "down":
+			closed := freePort(b) // nothing listens there
+			env = append(remoteEnv(fmt.Sprintf("http://127.0.0.1:%d", closed)),
+				fmt.Sprintf("NEO4J_URI=bolt://127.0.0.1:%d", closed), "NEO4J_USERNAME=neo4j", "NEO4J_PASSWORD=unused")
 		}
 		p := start(b, procOpts{dir: project, env: env, fast: true})
 		p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "warm-up"}, nil)
 		m := mirrors(b, ctx, p, project)
 		for _, name := range []string{"vector", "graph"} {
-			want := "not configured"
-			if mode == "on" {
-				want = "ok"
-			}
-			if m[name].State != want && !(mode == "on" && (m[name].State == "reconciling" || m[name].State == "starting")) {
+			want := map[string]string{"off": "not configured", "on": "ok", "down": "retrying"}[mode]
+			st := m[name].State
+			if st != want && !(mode != "off" && (st == "reconciling" || st == "starting")) {
 				b.Fatalf("mirrors=%s: the %s mirror is %+v, want %s", mode, name, m[name], want)
 			}
 		}
 		servers[mode] = server{p, project}
 	}
 	for _, tool := range []string{"task_create", "task_update"} {
-		for _, mode := range []string{"off", "on"} {
+		for _, mode := range []string{"off", "on", "down"} {
 			s := servers[mode]
 			var target taskOut
 			s.p.ok(ctx, "task_create", map[string]any{"workspace": s.project, "title": "updated by the benchmark"}, &target)
