@@ -10,8 +10,10 @@
 # reuses it. Nothing is downloaded from anywhere but the package registry.
 set -euo pipefail
 
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+
 CHROMA_VERSION="${CHROMA_VERSION:-1.5.9}"
-CACHE="${TASK_ORCHESTRATOR_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-task-orchestrator-test}"
 VENV="$CACHE/chroma-$CHROMA_VERSION"
 
 install() {
@@ -24,10 +26,6 @@ install() {
   echo "$VENV/bin/chroma"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 start() {
   local data="$1" bin port pid url
   bin="$(install)"
@@ -37,29 +35,7 @@ start() {
   # The server's own output goes to a log file beside its data, never to our stdout.
   "$bin" run --path "$data" --host 127.0.0.1 --port "$port" >"$data.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 150); do
-    if curl -sf "$url/api/v2/heartbeat" >/dev/null 2>&1; then
-      echo "$url $pid"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "chroma exited during start-up; its log:" >&2; cat "$data.log" >&2; return 1
-    fi
-    sleep 0.2
-  done
-  echo "chroma did not answer its heartbeat within 30 s; its log:" >&2; cat "$data.log" >&2
-  kill "$pid" 2>/dev/null || true
-  return 1
-}
-
-stop() {
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
+  wait_http chroma "$url/api/v2/heartbeat" "$pid" "$data.log" 150 "$url $pid"
 }
 
 case "${1:-}" in

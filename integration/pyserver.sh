@@ -18,7 +18,8 @@
 set -euo pipefail
 
 PYSERVER_VERSION="1.8.0"
-CACHE="${TASK_ORCHESTRATOR_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcp-task-orchestrator-test}"
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 VENV="$CACHE/pyserver-$PYSERVER_VERSION"
 LAUNCHER="$VENV/bin/mcp-task-orchestrator-stdio"
 
