@@ -192,6 +192,27 @@ func (p *proc) ok(ctx context.Context, name string, args map[string]any, out any
 	}
 }
 
+// collectProgress records the message of every progress notification the
+// server sends from now on; the function it returns reads them so far.
+func (p *proc) collectProgress() func() []string {
+	var (
+		mu   sync.Mutex
+		msgs []string
+	)
+	p.c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationProgress) {
+			mu.Lock()
+			msgs = append(msgs, fmt.Sprint(n.Params.AdditionalFields["message"]))
+			mu.Unlock()
+		}
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), msgs...)
+	}
+}
+
 func decode(t testing.TB, res *mcp.CallToolResult, out any) {
 	t.Helper()
 	b, err := json.Marshal(res.StructuredContent)

@@ -426,17 +426,7 @@ func TestMirrorsConvergeWhenTheirServersComeUp(t *testing.T) {
 			Removed int    `json:"removed"`
 		} `json:"mirrors"`
 	}
-	var (
-		progressMu  sync.Mutex
-		progressMsg []string
-	)
-	p.c.OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == string(mcp.MethodNotificationProgress) {
-			progressMu.Lock()
-			progressMsg = append(progressMsg, fmt.Sprint(n.Params.AdditionalFields["message"]))
-			progressMu.Unlock()
-		}
-	})
+	progress := p.collectProgress()
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "task_reconcile"
 	req.Params.Meta = &mcp.Meta{ProgressToken: "reconcile"}
@@ -446,10 +436,9 @@ func TestMirrorsConvergeWhenTheirServersComeUp(t *testing.T) {
 		t.Fatalf("task_reconcile: %v %s", err, text(res))
 	}
 	decode(t, res, &rec)
-	progressMu.Lock()
-	all := strings.Join(progressMsg, " | ")
-	progressMu.Unlock()
-	t.Logf("task_reconcile: %s; %d progress notifications", text(res), len(progressMsg))
+	msgs := progress()
+	all := strings.Join(msgs, " | ")
+	t.Logf("task_reconcile: %s; %d progress notifications", text(res), len(msgs))
 	if !strings.Contains(all, fmt.Sprintf("vector mirror: wrote %d of %d tasks", len(want.status), len(want.status))) ||
 		!strings.Contains(all, "graph mirror: rebuilt") {
 		t.Errorf("task_reconcile's progress did not report both mirrors' rebuild: %s", truncate(all, 600))

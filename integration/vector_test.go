@@ -115,17 +115,7 @@ func TestVectorManagedServerPersistsAndLeavesNoProcess(t *testing.T) {
 	project := newProject(t)
 	ctx := ctxT(t)
 	p := start(t, procOpts{dir: project, env: managedEnv(t)})
-	var (
-		progressMu  sync.Mutex
-		progressMsg []string
-	)
-	p.c.OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == string(mcp.MethodNotificationProgress) {
-			progressMu.Lock()
-			progressMsg = append(progressMsg, fmt.Sprint(n.Params.AdditionalFields["message"]))
-			progressMu.Unlock()
-		}
-	})
+	progress := p.collectProgress()
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "vector_upsert"
 	req.Params.Meta = &mcp.Meta{ProgressToken: "first-call"}
@@ -134,12 +124,11 @@ func TestVectorManagedServerPersistsAndLeavesNoProcess(t *testing.T) {
 	if res, err := p.c.CallTool(ctx, req); err != nil || res.IsError {
 		t.Fatalf("first vector_upsert: %v %v", err, res)
 	}
-	progressMu.Lock()
-	t.Logf("progress while Chroma started: %q", progressMsg)
-	if len(progressMsg) == 0 || !strings.Contains(strings.Join(progressMsg, " "), "chroma") {
-		t.Errorf("no progress notification mentioned chroma while it started: %q", progressMsg)
+	msgs := progress()
+	t.Logf("progress while Chroma started: %q", msgs)
+	if len(msgs) == 0 || !strings.Contains(strings.Join(msgs, " "), "chroma") {
+		t.Errorf("no progress notification mentioned chroma while it started: %q", msgs)
 	}
-	progressMu.Unlock()
 	dataDir := filepath.Join(project, ".task_orchestrator", "databases", "chroma")
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
 		t.Fatalf("managed Chroma data is not under the project: %v", err)
