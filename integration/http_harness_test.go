@@ -27,11 +27,12 @@ var overHTTP = os.Getenv("IT_TRANSPORT") == "http"
 
 // httpServer is the binary serving --http on a free loopback port.
 type httpServer struct {
-	base   string
-	token  string // "" = no --auth-token-file
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	once   sync.Once
+	base      string
+	token     string // "" = no --auth-token-file
+	tokenFile string // the file passed to --auth-token-file
+	cmd       *exec.Cmd
+	stderr    *lockedBuffer
+	once      sync.Once
 }
 
 // startHTTPServer launches the binary with --http and --allow-root allowRoot
@@ -51,18 +52,19 @@ func startHTTPServer(t testing.TB, o procOpts, allowRoot, token string) *httpSer
 	}
 	port := freePort(t)
 	args := []string{"--http", fmt.Sprintf("127.0.0.1:%d", port), "--allow-root", allowRoot}
+	tokenFile := ""
 	if token != "" {
-		f := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(f, []byte(token+"\n"), 0o600); err != nil {
+		tokenFile = filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		args = append(args, "--auth-token-file", f)
+		args = append(args, "--auth-token-file", tokenFile)
 	}
 	if !o.fast {
 		args = append(args, "--validate-output")
 	}
 	args = append(args, o.args...)
-	h := &httpServer{base: fmt.Sprintf("http://127.0.0.1:%d", port), token: token, stderr: &lockedBuffer{}}
+	h := &httpServer{base: fmt.Sprintf("http://127.0.0.1:%d", port), token: token, tokenFile: tokenFile, stderr: &lockedBuffer{}}
 	h.cmd = exec.Command(binPath, args...)
 	h.cmd.Dir = o.dir
 	if h.cmd.Dir == "" {

@@ -17,66 +17,25 @@ import (
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// statusServer is the binary serving MCP over Streamable HTTP for one test.
-type statusServer struct {
-	base, token, tokenFile string
-	stderr                 *lockedBuffer
+// startStatusServer runs the binary with --http (production flags, a token),
+// serving projects under allowRoot, with globalConfig as its global config file.
+func startStatusServer(t *testing.T, allowRoot, globalConfig string) *httpServer {
+	t.Helper()
+	return startHTTPServer(t, procOpts{globalConfig: globalConfig, fast: true, env: []string{"CHROMA_URL=", "NEO4J_URI="}},
+		allowRoot, "status-test-token-SECRET-0d4")
 }
 
-// startStatusServer runs the binary with --http, serving projects under allowRoot,
-// with globalConfig as its global config file.
-func startStatusServer(t *testing.T, allowRoot, globalConfig string) *statusServer {
+// statusClient opens an MCP session with the server.
+func statusClient(t *testing.T, h *httpServer) *client.Client {
 	t.Helper()
-	s := &statusServer{token: "status-test-token-SECRET-0d4", stderr: &lockedBuffer{}}
-	s.tokenFile = filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(s.tokenFile, []byte(s.token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	xdg := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(xdg, "task-orchestrator"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(xdg, "task-orchestrator", "config.json"), []byte(globalConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	s.base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(binPath, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--allow-root", allowRoot, "--auth-token-file", s.tokenFile)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+xdg, "TASK_ORCHESTRATOR_WORKSPACE=", "CHROMA_URL=", "NEO4J_URI=")
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitFor(t, 30*time.Second, func() bool {
-		_, _, code := runCLI(t, cmd.Dir, nil, "status", "--http", s.base, "--auth-token-file", s.tokenFile, "--json")
-		return code == 0
-	}, "the HTTP server to answer status")
-	return s
-}
-
-// client opens an MCP session with the server.
-func (s *statusServer) client(t *testing.T) *client.Client {
-	t.Helper()
-	tr, err := transport.NewStreamableHTTP(s.base+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + s.token}))
+	c, err := h.connect(t, "", nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.NewClient(tr)
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		t.Fatalf("initialize: %v\n%s", err, h.stderr.String())
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	init := mcp.InitializeRequest{}
-	init.Params.ClientInfo = mcp.Implementation{Name: "status-test", Version: "1"}
-	if _, err := c.Initialize(ctxT(t), init); err != nil {
-		t.Fatalf("initialize: %v\n%s", err, s.stderr.String())
-	}
 	return c
 }
 
@@ -136,7 +95,7 @@ func TestStatusWatchIn80ColumnsUnderLoad(t *testing.T) {
 		"security":       map[string]any{"max_connections_per_client": 64, "connection_rate_limit": 1000000},
 		"database_pools": map[string]any{"operational": map[string]any{"max_connections": 2}},
 	}))
-	c := srv.client(t)
+	c := statusClient(t, srv)
 	ctx := ctxT(t)
 	req := mcp.CallToolRequest{}
 	req.Params.Name, req.Params.Arguments = "task_create", map[string]any{"workspace": project, "title": "opens the pools"}
@@ -152,7 +111,7 @@ func TestStatusWatchIn80ColumnsUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	var calls, failures atomic.Int64
 	for i := range 12 {
-		lc := srv.client(t)
+		lc := statusClient(t, srv)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
