@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -474,7 +474,7 @@ func (e *docEnv) startHTTP(cmd string) func() error {
 			}
 		}
 	}
-	e.httpAddr = freeAddr(e.t)
+	e.httpAddr = fmt.Sprintf("127.0.0.1:%d", freePort(e.t))
 	args[slices.Index(args, "--http")+1] = e.httpAddr
 	args[0] = binPath
 	c := exec.Command(args[0], args[1:]...)
@@ -672,24 +672,22 @@ func testCache(t *testing.T) string {
 // goEnv pins the go command's caches, which it would otherwise look for under $HOME.
 func goEnv(t *testing.T) []string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
-	if err != nil {
-		t.Fatalf("go env: %v", err)
-	}
-	v := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(v) != 3 {
-		t.Fatalf("go env printed %q", out)
-	}
-	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	env, err := goCaches()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
+	return env
 }
+
+// goCaches asks the go command where its caches are, once for the package.
+var goCaches = sync.OnceValues(func() ([]string, error) {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %v", err)
+	}
+	v := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(v) != 3 {
+		return nil, fmt.Errorf("go env printed %q", out)
+	}
+	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}, nil
+})

@@ -155,8 +155,8 @@ func (d *Deps) openTasks(ctx context.Context, root workspace.Root) (any, error) 
 	}
 	for _, t := range page {
 		out.Tasks = append(out.Tasks, OpenTask{
-			ID: t.ID, Title: t.Title, Status: t.Status, Priority: t.Priority, Labels: nonNil(t.Labels),
-			Role: t.Role, Assignee: t.Assignee, ParentID: t.ParentID, DependsOn: nonNil(t.DependsOn), Version: t.Version,
+			ID: t.ID, Title: t.Title, Status: t.Status, Priority: t.Priority, Labels: t.Labels,
+			Role: t.Role, Assignee: t.Assignee, ParentID: t.ParentID, DependsOn: t.DependsOn, Version: t.Version,
 		})
 	}
 	if next != "" {
@@ -172,11 +172,4 @@ func (d *Deps) openTasks(ctx context.Context, root workspace.Root) (any, error) 
 		out.Note = fmt.Sprintf("only the first %d open tasks are listed; page through the rest with task_list (status filter and cursor)", maxResourceTasks)
 	}
 	return out, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
