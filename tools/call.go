@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -243,9 +244,9 @@ func toolErrorIn(d *Deps, tool, root string, err error) *mcp.CallToolResult {
 		return mcp.NewToolResultError("the call timed out before it finished; retry, or raise pool_timeout if the project is busy")
 	}
 	for _, r := range refusals {
-		if reasons := refusalReasons(err, r.sentinel); len(reasons) > 0 {
-			d.logger().Debug("project refused", "tool", tool, "err", err)
-			return mcp.NewToolResultError(clientText(root, refusalText(r.lead, reasons)))
+		if reasons, total := refusalReasons(err, r.sentinel); total > 0 {
+			d.logger().Debug("project refused", "tool", tool, "reasons", total, "first", reasons[0])
+			return mcp.NewToolResultError(clientText(root, refusalText(r.lead, reasons, total)))
 		}
 	}
 	var pe *fs.PathError
@@ -285,9 +286,19 @@ const (
 // refusalReasons returns the text of each innermost error in err's tree that
 // matches sentinel (other than the sentinel itself, which carries no reason),
 // without the sentinel's own text: errors.Join of several layout problems
-// gives one reason each, and the wrapping the registry adds is dropped.
-func refusalReasons(err, sentinel error) []string {
-	var out []string
+// gives one reason each, and the wrapping the registry adds is dropped. It
+// keeps the first maxReasons and counts them all; a *ValidationError's
+// violations are read one by one, so 96,000 of them are not first joined
+// into one 38 MB string.
+func refusalReasons(err, sentinel error) (reasons []string, total int) {
+	add := func(line string) {
+		if line = strings.TrimPrefix(strings.TrimSpace(line), sentinel.Error()+": "); line == "" {
+			return
+		}
+		if total++; len(reasons) < maxReasons {
+			reasons = append(reasons, line)
+		}
+	}
 	var walk func(e error)
 	walk = func(e error) {
 		if e == nil || e == sentinel || !errors.Is(e, sentinel) {
@@ -307,32 +318,39 @@ func refusalReasons(err, sentinel error) []string {
 				walk(k)
 			}
 		}
-		if !deeper {
-			for _, line := range strings.Split(e.Error(), "\n") {
-				if line = strings.TrimPrefix(strings.TrimSpace(line), sentinel.Error()+": "); line != "" {
-					out = append(out, line)
+		if deeper {
+			return
+		}
+		if ve, ok := e.(*workspace.ValidationError); ok {
+			file := cmp.Or(ve.File, "configuration")
+			for _, v := range ve.Violations {
+				if total++; len(reasons) < maxReasons {
+					reasons = append(reasons, file+": "+v.String())
 				}
 			}
+			return
+		}
+		for _, line := range strings.Split(e.Error(), "\n") {
+			add(line)
 		}
 	}
 	walk(err)
-	return out
+	return reasons, total
 }
 
 // refusalText is lead and the reasons: on one line for one reason, else
-// listed, at most maxReasons of them and a count of the rest.
-func refusalText(lead string, reasons []string) string {
-	if len(reasons) == 1 {
+// listed, with a count of those not shown.
+func refusalText(lead string, reasons []string, total int) string {
+	if total == 1 {
 		return lead + ": " + reasons[0]
 	}
 	var b strings.Builder
 	b.WriteString(lead + ":")
-	for i, r := range reasons {
-		if i == maxReasons {
-			fmt.Fprintf(&b, "\n… and %d more", len(reasons)-maxReasons)
-			break
-		}
+	for _, r := range reasons {
 		b.WriteString("\n- " + r)
+	}
+	if more := total - len(reasons); more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more", more)
 	}
 	return b.String()
 }
