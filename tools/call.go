@@ -252,11 +252,22 @@ func toolErrorIn(d *Deps, tool, root string, err error) *mcp.CallToolResult {
 	var pe *fs.PathError
 	if errors.As(err, &pe) && errors.Is(err, fs.ErrPermission) {
 		d.logger().Debug("permission denied", "tool", tool, "err", err)
-		return mcp.NewToolResultError(clientText(root, fmt.Sprintf("the server may not %s %s (permission denied); give the user running the server access to it", pe.Op, pe.Path)))
+		return mcp.NewToolResultError(clientText(root, fmt.Sprintf("the server may not %s %s (permission denied); give the user running the server access to it", opVerb(pe.Op), pe.Path)))
 	}
 	ref := newRef()
 	d.logger().Error("tool call failed", "tool", tool, "ref", ref, "err", err)
 	return mcp.NewToolResultError(fmt.Sprintf("internal error in %s (ref %s): the server logged the details", tool, ref))
+}
+
+// opVerb says what a file system operation (fs.PathError.Op) was doing.
+func opVerb(op string) string {
+	switch op {
+	case "open", "openat", "read", "readdir", "stat", "lstat", "fstat", "statat", "readlink":
+		return "read"
+	case "mkdir", "mkdirat", "create", "write", "chmod", "rename", "remove", "unlinkat", "truncate":
+		return "write to"
+	}
+	return "use"
 }
 
 // refusal is a kind of error that is the project's or the user's fault, made

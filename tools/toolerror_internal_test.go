@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"testing"
@@ -90,5 +91,15 @@ func TestToolErrorCapsAHostileConfigsErrorAt4KiB(t *testing.T) {
 	long := &userError{msg: strings.Repeat("é", 5000)}
 	if got := errorText(t, "", long); len(got) > maxClientMessage || !strings.HasSuffix(got, "(cut: the message was too long)") {
 		t.Fatalf("a long message was not cut to %d bytes on a character boundary: %d bytes, %q…", maxClientMessage, len(got), got[len(got)-40:])
+	}
+}
+
+// A file the server may not touch is the user's to fix, not an internal error.
+func TestToolErrorNamesAFileThatPermissionsKeepTheServerFrom(t *testing.T) {
+	err := fmt.Errorf("project config /p/.task_orchestrator/configs/config.json: %w",
+		&fs.PathError{Op: "lstat", Path: "/p/.task_orchestrator/configs/config.json", Err: fs.ErrPermission})
+	want := "the server may not read .task_orchestrator/configs/config.json (permission denied); give the user running the server access to it"
+	if got := errorText(t, "/p", err); got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
