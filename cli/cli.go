@@ -93,7 +93,15 @@ func newMasker(cfg workspace.Config, getenv func(string) string) masker {
 	return m
 }
 
-func (m masker) mask(s string) string {
+// mask hides the configuration's secrets and, through workspace.Redact,
+// credentials inside URLs and key=value text (a password in NEO4J_URI is no
+// configured secret, so only Redact finds it).
+func (m masker) mask(s string) string { return workspace.Redact(m.maskSecrets(s)) }
+
+// maskSecrets hides only the configuration's secrets, for text whose URLs
+// were redacted when it was built and whose placeholders
+// (NEO4J_PASSWORD=<your NEO4J_PASSWORD>) Redact would mangle.
+func (m masker) maskSecrets(s string) string {
 	for _, secret := range m {
 		s = strings.ReplaceAll(s, secret, "****")
 	}

@@ -110,13 +110,19 @@ Flags:
 		f := &rep.Findings[i]
 		f.Detail, f.Fix = m.mask(f.Detail), m.mask(f.Fix)
 	}
+	// The snippets' URLs were redacted as they were built (clientConfig).
+	cc := &rep.ClientConfig
+	cc.ClaudeDesktopJSON, cc.ClaudeCode = m.maskSecrets(cc.ClaudeDesktopJSON), m.maskSecrets(cc.ClaudeCode)
+	for i := range cc.Notes {
+		cc.Notes[i] = m.mask(cc.Notes[i])
+	}
 	if o.jsonOut {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			fmt.Fprintln(env.Stderr, "mcp-task-orchestrator doctor:", err)
 			return ExitProblem
 		}
-		fmt.Fprintln(env.Stdout, m.mask(string(b))) // stdout-ok: doctor's report
+		fmt.Fprintln(env.Stdout, m.maskSecrets(string(b))) // stdout-ok: doctor's report
 	} else {
 		writeReport(env.Stdout, rep)
 	}

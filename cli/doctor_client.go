@@ -33,7 +33,8 @@ var passedEnv = []string{
 
 // clientConfig builds the snippets for this binary and this environment. It
 // never writes a secret: where one is set in the environment, a placeholder
-// and a note stand in for it.
+// and a note stand in for it; credentials inside a URL (CHROMA_URL=
+// http://user:password@host) are masked as *** with a note.
 func clientConfig(exe, configPath, root string, allowRoots []string, cfg workspace.Config, vs vectorSetup, env Env) ClientConfig {
 	cc := ClientConfig{ClaudeDesktopFile: claudeDesktopFile(env)}
 	var args []string
@@ -51,8 +52,14 @@ func clientConfig(exe, configPath, root string, allowRoots []string, cfg workspa
 	}
 	vars := map[string]string{}
 	for _, n := range passedEnv {
-		if v := env.getenv(n); v != "" {
-			vars[n] = v
+		v := env.getenv(n)
+		if v == "" {
+			continue
+		}
+		vars[n] = workspace.Redact(v)
+		if vars[n] != v {
+			cc.Notes = append(cc.Notes, n+" holds a credential, shown as ***: put it back in the snippet yourself, or better keep the URL without it and set the credential in the global config ("+
+				firstNonEmpty(configPath, workspace.DefaultGlobalPath(env.getenv))+", mode 0600)")
 		}
 	}
 	if vs.pathChroma != "" {

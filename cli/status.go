@@ -143,7 +143,7 @@ Flags:
 	defer stop()
 	src, err := openSource(ctx, o, env)
 	if err != nil {
-		fmt.Fprintln(env.Stderr, "mcp-task-orchestrator status:", err)
+		fmt.Fprintln(env.Stderr, "mcp-task-orchestrator status:", workspace.Redact(err.Error()))
 		return ExitProblem
 	}
 	defer src.close()
@@ -213,6 +213,7 @@ func openSource(ctx context.Context, o statusOptions, env Env) (source, error) {
 // watch survives a server restart.
 type httpSource struct {
 	endpoint  string
+	shown     string // endpoint with any user:password@ masked, for output
 	token     string
 	workspace string
 	c         *client.Client
@@ -221,12 +222,12 @@ type httpSource struct {
 func newHTTPSource(ctx context.Context, o statusOptions) (*httpSource, error) {
 	u, err := url.Parse(o.httpURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--http %q: give the server's address, like http://127.0.0.1:8765", o.httpURL)
+		return nil, fmt.Errorf("--http %q: give the server's address, like http://127.0.0.1:8765", workspace.Redact(o.httpURL))
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/mcp"
 	}
-	s := &httpSource{endpoint: u.String(), workspace: o.workspace}
+	s := &httpSource{endpoint: u.String(), shown: workspace.Redact(u.String()), workspace: o.workspace}
 	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)
 		if err != nil {
@@ -255,14 +256,14 @@ func (s *httpSource) connect(ctx context.Context) error {
 	opts = append(opts, transport.WithHTTPTimeout(10*time.Second))
 	tr, err := transport.NewStreamableHTTP(s.endpoint, opts...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.endpoint, err)
+		return fmt.Errorf("%s: %s", s.shown, workspace.Redact(err.Error()))
 	}
 	c := client.NewClient(tr)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := c.Start(ctx); err != nil {
 		_ = c.Close()
-		return fmt.Errorf("%s: %w", s.endpoint, err)
+		return fmt.Errorf("%s: %s", s.shown, workspace.Redact(err.Error()))
 	}
 	init := mcp.InitializeRequest{}
 	init.Params.ClientInfo = mcp.Implementation{Name: "mcp-task-orchestrator-status", Version: "1"}
@@ -273,14 +274,14 @@ func (s *httpSource) connect(ctx context.Context) error {
 		if low := strings.ToLower(err.Error()); strings.Contains(low, "401") || strings.Contains(low, "unauthorized") || strings.Contains(low, "authorization") {
 			hint = " (pass --auth-token-file with the server's token)"
 		}
-		return fmt.Errorf("%s does not answer MCP: %s%s", s.endpoint, pooling.Sanitize(err.Error()), hint)
+		return fmt.Errorf("%s does not answer MCP: %s%s", s.shown, pooling.Sanitize(err.Error()), hint)
 	}
 	s.c = c
 	return nil
 }
 
 func (s *httpSource) snapshot(ctx context.Context) Snapshot {
-	snap := Snapshot{Source: s.endpoint, Taken: time.Now(), Workspaces: []WorkspaceStatus{}}
+	snap := Snapshot{Source: s.shown, Taken: time.Now(), Workspaces: []WorkspaceStatus{}}
 	if s.c == nil {
 		if err := s.connect(ctx); err != nil {
 			snap.Err = err.Error()

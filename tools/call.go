@@ -2,19 +2,24 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -30,10 +35,22 @@ import (
 // maxArgumentBytes bounds one call's arguments (an artifact's content is the largest part).
 const maxArgumentBytes = 32 << 20
 
-// userError is an error whose message is written for the client as it is.
+// clientError is an error whose message is written for the client: one
+// sentence (or a short list) saying what is wrong and how to fix it, naming
+// files by their project-relative path, with no Go type names, source paths
+// or credentials. Any package may implement it; toolError finds it anywhere
+// in an error's chain and shows ClientMessage (made project-relative and
+// capped at maxClientMessage bytes).
+type clientError interface {
+	error
+	ClientMessage() string
+}
+
+// userError is the tools' own clientError.
 type userError struct{ msg string }
 
-func (e *userError) Error() string { return e.msg }
+func (e *userError) Error() string         { return e.msg }
+func (e *userError) ClientMessage() string { return e.msg }
 
 func badArg(format string, a ...any) error { return &userError{msg: fmt.Sprintf(format, a...)} }
 
@@ -45,6 +62,7 @@ type call struct {
 	deps *Deps
 	req  mcp.CallToolRequest
 	name string
+	root string // the project root, once resolved: error messages name paths relative to it
 }
 
 // handlerFunc is a tool's domain logic: it returns the structured result and a short text.
@@ -74,7 +92,7 @@ func handle[A any](d *Deps, name string, fn handlerFunc[A]) server.ToolHandlerFu
 			return server.NewInputRequestBuilder("").Roots(rootsInputKey).ToolResult(), nil
 		}
 		if ferr != nil {
-			res := toolError(d, name, ferr)
+			res := toolErrorIn(d, name, c.root, ferr)
 			d.logger().Debug("tool call failed", "tool", name, "ms", time.Since(start).Milliseconds(), "err", ferr)
 			return res, nil
 		}
@@ -185,46 +203,194 @@ func argNames(dst any) []string {
 // toolError renders err as a tool error the model can act on. Errors that are not
 // written for the client are logged with a reference and replaced by a generic message.
 func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
-	var ue *userError
+	return toolErrorIn(d, tool, "", err)
+}
+
+// toolErrorIn is toolError for a call about the project at root ("" if not
+// known yet): paths inside it are shown relative to it.
+func toolErrorIn(d *Deps, tool, root string, err error) *mcp.CallToolResult {
+	var ce clientError
 	var se *sqlite.Error
-	var ce *chroma.Error
 	var ge *neo4j.Error
-	var ve *workspace.ValidationError
+	var vse *chroma.Error
 	var co *pooling.CircuitOpenError
 	switch {
-	case errors.As(err, &ue):
-		return mcp.NewToolResultError(ue.msg)
+	case errors.As(err, &ce):
+		return mcp.NewToolResultError(clientText(root, ce.ClientMessage()))
 	case errors.As(err, &se):
 		if se.Err != nil {
 			d.logger().Debug("store error", "tool", tool, "kind", string(se.Kind), "cause", se.Err)
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", se.Kind, se.Msg))
-	case errors.As(err, &ce):
-		if ce.Err != nil {
-			d.logger().Debug("vector store error", "tool", tool, "kind", string(ce.Kind), "cause", ce.Err)
+	case errors.As(err, &vse):
+		if vse.Err != nil {
+			d.logger().Debug("vector store error", "tool", tool, "kind", string(vse.Kind), "cause", vse.Err)
 		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ce.Kind, pooling.Sanitize(ce.Msg)))
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", vse.Kind, pooling.Sanitize(vse.Msg)))
 	case errors.As(err, &ge):
 		if ge.Err != nil {
 			d.logger().Debug("graph store error", "tool", tool, "kind", string(ge.Kind), "cause", ge.Err)
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ge.Kind, pooling.Sanitize(ge.Msg)))
-	case errors.As(err, &ve):
-		return mcp.NewToolResultError("the configuration is not valid, so this project's databases were not opened; fix these and retry:\n" + ve.Error())
 	case errors.As(err, &co):
 		return mcp.NewToolResultError(pooling.Sanitize(co.Error()))
 	case errors.Is(err, pooling.ErrTimeout), errors.Is(err, pooling.ErrClosed):
 		return mcp.NewToolResultError(pooling.Sanitize(err.Error()))
 	case errors.Is(err, workspace.ErrRefusedRoot), errors.Is(err, workspace.ErrOutsideAllowedRoots), errors.Is(err, workspace.ErrBadPath):
-		return mcp.NewToolResultError(err.Error())
+		return mcp.NewToolResultError(capMessage(err.Error()))
 	case errors.Is(err, context.Canceled):
 		return mcp.NewToolResultError("the call was cancelled before it finished; nothing was changed by the part that did not run")
 	case errors.Is(err, context.DeadlineExceeded):
 		return mcp.NewToolResultError("the call timed out before it finished; retry, or raise pool_timeout if the project is busy")
 	}
+	for _, r := range refusals {
+		if reasons, total := refusalReasons(err, r.sentinel); total > 0 {
+			d.logger().Debug("project refused", "tool", tool, "reasons", total, "first", reasons[0])
+			return mcp.NewToolResultError(clientText(root, refusalText(r.lead, reasons, total)))
+		}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && errors.Is(err, fs.ErrPermission) {
+		d.logger().Debug("permission denied", "tool", tool, "err", err)
+		return mcp.NewToolResultError(clientText(root, fmt.Sprintf("the server may not %s %s (permission denied); give the user running the server access to it", opVerb(pe.Op), pe.Path)))
+	}
 	ref := newRef()
 	d.logger().Error("tool call failed", "tool", tool, "ref", ref, "err", err)
 	return mcp.NewToolResultError(fmt.Sprintf("internal error in %s (ref %s): the server logged the details", tool, ref))
+}
+
+// opVerb says what a file system operation (fs.PathError.Op) was doing.
+func opVerb(op string) string {
+	switch op {
+	case "open", "openat", "read", "readdir", "stat", "lstat", "fstat", "statat", "readlink":
+		return "read"
+	case "mkdir", "mkdirat", "create", "write", "chmod", "rename", "remove", "unlinkat", "truncate":
+		return "write to"
+	}
+	return "use"
+}
+
+// refusal is a kind of error that is the project's or the user's fault, made
+// as fmt.Errorf("%w: <what is wrong and how to fix it>", sentinel, …) or as
+// an error type whose Is matches sentinel.
+type refusal struct {
+	sentinel error
+	lead     string // what was refused, before the reasons
+}
+
+// refusals are shown to the client with their reasons rather than as an
+// internal error. To have a new sentinel's errors reach the client, add it
+// here (or give its error type a ClientMessage method).
+var refusals = []refusal{
+	{workspace.ErrBadLayout, "this project's data folder cannot be used"},
+	{workspace.ErrConfigFileRefused, "the project config was refused"},
+	{workspace.ErrInvalidConfig, "this project's configuration is not valid, so its databases were not opened; fix it and retry"},
+}
+
+// Limits of a message meant for the client: a hostile project (96,000 bad
+// keys) must not become a 38 MB tool error.
+const (
+	maxClientMessage = 4 << 10 // bytes, whole message
+	maxReasons       = 10      // reasons listed; the rest are counted
+)
+
+// refusalReasons returns the text of each innermost error in err's tree that
+// matches sentinel (other than the sentinel itself, which carries no reason),
+// without the sentinel's own text: errors.Join of several layout problems
+// gives one reason each, and the wrapping the registry adds is dropped. It
+// keeps the first maxReasons and counts them all; a *ValidationError's
+// violations are read one by one, so 96,000 of them are not first joined
+// into one 38 MB string.
+func refusalReasons(err, sentinel error) (reasons []string, total int) {
+	add := func(line string) {
+		if line = strings.TrimPrefix(strings.TrimSpace(line), sentinel.Error()+": "); line == "" {
+			return
+		}
+		if total++; len(reasons) < maxReasons {
+			reasons = append(reasons, line)
+		}
+	}
+	var walk func(e error)
+	walk = func(e error) {
+		if e == nil || e == sentinel || !errors.Is(e, sentinel) {
+			return
+		}
+		var kids []error
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			kids = []error{u.Unwrap()}
+		case interface{ Unwrap() []error }:
+			kids = u.Unwrap()
+		}
+		deeper := false
+		for _, k := range kids {
+			if k != nil && k != sentinel && errors.Is(k, sentinel) {
+				deeper = true
+				walk(k)
+			}
+		}
+		if deeper {
+			return
+		}
+		if ve, ok := e.(*workspace.ValidationError); ok {
+			file := cmp.Or(ve.File, "configuration")
+			for _, v := range ve.Violations {
+				if total++; len(reasons) < maxReasons {
+					reasons = append(reasons, file+": "+v.String())
+				}
+			}
+			return
+		}
+		for _, line := range strings.Split(e.Error(), "\n") {
+			add(line)
+		}
+	}
+	walk(err)
+	return reasons, total
+}
+
+// refusalText is lead and the reasons: on one line for one reason, else
+// listed, with a count of those not shown.
+func refusalText(lead string, reasons []string, total int) string {
+	if total == 1 {
+		return lead + ": " + reasons[0]
+	}
+	var b strings.Builder
+	b.WriteString(lead + ":")
+	for _, r := range reasons {
+		b.WriteString("\n- " + r)
+	}
+	if more := total - len(reasons); more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more", more)
+	}
+	return b.String()
+}
+
+// clientText makes paths inside root project-relative, masks credentials
+// and caps the message.
+func clientText(root, msg string) string {
+	if root != "" {
+		msg = strings.ReplaceAll(msg, root+string(filepath.Separator), "")
+	}
+	msg = absDataPath.ReplaceAllString(msg, workspace.DirName)
+	return capMessage(pooling.Sanitize(msg))
+}
+
+// absDataPath is an absolute path to a project's data folder, for messages
+// about a project whose root the call does not know.
+var absDataPath = regexp.MustCompile(`(?:[A-Za-z]:)?[/\\](?:[^\s"'/\\:;,()]+[/\\])*` + regexp.QuoteMeta(workspace.DirName) + `\b`)
+
+// capMessage cuts msg to maxClientMessage bytes on a character boundary.
+func capMessage(msg string) string {
+	if len(msg) <= maxClientMessage {
+		return msg
+	}
+	const more = " … (cut: the message was too long)"
+	cut := maxClientMessage - len(more)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + more
 }
 
 // withProgress lets adapters report progress (a managed server starting, a long

@@ -16,7 +16,8 @@ const rootsInputKey = "roots"
 // workspace resolves the project a call is about, in the spec's order: the
 // argument, the client's roots, TASK_ORCHESTRATOR_WORKSPACE, the working directory.
 // It returns errNeedRoots when a 2026-07-28 client must be asked for its roots first.
-func (c *call) workspace(ctx context.Context, arg string) (workspace.Root, error) {
+func (c *call) workspace(ctx context.Context, arg string) (root workspace.Root, err error) {
+	defer func() { c.root = root.Path }()
 	if arg != "" {
 		return c.deps.Resolver.Resolve(arg, nil)
 	}

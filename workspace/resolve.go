@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // EnvWorkspace names the environment variable that picks the project when
@@ -55,9 +57,11 @@ type Root struct {
 // Errors from root resolution; test with errors.Is. The concrete error is a
 // *RootError that names the path and says what to do.
 var (
-	// ErrBadPath: the path is empty, relative, missing or unreadable.
+	// ErrBadPath: the path is empty, relative, missing, unreadable, or a
+	// device, FIFO or socket.
 	ErrBadPath = errors.New("bad workspace path")
-	// ErrRefusedRoot: the root would be / or the user's home directory.
+	// ErrRefusedRoot: the root would be /, the user's home directory or
+	// (without --allow-root) a system folder such as /etc or /dev.
 	ErrRefusedRoot = errors.New("refused workspace root")
 	// ErrOutsideAllowedRoots: the root is outside every --allow-root tree.
 	ErrOutsideAllowedRoots = errors.New("workspace outside the allowed roots")
@@ -190,7 +194,9 @@ func FileURIPath(uri string) (string, error) {
 // go.mod, package.json, pyproject.toml or Cargo.toml, and falls back to the
 // path itself. The walk never looks at / or the home directory: a stray
 // ~/.git (a dotfiles repository) must not make every folder under home one
-// project. It refuses / and home as roots, and roots outside AllowRoots.
+// project. It refuses / and home as roots, and roots outside AllowRoots;
+// without AllowRoots (stdio with no --allow-root) it also refuses system
+// folders (see isSystemFolder). A device, FIFO or socket is refused as a path.
 func (r *Resolver) FindRoot(path string) (root, marker string, err error) {
 	if path == "" {
 		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "is empty", Hint: hintProjectFolder}
@@ -210,6 +216,11 @@ func (r *Resolver) FindRoot(path string) (root, marker string, err error) {
 	if err != nil {
 		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "cannot be read", Hint: "check the folder's permissions", Err: err}
 	}
+	if kind := specialFileKind(fi.Mode()); kind != "" {
+		// A device, FIFO or socket is never part of a project; its folder
+		// (/dev, /run, a temp folder) is not one either.
+		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "is " + kind + ", not a folder or file of a project", Hint: hintProjectFolder}
+	}
 	if !fi.IsDir() {
 		p = filepath.Dir(p)
 	}
@@ -228,6 +239,8 @@ func (r *Resolver) FindRoot(path string) (root, marker string, err error) {
 		return "", "", &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is the file system root, not a project", Hint: hintProjectFolder}
 	case home != "" && root == home:
 		return "", "", &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is your home directory, not a project", Hint: hintProjectFolder}
+	case len(r.AllowRoots) == 0 && isSystemFolder(root, marker):
+		return "", "", &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is a system folder, not a project", Hint: hintProjectFolder}
 	}
 	if len(r.AllowRoots) > 0 && !r.allowed(root) {
 		return "", "", &RootError{Kind: ErrOutsideAllowedRoots, Path: root, Reason: "is outside every --allow-root tree (" + strings.Join(r.AllowRoots, ", ") + ")",
@@ -289,6 +302,99 @@ func markerIn(dir string) string {
 		if _, err := os.Lstat(filepath.Join(dir, m)); err == nil {
 			return m
 		}
+	}
+	return ""
+}
+
+// System folders refused as project roots when no --allow-root says which
+// trees are served (stdio): a project there would put .task_orchestrator/
+// among the system's files (workspace "/dev/null" made /dev/.task_orchestrator).
+var (
+	// systemTrees are refused with everything under them, marker or not:
+	// nothing in them is anyone's project. Names starting with "lib" are
+	// matched by prefix (/lib, /lib32, /lib64, /libx32, /usr/lib64 …).
+	systemTrees = []string{"/etc", "/dev", "/proc", "/sys", "/bin", "/sbin", "/lib", "/boot", "/usr/bin", "/usr/sbin", "/usr/lib"}
+	// systemFolders are refused themselves.
+	systemFolders = []string{"/", "/usr", "/var", "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/run", "/run"}
+	// markerlessTrees: below these a root is refused when no project marker
+	// decided it (/usr/share/doc, /var/log/nginx), while /usr/local/src/app
+	// with its .git, or a CI checkout under /var/lib/jenkins, is a project.
+	// (/var itself is not here: macOS keeps temp folders in /private/var/folders.)
+	markerlessTrees = []string{"/usr", "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/run", "/run"}
+	// markerlessOK are trees under markerlessTrees where a folder without a
+	// marker is still a user's: FreeBSD's /home is /usr/home.
+	markerlessOK = []string{"/usr/home"}
+)
+
+// systemPaths is the lists above with, for each symlinked entry (merged
+// /usr: /bin -> usr/bin; /var/run -> /run; macOS /etc -> /private/etc), its
+// target too, since roots are compared after symlinks are resolved.
+type systemPaths struct{ trees, folders, markerless, markerlessOK []string }
+
+var resolvedSystemPaths = sync.OnceValue(func() systemPaths {
+	expand := func(list []string) []string {
+		var out []string
+		for _, p := range list {
+			out = append(out, p)
+			if r, err := filepath.EvalSymlinks(p); err == nil && r != p {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return systemPaths{expand(systemTrees), expand(systemFolders), expand(markerlessTrees), expand(markerlessOK)}
+})
+
+// isSystemFolder reports whether root (clean, absolute, symlinks resolved)
+// is a system folder that must not be a project root; marker is the project
+// marker that decided root ("" if none).
+func isSystemFolder(root, marker string) bool {
+	if runtime.GOOS == "windows" {
+		return false
+	}
+	sys := resolvedSystemPaths()
+	for _, t := range sys.trees {
+		if within(root, t) || libPrefixed(root, t) {
+			return true
+		}
+	}
+	if slices.Contains(sys.folders, root) {
+		return true
+	}
+	if marker != "" || slices.ContainsFunc(sys.markerlessOK, func(ok string) bool { return within(root, ok) }) {
+		return false
+	}
+	return slices.ContainsFunc(sys.markerless, func(t string) bool { return within(root, t) })
+}
+
+// libPrefixed reports whether root is in a sibling of lib whose name starts
+// with its base name: /lib64/x for lib = /lib, /usr/libexec for /usr/lib.
+func libPrefixed(root, lib string) bool {
+	if filepath.Base(lib) != "lib" {
+		return false
+	}
+	parent := filepath.Dir(lib)
+	rel, err := filepath.Rel(parent, root)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	first, _, _ := strings.Cut(rel, string(filepath.Separator))
+	return strings.HasPrefix(first, "lib")
+}
+
+// specialFileKind names a device, FIFO or socket ("" for anything else).
+func specialFileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeIrregular != 0:
+		return "not a regular file"
 	}
 	return ""
 }

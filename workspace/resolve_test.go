@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -311,4 +312,62 @@ func BenchmarkFindRootFromNestedFolder(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Without --allow-root (stdio), system folders are not projects: the folder
+// itself, anything under the trees nothing of a user lives in, a folder
+// reached through a symlink, and a device whose folder would become the root
+// (workspace "/dev/null" made /dev/.task_orchestrator).
+func TestFindRootRefusesSystemFoldersWithoutAllowRoot(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX system folders")
+	}
+	link := filepath.Join(tempDir(t), "etc-link")
+	symlink(t, "/etc", link)
+	paths := []string{"/etc", "/etc/ssl", "/usr", "/usr/bin", "/usr/share", "/var", "/var/log", "/var/lib", "/var/cache",
+		"/dev", "/proc", "/proc/self", "/sys", "/bin", "/sbin", link, filepath.Join(link, "hostname")}
+	libs, _ := filepath.Glob("/lib*")
+	paths = append(paths, libs...)
+	if _, err := os.Stat("/boot"); err == nil {
+		paths = append(paths, "/boot")
+	}
+	r := &workspace.Resolver{Home: filepath.Join(tempDir(t), "home")}
+	for _, p := range paths {
+		t.Run(p, func(t *testing.T) {
+			if _, err := os.Stat(p); err != nil {
+				t.Skipf("%s: %v", p, err)
+			}
+			root, _, err := r.FindRoot(p)
+			if !errors.Is(err, workspace.ErrRefusedRoot) {
+				t.Fatalf("FindRoot(%s) = %q, %v; want ErrRefusedRoot", p, root, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "is a system folder, not a project") || !strings.Contains(msg, "pass a project folder") {
+				t.Fatalf("error %q should say it is a system folder and what to do", msg)
+			}
+		})
+	}
+}
+
+// --allow-root is the user's own choice of trees: within it system folders
+// are not second-guessed (the refusal is for stdio with no --allow-root).
+func TestFindRootAllowsASystemFolderInsideAnAllowRoot(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX system folders")
+	}
+	if _, err := os.Stat("/usr/share"); err != nil {
+		t.Skip("no /usr/share")
+	}
+	r := &workspace.Resolver{AllowRoots: []string{"/usr/share"}}
+	if root, _, err := r.FindRoot("/usr/share"); err != nil || root != resolved(t, "/usr/share") {
+		t.Fatalf("with --allow-root /usr/share: FindRoot = %q, %v", root, err)
+	}
+}
+
+func resolved(t testing.TB, p string) string {
+	t.Helper()
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

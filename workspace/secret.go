@@ -45,7 +45,8 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(redactedMark) }
 
 // Redact is the one function that masks credentials in text meant for a log
 // line, an error, a tool result, a metric label or a config dump: the
-// userinfo of URLs (user:password@ and token@ become ***@), values after
+// userinfo of URLs (user:password@ and token@ become ***@, also when the
+// password holds a raw @, /, ? or #), values after
 // password=, passwd=, pwd=, token=, key= and secret= (any case, also at the
 // end of a longer name such as api_key= or access_token=; quoted or up to a
 // separator), and Bearer/Basic authorization values. Everything else is
@@ -55,6 +56,7 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(redactedMark) }
 // may embed one (a URL from a config file, a driver's error message).
 // pooling.Sanitize and Config.Redacted call it.
 func Redact(s string) string {
+	s = rawUserinfo.ReplaceAllString(s, "${1}***@")
 	s = urlUserinfo.ReplaceAllString(s, "${1}***@")
 	s = secretValue.ReplaceAllString(s, "${1}=***")
 	s = authValue.ReplaceAllString(s, "${1} ***")
@@ -65,6 +67,12 @@ var (
 	// userinfo in a URL: scheme://user:password@host or scheme://token@host.
 	// Greedy up to the last @ of the authority, so a password holding @ is masked too.
 	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/?#\s]+@`)
+	// user:password whose password holds a raw /, ? or # (pasted unencoded,
+	// as in NEO4J_URI=bolt://neo4j:pa/ss@host), which urlUserinfo stops at.
+	// The text between the colon and that character must hold a non-digit,
+	// so a port (http://h:8080/x?to=a@b) is not taken for a password; it
+	// runs to the last @ before a space or quote, erring towards masking.
+	rawUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s/?#@:]*:[^\s/?#@]*[^\s/?#@0-9][^\s/?#@]*[/?#][^\s"']*@`)
 	// key=value secrets, as in DSNs, query strings and driver messages. The key
 	// may end a longer name (api_key=, access_token=, client_secret=); the value
 	// runs to whitespace or a separator, or is quoted.

@@ -96,6 +96,16 @@ func TestRedactMasksCredentialsInTextAndKeepsTheRest(t *testing.T) {
 		{"Authorization: Bearer abc.DEF-123= rejected", "Authorization: Bearer *** rejected"},
 		{"ACCESS_TOKEN=xyz; Secret='s'", "ACCESS_TOKEN=***; Secret=***"},
 		{"graph:7687 is down", "graph:7687 is down"},
+		// as doctor's client snippet and shell line print them
+		{`"NEO4J_URI": "bolt://neo4j:S3cret@127.0.0.1:7687",`, `"NEO4J_URI": "bolt://***@127.0.0.1:7687",`},
+		{`-e 'CHROMA_URL=http://u:S3cret@h:8000' --`, `-e 'CHROMA_URL=http://***@h:8000' --`},
+		// a raw /, ? or # in the password ends no URL early
+		{"bolt://neo4j:pa/ss@h:7687", "bolt://***@h:7687"},
+		{"http://u:p?w#d@h:8000/x", "http://***@h:8000/x"},
+		{`"CHROMA_URL": "http://u:a/b@c@h:1/", "X": "y@z"`, `"CHROMA_URL": "http://***@h:1/", "X": "y@z"`},
+		// a port is not a password
+		{"http://h:8080/x?to=a@b", "http://h:8080/x?to=a@b"},
+		{"see https://example.com/a/b#c and mail x@y", "see https://example.com/a/b#c and mail x@y"},
 	}
 	for _, c := range cases {
 		if got := workspace.Redact(c.in); got != c.want {
