@@ -55,7 +55,9 @@ func post(t testing.TB, hc *http.Client, base, body string, hdr map[string]strin
 	return res.StatusCode, res.Header, string(b)
 }
 
-func auth(token string) map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
+func auth(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
+}
 
 // metricsOf scrapes /metrics with token.
 func metricsOf(t testing.TB, hc *http.Client, base, token string) string {
@@ -245,7 +247,7 @@ func TestLimitsAgentsHaveTheirOwnLimitsAndTheTokensFileReloads(t *testing.T) {
 	}
 	write("# agents of the team\nalice:" + alice + "\nbob:" + bob + "\n")
 	h := startHTTPServer(t, procOpts{
-		args:         []string{"--auth-tokens-file", tokens},
+		args: []string{"--auth-tokens-file", tokens},
 		// A high blacklist threshold: carol's 401s while the reload is awaited
 		// must not get the address refused before alice's 401 is seen.
 		globalConfig: `{"security":{"connection_rate_limit":60,"blacklist_threshold":1000}}`,
