@@ -29,13 +29,13 @@ import (
 
 const limitsToken = "limits-test-token-0123456789abcdef"
 
-func initBody(id int) string {
+func initializeBody(id int) string {
 	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"limits-test","version":"1"}}}`, id)
 }
 
 // post sends one JSON-RPC POST to /mcp with headers and returns the status,
 // the response headers and the body.
-func post(t testing.TB, hc *http.Client, base, body string, hdr map[string]string) (int, http.Header, string) {
+func postMCP(t testing.TB, hc *http.Client, base, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(body))
 	if err != nil {
@@ -55,12 +55,12 @@ func post(t testing.TB, hc *http.Client, base, body string, hdr map[string]strin
 	return res.StatusCode, res.Header, string(b)
 }
 
-func auth(token string) map[string]string {
+func bearerHeader(token string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + token}
 }
 
 // metricsOf scrapes /metrics with token.
-func metricsOf(t testing.TB, hc *http.Client, base, token string) string {
+func scrapeMetrics(t testing.TB, hc *http.Client, base, token string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -74,7 +74,7 @@ func metricsOf(t testing.TB, hc *http.Client, base, token string) string {
 }
 
 // metricValue is the value of the sample line starting with series ("" when absent).
-func metricValue(metrics, series string) string {
+func sampleValue(metrics, series string) string {
 	for _, l := range strings.Split(metrics, "\n") {
 		if v, ok := strings.CutPrefix(l, series+" "); ok {
 			return v
@@ -84,7 +84,7 @@ func metricValue(metrics, series string) string {
 }
 
 // peakRSS is a process's peak resident set (VmHWM) in MiB.
-func peakRSS(t testing.TB, pid int) float64 {
+func peakRSSMiB(t testing.TB, pid int) float64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -101,9 +101,9 @@ func peakRSS(t testing.TB, pid int) float64 {
 }
 
 // connectAs initializes an MCP client over HTTP sending token.
-func connectAs(t testing.TB, base, token, protocol string) *client.Client {
+func connectWithToken(t testing.TB, base, token, protocol string) *client.Client {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(base+"/mcp", transport.WithHTTPHeaders(auth(token)))
+	tr, err := transport.NewStreamableHTTP(base+"/mcp", transport.WithHTTPHeaders(bearerHeader(token)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func connectAs(t testing.TB, base, token, protocol string) *client.Client {
 	return c
 }
 
-func allowedRoot(t testing.TB) (root, project string) {
+func allowRootWithProject(t testing.TB) (root, project string) {
 	t.Helper()
 	root, _ = filepath.EvalSymlinks(t.TempDir())
 	project = filepath.Join(root, "proj")
@@ -136,13 +136,13 @@ func allowedRoot(t testing.TB) (root, project string) {
 // Retry-After), none is refused as a blacklisted client (403), and the
 // token is served again as soon as its bucket refills.
 func TestLimitsInitializeBurstIsThrottledNeverLocksOutTheToken(t *testing.T) {
-	root, _ := allowedRoot(t)
+	root, _ := allowRootWithProject(t)
 	h := startHTTPServer(t, procOpts{}, root, limitsToken) // default limits: 600/min, blacklist after 20
 	hc := &http.Client{Timeout: 30 * time.Second}
 	counts := map[int]int{}
 	retryAfter, lockedFor := "", ""
 	for i := range 300 {
-		st, hdr, body := post(t, hc, h.base, initBody(i+1), auth(limitsToken))
+		st, hdr, body := postMCP(t, hc, h.base, initializeBody(i+1), bearerHeader(limitsToken))
 		counts[st]++
 		if st == http.StatusForbidden && lockedFor == "" {
 			lockedFor = hdr.Get("Retry-After") // what main answered: the token refused for this long
@@ -160,7 +160,7 @@ func TestLimitsInitializeBurstIsThrottledNeverLocksOutTheToken(t *testing.T) {
 	}
 	start := time.Now()
 	for {
-		st, _, body := post(t, hc, h.base, initBody(1000), auth(limitsToken))
+		st, _, body := postMCP(t, hc, h.base, initializeBody(1000), bearerHeader(limitsToken))
 		if st == http.StatusOK {
 			break
 		}
@@ -178,10 +178,10 @@ func TestLimitsInitializeBurstIsThrottledNeverLocksOutTheToken(t *testing.T) {
 // 25 calls naming a workspace outside --allow-root: each refused with the
 // workspace sentence, the token never blacklisted. A wrong token still is.
 func TestLimitsWorkspaceRefusalsNeverBlacklistATokenAWrongTokenIs(t *testing.T) {
-	root, project := allowedRoot(t)
+	root, project := allowRootWithProject(t)
 	outside := newProject(t)
 	h := startHTTPServer(t, procOpts{}, root, limitsToken)
-	c := connectAs(t, h.base, limitsToken, mcp.ProtocolVersion20251125)
+	c := connectWithToken(t, h.base, limitsToken, mcp.ProtocolVersion20251125)
 	ctx := ctxT(t)
 	call := func(args map[string]any) *mcp.CallToolResult {
 		req := mcp.CallToolRequest{}
@@ -203,8 +203,8 @@ func TestLimitsWorkspaceRefusalsNeverBlacklistATokenAWrongTokenIs(t *testing.T) 
 		t.Fatalf("the token holder after 25 refusals: %s", text(res))
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
-	m := metricsOf(t, hc, h.base, limitsToken)
-	if v := metricValue(m, `task_orchestrator_limit_rejections_total{agent="token",reason="workspace"}`); v != "25" {
+	m := scrapeMetrics(t, hc, h.base, limitsToken)
+	if v := sampleValue(m, `task_orchestrator_limit_rejections_total{agent="token",reason="workspace"}`); v != "25" {
 		t.Errorf("workspace refusals counted %q, want 25", v)
 	}
 
@@ -212,7 +212,7 @@ func TestLimitsWorkspaceRefusalsNeverBlacklistATokenAWrongTokenIs(t *testing.T) 
 	// refused (403) — while the right token, from the same address, is served.
 	var statuses []int
 	for range 22 {
-		st, _, _ := post(t, hc, h.base, initBody(1), auth("wrong-token-0123456789abcdef"))
+		st, _, _ := postMCP(t, hc, h.base, initializeBody(1), bearerHeader("wrong-token-0123456789abcdef"))
 		statuses = append(statuses, st)
 	}
 	if statuses[0] != http.StatusUnauthorized || statuses[21] != http.StatusForbidden {
@@ -234,7 +234,7 @@ func TestLimitsWorkspaceRefusalsNeverBlacklistATokenAWrongTokenIs(t *testing.T) 
 // other is served; both names show in /metrics and the logs; the file is
 // reloaded while the server runs (an agent added, one removed).
 func TestLimitsAgentsHaveTheirOwnLimitsAndTheTokensFileReloads(t *testing.T) {
-	root, project := allowedRoot(t)
+	root, project := allowRootWithProject(t)
 	const alice, bob, carol = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef", "carol-token-0123456789abcdef"
 	tokens := filepath.Join(t.TempDir(), "agents")
 	write := func(body string) {
@@ -255,24 +255,24 @@ func TestLimitsAgentsHaveTheirOwnLimitsAndTheTokensFileReloads(t *testing.T) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	var aliceStatuses = map[int]int{}
 	for i := range 40 {
-		st, _, _ := post(t, hc, h.base, initBody(i), auth(alice))
+		st, _, _ := postMCP(t, hc, h.base, initializeBody(i), bearerHeader(alice))
 		aliceStatuses[st]++
 	}
 	if aliceStatuses[429] == 0 || aliceStatuses[403] != 0 {
 		t.Fatalf("alice's burst: %v, want 429s and no 403", aliceStatuses)
 	}
-	c := connectAs(t, h.base, bob, mcp.ProtocolVersion20260728)
+	c := connectWithToken(t, h.base, bob, mcp.ProtocolVersion20260728)
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "task_list"
 	req.Params.Arguments = map[string]any{"workspace": project}
 	if res, err := c.CallTool(ctxT(t), req); err != nil || res.IsError {
 		t.Fatalf("bob while alice is throttled: %v %v", err, res)
 	}
-	m := metricsOf(t, hc, h.base, bob)
-	if v := metricValue(m, `task_orchestrator_limit_rejections_total{agent="alice",reason="rate"}`); v != strconv.Itoa(aliceStatuses[429]) {
+	m := scrapeMetrics(t, hc, h.base, bob)
+	if v := sampleValue(m, `task_orchestrator_limit_rejections_total{agent="alice",reason="rate"}`); v != strconv.Itoa(aliceStatuses[429]) {
 		t.Errorf("alice's rate refusals in /metrics: %q, want %d", v, aliceStatuses[429])
 	}
-	if v := metricValue(m, `task_orchestrator_tool_calls_total{agent="bob",outcome="ok",tool="task_list"}`); v != "1" {
+	if v := sampleValue(m, `task_orchestrator_tool_calls_total{agent="bob",outcome="ok",tool="task_list"}`); v != "1" {
 		t.Errorf("bob's tool calls in /metrics: %q, want 1", v)
 	}
 	if strings.Contains(m, `agent="bob",reason="rate"`) {
@@ -282,16 +282,16 @@ func TestLimitsAgentsHaveTheirOwnLimitsAndTheTokensFileReloads(t *testing.T) {
 	// Reload: carol added, alice removed.
 	write("bob:" + bob + "\ncarol:" + carol + "\n")
 	waitFor(t, 20*time.Second, func() bool {
-		st, _, _ := post(t, hc, h.base, initBody(1), auth(carol))
+		st, _, _ := postMCP(t, hc, h.base, initializeBody(1), bearerHeader(carol))
 		return st == http.StatusOK
 	}, "carol to be served after the reload")
-	if st, _, _ := post(t, hc, h.base, initBody(1), auth(alice)); st != http.StatusUnauthorized {
+	if st, _, _ := postMCP(t, hc, h.base, initializeBody(1), bearerHeader(alice)); st != http.StatusUnauthorized {
 		t.Fatalf("alice after her removal: %d, want 401", st)
 	}
 	if res, err := c.CallTool(ctxT(t), req); err != nil || res.IsError {
 		t.Fatalf("bob across the reload: %v %v", err, res)
 	}
-	m = metricsOf(t, hc, h.base, carol)
+	m = scrapeMetrics(t, hc, h.base, carol)
 	if strings.Contains(m, `agent="alice"`) {
 		t.Error("the removed agent's series are still exported")
 	}
@@ -311,40 +311,40 @@ func TestLimitsAgentsHaveTheirOwnLimitsAndTheTokensFileReloads(t *testing.T) {
 // Sessions of a session-based protocol version expire when idle: their
 // count drops, the old id is answered 404, a new initialize works.
 func TestLimitsIdleHTTPSessionsExpire(t *testing.T) {
-	root, _ := allowedRoot(t)
+	root, _ := allowRootWithProject(t)
 	h := startHTTPServer(t, procOpts{args: []string{"--session-idle-timeout", "2s"}}, root, limitsToken)
 	hc := &http.Client{Timeout: 30 * time.Second}
 	var ids []string
 	for i := range 50 {
-		st, hdr, body := post(t, hc, h.base, initBody(i), auth(limitsToken))
+		st, hdr, body := postMCP(t, hc, h.base, initializeBody(i), bearerHeader(limitsToken))
 		if st != http.StatusOK || hdr.Get("Mcp-Session-Id") == "" {
 			t.Fatalf("initialize %d: %d %s", i, st, body)
 		}
 		ids = append(ids, hdr.Get("Mcp-Session-Id"))
 	}
-	before := metricValue(metricsOf(t, hc, h.base, limitsToken), "task_orchestrator_http_sessions")
-	rssBefore := peakRSS(t, h.cmd.Process.Pid)
+	before := sampleValue(scrapeMetrics(t, hc, h.base, limitsToken), "task_orchestrator_http_sessions")
+	rssBefore := peakRSSMiB(t, h.cmd.Process.Pid)
 	if before != "50" {
 		t.Fatalf("open sessions after 50 initialize: %q, want 50", before)
 	}
 	waitFor(t, 20*time.Second, func() bool {
-		return metricValue(metricsOf(t, hc, h.base, limitsToken), "task_orchestrator_http_sessions") == "0"
+		return sampleValue(scrapeMetrics(t, hc, h.base, limitsToken), "task_orchestrator_http_sessions") == "0"
 	}, "the idle sessions to expire")
 	t.Logf("open sessions: %s before, 0 after 2 s idle (peak RSS %.1f MiB)", before, rssBefore)
-	hdr := auth(limitsToken)
+	hdr := bearerHeader(limitsToken)
 	hdr["Mcp-Session-Id"] = ids[0]
 	hdr["MCP-Protocol-Version"] = mcp.ProtocolVersion20251125
-	if st, _, body := post(t, hc, h.base, `{"jsonrpc":"2.0","id":9,"method":"ping"}`, hdr); st != http.StatusNotFound {
+	if st, _, body := postMCP(t, hc, h.base, `{"jsonrpc":"2.0","id":9,"method":"ping"}`, hdr); st != http.StatusNotFound {
 		t.Fatalf("the expired session: %d %s, want 404", st, body)
 	}
-	c := connectAs(t, h.base, limitsToken, mcp.ProtocolVersion20251125)
+	c := connectWithToken(t, h.base, limitsToken, mcp.ProtocolVersion20251125)
 	if err := c.Ping(ctxT(t)); err != nil {
 		t.Fatalf("a new session after the expiry: %v", err)
 	}
 }
 
 // bigLine is a tools/call line of about n bytes whose id comes first.
-func bigLine(id, n int) []byte {
+func bigCallLine(id, n int) []byte {
 	head := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"task_create","arguments":{"title":"big","description":"`, id)
 	b := make([]byte, 0, n+200)
 	b = append(b, head...)
@@ -410,15 +410,15 @@ func TestLimitsOversizedMessageOverStdioIsRefusedWhileRead(t *testing.T) {
 	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
 	read()
-	rssBefore := peakRSS(t, cmd.Process.Pid)
+	rssBefore := peakRSSMiB(t, cmd.Process.Pid)
 
 	wrote := make(chan error, 1)
-	go func() { _, err := stdin.Write(bigLine(3, 100<<20)); wrote <- err }()
+	go func() { _, err := stdin.Write(bigCallLine(3, 100<<20)); wrote <- err }()
 	a := read()
 	if err := <-wrote; err != nil {
 		t.Fatalf("writing the 100 MB line: %v", err)
 	}
-	rssAfter := peakRSS(t, cmd.Process.Pid)
+	rssAfter := peakRSSMiB(t, cmd.Process.Pid)
 	t.Logf("100 MB line over stdio: peak RSS %.1f MiB before, %.1f MiB after", rssBefore, rssAfter)
 	if a.Error == nil || a.ID != float64(3) || !strings.Contains(a.Error.Message, "the message is larger than 34603008 bytes") ||
 		!strings.Contains(a.Error.Message, "--max-message-bytes") {
@@ -434,12 +434,12 @@ func TestLimitsOversizedMessageOverStdioIsRefusedWhileRead(t *testing.T) {
 // A 100 MB body over HTTP is refused (413) while it is read, with and
 // without a Content-Length, and the server answers normally after.
 func TestLimitsOversizedMessageOverHTTPIsRefusedWhileRead(t *testing.T) {
-	root, _ := allowedRoot(t)
+	root, _ := allowRootWithProject(t)
 	h := startHTTPServer(t, procOpts{}, root, limitsToken)
 	hc := &http.Client{Timeout: 2 * time.Minute}
-	rssBefore := peakRSS(t, h.cmd.Process.Pid)
+	rssBefore := peakRSSMiB(t, h.cmd.Process.Pid)
 	for _, chunked := range []bool{false, true} {
-		var body io.Reader = bytes.NewReader(bigLine(3, 100<<20))
+		var body io.Reader = bytes.NewReader(bigCallLine(3, 100<<20))
 		if chunked {
 			body = struct{ io.Reader }{body} // no length known: sent chunked
 		}
@@ -458,9 +458,9 @@ func TestLimitsOversizedMessageOverHTTPIsRefusedWhileRead(t *testing.T) {
 			t.Fatalf("chunked %v: %d %s, want 413 naming the limit", chunked, res.StatusCode, b)
 		}
 	}
-	rssAfter := peakRSS(t, h.cmd.Process.Pid)
+	rssAfter := peakRSSMiB(t, h.cmd.Process.Pid)
 	t.Logf("100 MB body over HTTP: peak RSS %.1f MiB before, %.1f MiB after", rssBefore, rssAfter)
-	if st, _, body := post(t, hc, h.base, initBody(1), auth(limitsToken)); st != http.StatusOK {
+	if st, _, body := postMCP(t, hc, h.base, initializeBody(1), bearerHeader(limitsToken)); st != http.StatusOK {
 		t.Fatalf("initialize after the refusals: %d %s", st, body)
 	}
 }
