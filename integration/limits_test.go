@@ -33,7 +33,7 @@ func initializeBody(id int) string {
 	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"limits-test","version":"1"}}}`, id)
 }
 
-// post sends one JSON-RPC POST to /mcp with headers and returns the status,
+// postMCP sends one JSON-RPC POST to /mcp with headers and returns the status,
 // the response headers and the body.
 func postMCP(t testing.TB, hc *http.Client, base, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
@@ -59,7 +59,7 @@ func bearerHeader(token string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + token}
 }
 
-// metricsOf scrapes /metrics with token.
+// scrapeMetrics scrapes /metrics with token.
 func scrapeMetrics(t testing.TB, hc *http.Client, base, token string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
@@ -73,7 +73,7 @@ func scrapeMetrics(t testing.TB, hc *http.Client, base, token string) string {
 	return string(b)
 }
 
-// metricValue is the value of the sample line starting with series ("" when absent).
+// sampleValue is the value of the sample line starting with series ("" when absent).
 func sampleValue(metrics, series string) string {
 	for _, l := range strings.Split(metrics, "\n") {
 		if v, ok := strings.CutPrefix(l, series+" "); ok {
@@ -83,7 +83,7 @@ func sampleValue(metrics, series string) string {
 	return ""
 }
 
-// peakRSS is a process's peak resident set (VmHWM) in MiB.
+// peakRSSMiB is a process's peak resident set (VmHWM) in MiB.
 func peakRSSMiB(t testing.TB, pid int) float64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -100,7 +100,7 @@ func peakRSSMiB(t testing.TB, pid int) float64 {
 	return 0
 }
 
-// connectAs initializes an MCP client over HTTP sending token.
+// connectWithToken initializes an MCP client over HTTP sending token.
 func connectWithToken(t testing.TB, base, token, protocol string) *client.Client {
 	t.Helper()
 	tr, err := transport.NewStreamableHTTP(base+"/mcp", transport.WithHTTPHeaders(bearerHeader(token)))
@@ -343,7 +343,7 @@ func TestLimitsIdleHTTPSessionsExpire(t *testing.T) {
 	}
 }
 
-// bigLine is a tools/call line of about n bytes whose id comes first.
+// bigCallLine is a tools/call line of about n bytes whose id comes first.
 func bigCallLine(id, n int) []byte {
 	head := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"task_create","arguments":{"title":"big","description":"`, id)
 	b := make([]byte, 0, n+200)
