@@ -62,55 +62,69 @@ type lineLimiter struct {
 	out   io.Writer
 	log   *slog.Logger
 
-	line []byte // the current line, complete (ends in '\n') or the input's tail
-	off  int    // how much of line was handed over
-	err  error  // the source's error, returned once line is handed over
+	// chunks is the current line, complete (its last byte is '\n') or the
+	// input's tail, in the pieces it was read in (each at most the source
+	// buffer's 64 KiB): kept as pieces, a long line costs its size once,
+	// not the copies of a slice that doubles as it grows. Handed over ones
+	// are dropped.
+	chunks [][]byte
+	err    error // the source's error, returned once chunks are handed over
 }
 
-// bigLine is the capacity past which the line buffer is dropped after use,
-// so that one large message does not pin its size for the whole session.
-const bigLine = 1 << 20
-
 func (l *lineLimiter) Read(p []byte) (int, error) {
-	for l.off >= len(l.line) {
+	for len(l.chunks) == 0 {
 		if l.err != nil {
 			return 0, l.err
 		}
-		if cap(l.line) > bigLine {
-			l.line = nil
-		}
-		l.line, l.off = l.line[:0], 0
 		l.fill()
 	}
-	n := copy(p, l.line[l.off:])
-	l.off += n
+	n := copy(p, l.chunks[0])
+	if n == len(l.chunks[0]) {
+		l.chunks[0] = nil
+		l.chunks = l.chunks[1:]
+	} else {
+		l.chunks[0] = l.chunks[0][n:]
+	}
 	return n, nil
 }
 
-// fill reads the next line into l.line, or drops it if it is too long.
+// fill reads the next line into l.chunks, or drops it if it is too long.
 func (l *lineLimiter) fill() {
+	size := 0
 	for {
 		frag, err := l.src.ReadSlice('\n')
-		if len(l.line)+len(frag) > l.limit {
-			head := l.line[:min(len(l.line), prefixForID)]
-			if len(head) < prefixForID {
-				head = append(head, frag[:min(len(frag), prefixForID-len(head))]...)
-			}
-			err = l.refuse(head, len(l.line)+len(frag), err)
-			l.line = l.line[:0]
-			if err == nil {
+		if size+len(frag) > l.limit {
+			head := l.head(frag)
+			l.chunks = nil
+			if err = l.refuse(head, size+len(frag), err); err == nil {
+				size = 0
 				continue // the next line
 			}
 			l.err = err
 			return
 		}
-		l.line = append(l.line, frag...)
+		if len(frag) > 0 {
+			l.chunks = append(l.chunks, bytes.Clone(frag))
+			size += len(frag)
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		l.err = err // nil after a newline; io.EOF or a read error with the tail
 		return
 	}
+}
+
+// head is the first prefixForID bytes of the line read so far and frag.
+func (l *lineLimiter) head(frag []byte) []byte {
+	var h []byte
+	for _, c := range append(l.chunks, frag) {
+		h = append(h, c[:min(len(c), prefixForID-len(h))]...)
+		if len(h) == prefixForID {
+			break
+		}
+	}
+	return h
 }
 
 // refuse answers an oversized line and discards the rest of it. read is how
