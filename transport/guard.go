@@ -168,7 +168,7 @@ func (s *Server) bufferBody(w http.ResponseWriter, r *http.Request) bool {
 	tooLarge := func() bool {
 		w.Header().Set("Connection", "close")
 		writeRefusal(w, http.StatusRequestEntityTooLarge, codeInvalidRequest,
-			fmt.Sprintf("request body exceeds %d bytes; send smaller arguments (split the call or shorten the artifact)", limit),
+			fmt.Sprintf("request body exceeds %d bytes, the server's limit for one JSON-RPC message (--max-message-bytes); send smaller arguments: split the call or shorten the artifact", limit),
 			map[string]any{"max_body_bytes": limit})
 		return false
 	}
