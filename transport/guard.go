@@ -39,7 +39,12 @@ const (
 
 type clientKey struct{}
 
-// clientInfo is who the transport found a request to come from.
+// clientInfo is who the transport found a request to come from, for limits,
+// logs and metrics: the token's holder when authenticated, else the peer
+// address. The Mcp-Session-Id header is not an identity: a client chooses it,
+// and one that changed it on every request would get a fresh bucket and fresh
+// slots each time. Clients without a token behind one address share its
+// limits.
 type clientInfo struct {
 	id    string // "agent:<name>", "token:<8 hex>" or "ip:<address>"
 	agent string // the metrics label: an agent's name, "token" or "anonymous"
