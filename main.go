@@ -62,6 +62,9 @@ type options struct {
 	validateOut bool
 	httpAddr    string
 	tokenFile   string
+	tokensFile  string
+	sessionIdle time.Duration
+	maxMessage  int
 	origins     stringList
 	hosts       stringList
 }
@@ -77,7 +80,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.IntVar(&o.workers, "workers", 32, "tool calls handled at once over stdio (1-100)")
 	fs.StringVar(&o.httpAddr, "http", "", "serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio; needs --allow-root")
-	fs.StringVar(&o.tokenFile, "auth-token-file", "", "file holding the bearer token HTTP clients must send (required to bind beyond loopback)")
+	fs.StringVar(&o.tokenFile, "auth-token-file", "", "file holding one bearer token HTTP clients must send (a token is required to bind beyond loopback)")
+	fs.StringVar(&o.tokensFile, "auth-tokens-file", "", "file of per-agent bearer tokens, one name:token per line; reloaded when it changes (each agent has its own limits)")
+	fs.DurationVar(&o.sessionIdle, "session-idle-timeout", transport.DefaultSessionIdleTimeout, "an HTTP session unused this long is closed and its memory released (its id then gets 404)")
+	fs.IntVar(&o.maxMessage, "max-message-bytes", 0, "largest JSON-RPC message accepted, refused while it is read (default 4 MiB over HTTP, 33 MiB over stdio)")
 	fs.Var(&o.origins, "allowed-origin", "an extra Origin accepted over HTTP besides loopback ones (repeatable)")
 	fs.Var(&o.hosts, "allowed-host", "an extra Host accepted over HTTP besides loopback ones (repeatable)")
 	fs.BoolVar(&o.validateOut, "validate-output", false, "check every tool result against its output schema (costs about half of a call's time; the tests turn it on)")
@@ -181,6 +187,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		logger.Error("--http needs at least one --allow-root: over HTTP a client may only reach projects inside the trees you allow")
 		return 2
 	}
+	if o.sessionIdle <= 0 {
+		logger.Error("--session-idle-timeout must be positive, e.g. 30m")
+		return 2
+	}
+	if o.maxMessage < 0 || (o.maxMessage > 0 && o.maxMessage < 64<<10) {
+		logger.Error("--max-message-bytes must be at least 65536 (64 KiB), or 0 for the default")
+		return 2
+	}
 	var token workspace.Secret
 	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)
@@ -219,7 +233,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdio.SetErrorLogger(log.New(stderr, "mcp: ", 0))
 	server.WithWorkerPoolSize(o.workers)(stdio)
 	server.WithQueueSize(1000)(stdio)
-	serveErr := stdio.Listen(ctx, stdin, stdout)
+	// mcp-go reads whole lines: bound them before it sees them.
+	in, out := transport.LimitStdio(stdin, stdout, o.maxMessage, logger)
+	serveErr := stdio.Listen(ctx, in, out)
 
 	// stdin closed, or a signal: close every pool (SQLite checkpoints its WAL).
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -243,7 +259,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // gracefully (in-flight calls finish) and closes every pool.
 func serveHTTP(ctx context.Context, s *server.MCPServer, registry *pooling.Registry, cfg workspace.Config, o options, token workspace.Secret, logger *slog.Logger) int {
 	ts, err := transport.New(s, transport.Options{
-		Addr: o.httpAddr, AuthToken: token, AllowedOrigins: o.origins, AllowedHosts: o.hosts,
+		Addr: o.httpAddr, AuthToken: token, AuthTokensFile: o.tokensFile, AllowedOrigins: o.origins, AllowedHosts: o.hosts,
+		SessionIdleTimeout: o.sessionIdle, MaxBodyBytes: int64(o.maxMessage),
 		Security: cfg.Security, Pools: func() []pooling.Metrics { return registry.Metrics("") }, Logger: logger,
 	})
 	if err != nil {
@@ -252,7 +269,7 @@ func serveHTTP(ctx context.Context, s *server.MCPServer, registry *pooling.Regis
 	}
 	s.Use(ts.ToolMiddleware())
 	logger.Info("serving MCP over Streamable HTTP", "addr", o.httpAddr, "endpoint", "/mcp", "version", serverVersion(),
-		"allow_roots", []string(o.allowRoots), "auth", token != "")
+		"allow_roots", []string(o.allowRoots), "auth", token != "" || o.tokensFile != "")
 	serveErr := ts.ListenAndServe(ctx)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

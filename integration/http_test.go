@@ -127,8 +127,8 @@ func TestHTTPTransportEndToEnd(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, want := range []string{"tool_calls_total", "task_create", "sqlite.writer", "acquires",
-		// one refused workspace per protocol version, counted by reason
-		`task_orchestrator_limit_rejections_total{reason="workspace"} 3`} {
+		// one refused workspace per protocol version, counted by reason and agent
+		`task_orchestrator_limit_rejections_total{agent="token",reason="workspace"} 3`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

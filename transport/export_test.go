@@ -22,3 +22,9 @@ func WatchTokenCompares() (lengths func() [][2]int, restore func()) {
 	}
 	return func() [][2]int { return got }, func() { constantTimeCompare = orig }
 }
+
+// SessionCount is how many sessions the server knows.
+func SessionCount(s *Server) int { return s.sessions.len() }
+
+// IDOf is the id LimitStdio finds at the start of an oversized line.
+func IDOf(head string) any { return idOf([]byte(head)) }

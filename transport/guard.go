@@ -3,7 +3,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -28,6 +27,7 @@ const (
 	reasonHost        = "host"
 	reasonBody        = "body"
 	reasonWorkspace   = "workspace" // a workspace outside --allow-root
+	reasonSession     = "session"   // an unknown or expired session id
 )
 
 // JSON-RPC error codes used in refusals (the body is JSON-RPC shaped so an
@@ -37,16 +37,36 @@ const (
 	codeServerError    = -32000
 )
 
-type clientIDKey struct{}
+type clientKey struct{}
+
+// clientInfo is who the transport found a request to come from, for limits,
+// logs and metrics: the token's holder when authenticated, else the peer
+// address. The Mcp-Session-Id header is not an identity: a client chooses it,
+// and one that changed it on every request would get a fresh bucket and fresh
+// slots each time. Clients without a token behind one address share its
+// limits.
+type clientInfo struct {
+	id    string // "agent:<name>", "token:<8 hex>" or "ip:<address>"
+	agent string // the metrics label: an agent's name, "token" or "anonymous"
+}
 
 // ClientID returns the client identity the transport attached to a request
-// context ("" over stdio): the token fingerprint, or the remote address.
+// context ("" over stdio): the agent's name, the token fingerprint, or the
+// remote address.
 //
-// The forms are "token:<8 hex>" (a digest of the token, never the token) and
-// "ip:<address>".
+// The forms are "agent:<name>" (a token of --auth-tokens-file),
+// "token:<8 hex>" (a digest of the --auth-token-file token, never the token)
+// and "ip:<address>".
 func ClientID(ctx context.Context) string {
-	id, _ := ctx.Value(clientIDKey{}).(string)
-	return id
+	c, _ := ctx.Value(clientKey{}).(clientInfo)
+	return c.id
+}
+
+func agentOf(ctx context.Context) string {
+	if c, ok := ctx.Value(clientKey{}).(clientInfo); ok {
+		return c.agent
+	}
+	return agentAnonymous
 }
 
 // constantTimeCompare is subtle.ConstantTimeCompare; tests wrap it to see
@@ -57,22 +77,40 @@ var constantTimeCompare = subtle.ConstantTimeCompare
 // and most decisive first: the blacklist (before Host, Origin, body or JSON
 // are looked at), Host and Origin, and the bearer token. For /mcp (mcp=true)
 // it also applies the rate limit and the body limit and attaches the client
-// id to the request context.
+// to the request context.
+//
+// Only a failed authentication is a strike toward the blacklist, and it
+// counts against the remote address: a client holding a valid token is
+// throttled (429) when it is fast, and its refused requests (a foreign
+// Origin, a workspace outside --allow-root) are counted, but it is never
+// blacklisted. Without a token configured nothing can fail authentication,
+// so nothing is blacklisted: refusing a loopback address would refuse every
+// local client behind it.
 func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.now()
 		peer := "ip:" + remoteIP(r)
-		authed := s.tokenDigest != nil && s.tokenMatches(r)
-		id := s.clientIdentity(authed, peer)
+		who := clientInfo{id: peer, agent: agentAnonymous}
+		authed := false
+		if s.auth.enabled() {
+			var tok *agentToken
+			if tok, authed = s.auth.match(r.Header.Get("Authorization")); authed {
+				who = clientInfo{id: tok.id(), agent: tok.label()}
+			}
+		}
+		if rw, ok := w.(*statusRecorder); ok {
+			rw.client = who.id
+		}
 
-		// A blacklisted client is refused before anything else is read or
+		// A blacklisted address is refused before anything else is read or
 		// parsed, and its refusal is held back a little so that a client
-		// looping on refusals costs the server almost nothing. (A token
-		// holder still reaches /readyz and /metrics: the operator's scraper
-		// must not go blind when the token's clients are blacklisted.)
-		if until, ok := s.clients.blocked(id, now); ok && (mcp || !authed) {
-			s.refuseBlacklisted(w, r, until, now)
-			return
+		// looping on refusals costs the server almost nothing. A request
+		// with a valid token is never refused for its address's record.
+		if !authed {
+			if until, ok := s.clients.blocked(peer, now); ok {
+				s.refuseBlacklisted(w, r, until, now)
+				return
+			}
 		}
 		if mcp && s.shuttingDown.Load() {
 			w.Header().Set("Connection", "close")
@@ -81,19 +119,20 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 			return
 		}
 		if !s.hostAllowed(r.Host) {
-			s.reject(peer, reasonHost, now)
+			s.refused(reasonHost, who.agent)
 			writeRefusal(w, http.StatusForbidden, codeInvalidRequest,
 				fmt.Sprintf("Host %q is not allowed (DNS-rebinding protection); use localhost or add it to the allowed hosts", r.Host), nil)
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
-			s.reject(peer, reasonOrigin, now)
+			s.refused(reasonOrigin, who.agent)
 			writeRefusal(w, http.StatusForbidden, codeInvalidRequest,
 				fmt.Sprintf("Origin %q is not allowed (DNS-rebinding protection); add it to the allowed origins", origin), nil)
 			return
 		}
-		if s.tokenDigest != nil && !authed {
-			s.reject(peer, reasonAuth, now)
+		if s.auth.enabled() && !authed {
+			s.refused(reasonAuth, who.agent)
+			s.strike(peer, now)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp"`)
 			writeRefusal(w, http.StatusUnauthorized, codeInvalidRequest,
 				"missing or wrong bearer token: send the server's token as 'Authorization: Bearer <token>'", nil)
@@ -105,8 +144,8 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 		}
 
 		if rate := s.opts.Security.ConnectionRateLimit; rate > 0 {
-			if wait, ok := s.clients.take(id, rate, now); !ok {
-				s.reject(id, reasonRate, now)
+			if wait, ok := s.clients.take(who.id, rate, now); !ok {
+				s.refused(reasonRate, who.agent)
 				secs := retrySeconds(wait)
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 				writeRefusal(w, http.StatusTooManyRequests, codeServerError,
@@ -115,14 +154,14 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 				return
 			}
 		}
-		if r.Method == http.MethodPost && !s.bufferBody(w, r) {
-			s.metrics.rejections.WithLabelValues(reasonBody).Inc()
+		if !s.sessionKnown(w, r, who.agent) {
 			return
 		}
-		if rw, ok := w.(*statusRecorder); ok {
-			rw.client = id
+		if r.Method == http.MethodPost && !s.bufferBody(w, r) {
+			s.refused(reasonBody, who.agent)
+			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, who)))
 	})
 }
 
@@ -134,7 +173,7 @@ func (s *Server) bufferBody(w http.ResponseWriter, r *http.Request) bool {
 	tooLarge := func() bool {
 		w.Header().Set("Connection", "close")
 		writeRefusal(w, http.StatusRequestEntityTooLarge, codeInvalidRequest,
-			fmt.Sprintf("request body exceeds %d bytes; send smaller arguments (split the call or shorten the artifact)", limit),
+			fmt.Sprintf("request body exceeds %d bytes, the server's limit for one JSON-RPC message (--max-message-bytes); send smaller arguments: split the call or shorten the artifact", limit),
 			map[string]any{"max_body_bytes": limit})
 		return false
 	}
@@ -155,40 +194,20 @@ func (s *Server) bufferBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// tokenMatches compares SHA-256 digests in constant time, so neither the
-// content nor the length of the presented token leaks through timing.
-func (s *Server) tokenMatches(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	d := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return constantTimeCompare(d[:], s.tokenDigest) == 1
+// refused counts a refusal by reason and agent.
+func (s *Server) refused(reason, agent string) {
+	s.metrics.rejections.WithLabelValues(reason, agent).Inc()
 }
 
-// clientIdentity names the client for limits and logs: the token
-// fingerprint when authenticated, else the peer address. The Mcp-Session-Id
-// header is not an identity: a client chooses it, and one that changed it on
-// every request would get a fresh bucket, fresh strikes and fresh slots each
-// time. Clients without a token behind one address share its limits.
-func (s *Server) clientIdentity(authed bool, peer string) string {
-	if authed {
-		return "token:" + s.tokenFP
-	}
-	return peer
-}
-
-// reject counts a refusal toward the client's blacklist strikes.
-func (s *Server) reject(id, reason string, now time.Time) {
-	s.metrics.rejections.WithLabelValues(reason).Inc()
+// strike records a failed authentication from peer toward its blacklist.
+func (s *Server) strike(peer string, now time.Time) {
 	threshold := s.opts.Security.BlacklistThreshold
 	if threshold <= 0 {
 		return
 	}
-	if until, started := s.clients.strike(id, now, threshold, s.opts.BlacklistWindow, s.opts.BlacklistCooldown); started {
-		s.log.Warn("client blacklisted: too many rejected requests; refusing it for a cool-down",
-			"client", id, "last_reason", reason, "threshold", threshold,
+	if until, started := s.clients.strike(peer, now, threshold, s.opts.BlacklistWindow, s.opts.BlacklistCooldown); started {
+		s.log.Warn("client blacklisted: too many failed authentications; refusing its address for a cool-down",
+			"client", peer, "threshold", threshold,
 			"window", s.opts.BlacklistWindow, "until", until.Format(time.RFC3339))
 	}
 }
@@ -201,7 +220,7 @@ func (s *Server) reject(id, reason string, now time.Time) {
 // without pause is slowed to a few requests per second per connection
 // instead of thousands, at the cost of a parked goroutine, never CPU.
 func (s *Server) refuseBlacklisted(w http.ResponseWriter, r *http.Request, until, now time.Time) {
-	s.metrics.rejections.WithLabelValues(reasonBlacklist).Inc()
+	s.refused(reasonBlacklist, agentAnonymous)
 	if rec, ok := w.(*statusRecorder); ok {
 		rec.quiet = true
 	}

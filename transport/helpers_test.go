@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // logBuffer collects log output from concurrent goroutines.
@@ -63,6 +64,11 @@ func newMCP(g *gate) *server.MCPServer {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+		})
+	s.AddTool(mcp.NewTool("outside"), // what the tools answer for a workspace outside --allow-root
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultError("workspace /elsewhere (from the workspace argument): " +
+				workspace.ErrOutsideAllowedRoots.Error() + ": /elsewhere is not inside /srv/projects; pass a folder inside it"), nil
 		})
 	s.AddTool(mcp.NewTool("fails"),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {

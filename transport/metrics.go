@@ -16,19 +16,25 @@ const namespace = "task_orchestrator"
 // a library user's global registry never collide.
 type metrics struct {
 	reg          *prometheus.Registry
-	toolCalls    *prometheus.CounterVec   // tool, outcome
+	toolCalls    *prometheus.CounterVec   // tool, outcome, agent
 	toolDuration *prometheus.HistogramVec // tool
 	httpRequests *prometheus.CounterVec   // path, code
-	rejections   *prometheus.CounterVec   // reason
+	rejections   *prometheus.CounterVec   // reason, agent
+	reloads      *prometheus.CounterVec   // result
+	sessions     prometheus.GaugeFunc
 }
 
-func newMetrics(pools func() []pooling.Metrics) *metrics {
+// The agent label is an agent's name from the tokens file, "token" for the
+// --auth-token-file token or "anonymous" (no valid token): only configured
+// names, so a client cannot grow the metric set.
+
+func newMetrics(pools func() []pooling.Metrics, sessions func() float64) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		toolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "tool_calls_total",
-			Help: "Tool calls by tool and outcome (ok, tool_error, error).",
-		}, []string{"tool", "outcome"}),
+			Help: "Tool calls by tool, outcome (ok, tool_error, error) and agent.",
+		}, []string{"tool", "outcome", "agent"}),
 		toolDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "tool_call_duration_seconds",
 			Help:    "Tool call latency by tool.",
@@ -40,17 +46,36 @@ func newMetrics(pools func() []pooling.Metrics) *metrics {
 		}, []string{"path", "code"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "limit_rejections_total",
-			Help: "Requests and tool calls refused by a limit or check, by reason (rate, blacklist, concurrency, auth, origin, host, body, workspace).",
-		}, []string{"reason"}),
+			Help: "Requests and tool calls refused by a limit or check, by reason (rate, blacklist, concurrency, auth, origin, host, body, workspace, session) and agent.",
+		}, []string{"reason", "agent"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "auth_tokens_reloads_total",
+			Help: "Reloads of the auth tokens file by result (ok, error: the previous agents were kept).",
+		}, []string{"result"}),
+		sessions: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "http_sessions",
+			Help: "Open MCP sessions of session-based protocol versions (2025-11-25, 2025-06-18); idle ones expire.",
+		}, sessions),
 	}
-	for _, r := range []string{reasonRate, reasonBlacklist, reasonConcurrency, reasonAuth, reasonOrigin, reasonHost, reasonBody, reasonWorkspace} {
-		m.rejections.WithLabelValues(r) // export zeros, so rate() works from the start
+	for _, r := range []string{reasonRate, reasonBlacklist, reasonConcurrency, reasonAuth, reasonOrigin, reasonHost, reasonBody, reasonWorkspace, reasonSession} {
+		m.rejections.WithLabelValues(r, agentAnonymous) // export zeros, so rate() works from the start
 	}
-	m.reg.MustRegister(m.toolCalls, m.toolDuration, m.httpRequests, m.rejections,
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
+	m.reg.MustRegister(m.toolCalls, m.toolDuration, m.httpRequests, m.rejections, m.reloads, m.sessions,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newPoolCollector(pools))
 	return m
+}
+
+// forgetAgents drops the series of agents removed from the tokens file, so
+// that the label set stays the configured names.
+func (m *metrics) forgetAgents(names []string) {
+	for _, n := range names {
+		m.toolCalls.DeletePartialMatch(prometheus.Labels{"agent": n})
+		m.rejections.DeletePartialMatch(prometheus.Labels{"agent": n})
+	}
 }
 
 func (m *metrics) handler() http.Handler {

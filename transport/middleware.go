@@ -27,11 +27,12 @@ func (s *Server) ToolMiddleware() server.ToolHandlerMiddleware {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			tool := req.Params.Name
 			start := time.Now()
+			agent := agentOf(ctx)
 			if id := ClientID(ctx); id != "" && limit > 0 {
 				release, ok := s.clients.acquire(ctx, id, s.now(), s.opts.ConcurrencyWait)
 				if !ok {
-					s.metrics.rejections.WithLabelValues(reasonConcurrency).Inc()
-					s.observe(tool, "tool_error", start)
+					s.refused(reasonConcurrency, agent)
+					s.observe(tool, "tool_error", agent, start)
 					return mcp.NewToolResultError(fmt.Sprintf(
 						"too many concurrent calls for this client (limit %d); retry after they finish", limit)), nil
 				}
@@ -44,14 +45,15 @@ func (s *Server) ToolMiddleware() server.ToolHandlerMiddleware {
 				outcome = "error"
 			case res != nil && res.IsError:
 				outcome = "tool_error"
-				if id := ClientID(ctx); id != "" && outsideAllowedRoots(res) {
-					// A workspace outside --allow-root over HTTP: counted,
-					// and a strike toward the blacklist (probing for other
-					// projects is what a hostile client does).
-					s.reject(id, reasonWorkspace, s.now())
+				if ClientID(ctx) != "" && outsideAllowedRoots(res) {
+					// A workspace outside --allow-root over HTTP: counted
+					// (an operator sees an agent probing), not a strike:
+					// the client authenticated, and its request was
+					// answered with a refusal it can act on.
+					s.refused(reasonWorkspace, agent)
 				}
 			}
-			s.observe(tool, outcome, start)
+			s.observe(tool, outcome, agent, start)
 			return res, err
 		}
 	}
@@ -61,7 +63,7 @@ func (s *Server) ToolMiddleware() server.ToolHandlerMiddleware {
 // workspace outside every --allow-root tree. The tools render that error as
 // the text of a workspace.RootError (after a note on where the workspace
 // came from), which starts with its kind's text. A client that managed to
-// make another tool error carry that text would only add strikes to itself.
+// make another tool error carry that text would only inflate a counter.
 func outsideAllowedRoots(res *mcp.CallToolResult) bool {
 	marker := workspace.ErrOutsideAllowedRoots.Error() + ": "
 	for _, c := range res.Content {
@@ -72,8 +74,8 @@ func outsideAllowedRoots(res *mcp.CallToolResult) bool {
 	return false
 }
 
-func (s *Server) observe(tool, outcome string, start time.Time) {
-	s.metrics.toolCalls.WithLabelValues(tool, outcome).Inc()
+func (s *Server) observe(tool, outcome, agent string, start time.Time) {
+	s.metrics.toolCalls.WithLabelValues(tool, outcome, agent).Inc()
 	s.metrics.toolDuration.WithLabelValues(tool).Observe(time.Since(start).Seconds())
 }
 

@@ -2,8 +2,6 @@ package transport
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +35,9 @@ const (
 	DefaultConcurrencyWait = time.Second
 	// DefaultRefusalDelay is how long a blacklisted client's refusal is held.
 	DefaultRefusalDelay = 250 * time.Millisecond
+	// DefaultTokensReloadInterval is how often the auth tokens file's
+	// identity (inode, size, modification time) is checked for a change.
+	DefaultTokensReloadInterval = 2 * time.Second
 	// maxHeldRefusals bounds the refusals held at once (parked goroutines);
 	// past it a blacklisted client is refused without delay.
 	maxHeldRefusals = 256
@@ -45,15 +46,27 @@ const (
 // Options configure the Streamable HTTP transport. Zero values take the
 // defaults above; a limit in Security that is 0 or negative is off.
 type Options struct {
-	Addr           string // host:port; loopback unless AuthToken is set
-	AuthToken      workspace.Secret
-	AllowedOrigins []string // extra Origin values allowed besides loopback ones
-	AllowedHosts   []string // extra Host values allowed besides loopback ones
-	MaxBodyBytes   int64    // 0 = 4 MiB (artifacts are the largest arguments)
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration
-	IdleTimeout    time.Duration
-	Security       workspace.Security // per-client limits
+	Addr      string // host:port; loopback unless AuthToken or AuthTokensFile is set
+	AuthToken workspace.Secret
+	// AuthTokensFile holds one "name:token" per line, one per agent; it is
+	// reloaded when it changes. Each agent has its own limits and its name
+	// in logs and metrics. It may be used together with AuthToken.
+	AuthTokensFile string
+	// TokensReloadInterval is how often AuthTokensFile is checked for a
+	// change (0 = 2s).
+	TokensReloadInterval time.Duration
+	// SessionIdleTimeout is how long a session of a session-based protocol
+	// version may stay unused before it is terminated and its memory
+	// released (0 = 30 minutes); its id is then answered 404.
+	SessionIdleTimeout time.Duration
+	AllowedOrigins     []string // extra Origin values allowed besides loopback ones
+	AllowedHosts       []string // extra Host values allowed besides loopback ones
+	MaxBodyBytes       int64    // 0 = 4 MiB (artifacts are the largest arguments); read no further
+
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	Security     workspace.Security // per-client limits
 	// Pools returns every pool's metrics for /metrics and /readyz.
 	Pools  func() []pooling.Metrics
 	Logger *slog.Logger
@@ -85,17 +98,18 @@ type Options struct {
 
 // Server is the HTTP side of the MCP server: /mcp, /healthz, /readyz, /metrics.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	mcp     *server.StreamableHTTPServer
-	http    *http.Server
-	metrics *metrics
-	clients *clientTable
+	opts      Options
+	log       *slog.Logger
+	mcpServer *server.MCPServer
+	mcp       *server.StreamableHTTPServer // created by ListenAndServe (it starts mcp-go's session sweeper)
+	http      *http.Server
+	metrics   *metrics
+	clients   *clientTable
+	sessions  *sessionBook
 
-	// tokenDigest is the SHA-256 of the auth token (nil when auth is off);
-	// the token itself is not kept outside opts.
-	tokenDigest []byte
-	tokenFP     string
+	// auth holds the SHA-256 digests of the accepted tokens (none when auth
+	// is off); the tokens themselves are not kept outside opts.
+	auth *agentBook
 
 	now  func() time.Time // replaced by tests to move time forward
 	held chan struct{}    // refusals being held (RefusalDelay), bounded
@@ -125,30 +139,33 @@ func New(mcp *server.MCPServer, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen address %q is not host:port: %w", opts.Addr, err)
 	}
-	if !isLoopbackName(host) && !opts.AuthToken.IsSet() {
-		return nil, fmt.Errorf("transport: %w: %q reaches other machines; bind 127.0.0.1 or give an auth token (--auth-token-file)",
+	if !isLoopbackName(host) && !opts.AuthToken.IsSet() && opts.AuthTokensFile == "" {
+		return nil, fmt.Errorf("transport: %w: %q reaches other machines; bind 127.0.0.1 or give auth tokens (--auth-token-file or --auth-tokens-file)",
 			ErrNonLoopbackWithoutToken, opts.Addr)
 	}
 	applyDefaults(&opts)
 
-	s := &Server{opts: opts, log: opts.Logger, now: time.Now, held: make(chan struct{}, maxHeldRefusals)}
-	if opts.AuthToken.IsSet() {
-		d := sha256.Sum256([]byte(opts.AuthToken.Reveal()))
-		s.tokenDigest = d[:]
-		s.tokenFP = hex.EncodeToString(d[:4])
+	s := &Server{opts: opts, log: opts.Logger, now: time.Now, held: make(chan struct{}, maxHeldRefusals),
+		mcpServer: mcp, sessions: newSessionBook()}
+	auth, err := newAgentBook(opts.AuthToken.Reveal(), opts.AuthTokensFile, s.log)
+	if err != nil {
+		return nil, err
 	}
-	s.metrics = newMetrics(opts.Pools)
+	s.auth = auth
+	s.metrics = newMetrics(opts.Pools, func() float64 { return float64(s.sessions.len()) })
+	s.auth.onSwap = s.metrics.forgetAgents
+	s.auth.reloads = func(ok bool) {
+		if ok {
+			s.metrics.reloads.WithLabelValues("ok").Inc()
+		} else {
+			s.metrics.reloads.WithLabelValues("error").Inc()
+		}
+	}
 	s.clients = newClientTable(opts.MaxClients, opts.Security.MaxConnectionsPerClient)
-	s.mcp = server.NewStreamableHTTPServer(mcp,
-		server.WithEndpointPath("/mcp"),
-		server.WithStreamableHTTPLogger(s.log),
-		// The guard in front of /mcp checks Host (a superset of mcp-go's
-		// loopback check, plus AllowedHosts for reverse proxies) and Origin.
-		server.WithDisableLocalhostProtection(true),
-	)
 
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", s.guard(s.mcp, true))
+	// s.mcp is set by ListenAndServe before it serves.
+	mux.Handle("/mcp", s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.mcp.ServeHTTP(w, r) }), true))
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.Handle("/readyz", s.guard(http.HandlerFunc(s.handleReadyz), false))
 	mux.Handle("/metrics", s.guard(s.metrics.handler(), false))
@@ -199,6 +216,12 @@ func applyDefaults(o *Options) {
 	if o.RefusalDelay == 0 {
 		o.RefusalDelay = DefaultRefusalDelay
 	}
+	if o.TokensReloadInterval <= 0 {
+		o.TokensReloadInterval = DefaultTokensReloadInterval
+	}
+	if o.SessionIdleTimeout <= 0 {
+		o.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
 }
 
 // ListenAndServe serves until ctx ends, then shuts down gracefully: in-flight
@@ -220,21 +243,35 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()
 
-	attrs := []any{"addr", s.Addr(), "endpoint", "/mcp", "auth", s.tokenDigest != nil}
-	if s.tokenFP != "" {
-		attrs = append(attrs, "token_fingerprint", s.tokenFP)
+	attrs := []any{"addr", s.Addr(), "endpoint", "/mcp", "auth", s.auth.enabled(), "session_idle_timeout", s.opts.SessionIdleTimeout}
+	if fp := s.auth.fingerprint(); fp != "" {
+		attrs = append(attrs, "token_fingerprint", fp)
+	}
+	if s.opts.AuthTokensFile != "" {
+		attrs = append(attrs, "agents", s.auth.names())
 	}
 	s.log.Info("serving MCP over Streamable HTTP", attrs...)
 
-	sweepDone := make(chan struct{})
-	sweepStop := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		s.sweepClients(sweepStop)
-	}()
+	// mcp-go starts its idle-session sweeper with the StreamableHTTPServer
+	// and stops it in Shutdown: both happen here, so it lives exactly as
+	// long as ListenAndServe.
+	s.mcp = server.NewStreamableHTTPServer(s.mcpServer,
+		server.WithEndpointPath("/mcp"),
+		server.WithStreamableHTTPLogger(s.log),
+		// The guard in front of /mcp checks Host (a superset of mcp-go's
+		// loopback check, plus AllowedHosts for reverse proxies) and Origin.
+		server.WithDisableLocalhostProtection(true),
+		server.WithSessionIdManager(s.sessions),
+		server.WithSessionIdleTTL(s.opts.SessionIdleTimeout),
+	)
+
+	var owned sync.WaitGroup
+	stopOwned := make(chan struct{})
+	owned.Go(func() { s.sweepClients(stopOwned) })
+	owned.Go(func() { s.auth.watch(stopOwned, s.opts.TokensReloadInterval) })
 	defer func() {
-		close(sweepStop)
-		<-sweepDone
+		close(stopOwned)
+		owned.Wait()
 	}()
 
 	serveErr := make(chan error, 1)
@@ -242,6 +279,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 
 	select {
 	case err := <-serveErr:
+		_ = s.mcp.Shutdown(context.Background()) // stops the session sweeper
 		return fmt.Errorf("transport: HTTP server stopped: %w", err)
 	case <-ctx.Done():
 	}
@@ -254,8 +292,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	// Listening GET streams never finish by themselves: end them first.
-	s.mcp.CloseSessions(shutCtx)
+	// Listening GET streams never finish by themselves: end them first
+	// (mcp-go's Shutdown closes the sessions and stops its sweeper; it
+	// serves no listener of its own here).
+	_ = s.mcp.Shutdown(shutCtx)
 	err = s.http.Shutdown(shutCtx)
 	if err != nil {
 		s.log.Warn("in-flight requests did not finish within the shutdown timeout; closing their connections",
