@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // A project's .task_orchestrator/configs/config.json is written by whoever
@@ -44,38 +46,58 @@ func hostileProject(t testing.TB, content []byte) string {
 	return proj
 }
 
-// manyKeys is a JSON object of at least size bytes of distinct unknown keys
-// (dup: the same key over and over).
+// manyKeys is a JSON object of at most size bytes, as many as fit, of
+// distinct unknown keys (dup: the same key over and over).
 func manyKeys(size int, dup bool) []byte {
+	const head, end = `{"database_pools": {"vector": {`, `"max_overflow": 1}}}`
 	var b strings.Builder
-	b.WriteString(`{"database_pools": {"vector": {`)
-	for i := 0; b.Len() < size; i++ {
+	b.WriteString(head)
+	for i := 0; ; i++ {
+		member := fmt.Sprintf(`"unknown_%d":%d,`, i, i)
 		if dup {
-			b.WriteString(`"max_connections": 5, `)
-		} else {
-			fmt.Fprintf(&b, `"unknown_%d": %d, `, i, i)
+			member = `"max_connections":5,`
 		}
+		if b.Len()+len(member)+len(end) > size {
+			break
+		}
+		b.WriteString(member)
 	}
-	b.WriteString(`"max_overflow": 1}}}`)
+	b.WriteString(end)
 	return []byte(b.String())
 }
 
-// callOnProject calls task_list on proj with a deadline: a hang is a failure, not a stuck test.
-func callOnProject(t testing.TB, p *proc, proj string) (isError bool, msg string) {
+// callTool calls a tool with a deadline, failing t (not the test that
+// started the server: subtests share one) on a transport error.
+func callTool(t testing.TB, p *proc, name string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res := p.call(ctx, "task_list", map[string]any{"workspace": proj})
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	res, err := p.c.CallTool(ctx, req)
+	if err != nil {
+		t.Fatalf("%s: transport error: %v\nstderr:\n%s", name, err, tail(p.stderr.String(), 2000))
+	}
+	return res
+}
+
+// callOnProject calls task_list on proj: a hang is a failure, not a stuck test.
+func callOnProject(t testing.TB, p *proc, proj string) (isError bool, msg string) {
+	t.Helper()
+	res := callTool(t, p, "task_list", map[string]any{"workspace": proj})
 	return res.IsError, text(res)
 }
 
 // goodProjectServes checks that the good project still answers, with its one task.
 func goodProjectServes(t testing.TB, p *proc, good string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	res := callTool(t, p, "task_list", map[string]any{"workspace": good})
+	if res.IsError {
+		t.Fatalf("the good project failed: %s", text(res))
+	}
 	var out listOut
-	p.ok(ctx, "task_list", map[string]any{"workspace": good}, &out)
+	decode(t, res, &out)
 	if len(out.Tasks) != 1 || out.Tasks[0].Title != "still here" {
 		t.Fatalf("the good project lists %+v, want its one task", out.Tasks)
 	}
@@ -103,7 +125,7 @@ func TestHostileProjectConfigsGetASmallClearErrorAndTheSessionStaysOpen(t *testi
 	}{
 		{"1 MiB of unknown keys", manyKeys(1<<20, false), nil, "bytes, over the 64 KiB limit for a project config"},
 		{"256 KiB of unknown keys", manyKeys(256<<10, false), nil, "bytes, over the 64 KiB limit for a project config"},
-		{"50k duplicate keys", manyKeys(50000*len(`"max_connections": 5, `), true), nil, "bytes, over the 64 KiB limit for a project config"},
+		{"52k duplicate keys", manyKeys(1<<20, true), nil, "bytes, over the 64 KiB limit for a project config"},
 		{"64 KiB of unknown keys", manyKeys(60<<10, false), nil, "has more than 256 keys"},
 		{"64 KiB of duplicate keys", manyKeys(60<<10, true), nil, "has more than 256 keys"},
 		{"20,000 levels deep", deep, nil, "nests objects or arrays more than 8 levels deep here"},
@@ -270,7 +292,9 @@ func newFuzzConfig(r *rand.Rand) fuzzConfig {
 	case n < 40: // valid but extreme: the edges of every range
 		edge := func(k string) string {
 			switch k {
-			case "enabled", "pool_pre_ping", "pool_reset_on_return", "pool_use_lifo":
+			case "enabled":
+				return []string{"true", "true", "true", "false"}[r.IntN(4)]
+			case "pool_pre_ping", "pool_reset_on_return", "pool_use_lifo":
 				return []string{"true", "false"}[r.IntN(2)]
 			case "min_connections":
 				return []string{"0", "16"}[r.IntN(2)]
@@ -397,9 +421,11 @@ func TestHostileProjectConfigFuzz(t *testing.T) {
 				var info struct {
 					Operational map[string]any `json:"operational_pool"`
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				p.ok(ctx, "workspace_info", map[string]any{"workspace": proj}, &info)
-				cancel()
+				res := callTool(t, p, "workspace_info", map[string]any{"workspace": proj})
+				if res.IsError {
+					t.Fatalf("case %d (%s): workspace_info failed: %s", i, fc.kind, text(res))
+				}
+				decode(t, res, &info)
 				if why := withinBounds(info.Operational); why != "" {
 					t.Fatalf("case %d (%s): accepted with %s:\n%.2000s", i, fc.kind, why, fc.content)
 				}
@@ -446,7 +472,7 @@ func TestHostileConfigFigures(t *testing.T) {
 	}{
 		{"1 MiB unknown keys", manyKeys(1<<20, false)},
 		{"256 KiB unknown keys", manyKeys(256<<10, false)},
-		{"50k duplicate keys", manyKeys(50000*len(`"max_connections": 5, `), true)},
+		{"52k duplicate keys (1 MiB)", manyKeys(1<<20, true)},
 		{"60 KiB unknown keys", manyKeys(60<<10, false)},
 	} {
 		p := start(t, procOpts{dir: newProject(t)})

@@ -12,7 +12,8 @@ import (
 	"unicode/utf8"
 )
 
-// ConfigSyntaxError is a config file that is not valid JSON.
+// ConfigSyntaxError is a config file that is not valid JSON. It reaches
+// callers inside the *ValidationError that reports it (errors.As finds it).
 type ConfigSyntaxError struct {
 	File         string
 	Line, Column int // 1-based; Column counts characters

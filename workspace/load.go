@@ -111,8 +111,10 @@ func DefaultGlobalPath(getenv func(string) string) string {
 // LoadGlobal builds the server-wide configuration: Defaults < global file <
 // environment (TASK_ORCHESTRATOR_MAX_WORKSPACES, TASK_ORCHESTRATOR_LOG_LEVEL,
 // CHROMA_URL, NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD), then validates it.
-// It returns the files it read. Errors are *ConfigSyntaxError,
-// *ValidationError (every violation at once) or file errors.
+// It returns the files it read. A problem in the file or the result is a
+// *ValidationError (the first MaxReportedProblems violations and a count of
+// the rest; a syntax error unwraps to *ConfigSyntaxError); a file that cannot
+// be read is a file error.
 func LoadGlobal(opts LoadOptions) (Config, []string, error) {
 	getenv := opts.Env
 	if getenv == nil {
