@@ -498,7 +498,7 @@ func TestHostileConfigFigures(t *testing.T) {
 		before, _ := procCPU(t, pid)
 		time.Sleep(10 * time.Second)
 		after, fds := procCPU(t, pid)
-		t.Logf("%s: call error=%v (%.120s); idle 10 s: %d ticks of CPU (%.2f cores); %d open fds", c.name, isErr, msg, after-before,
+		t.Logf("%s: call error=%v (%.160s); idle 10 s: %d ticks of CPU (%.2f cores); %d open fds", c.name, isErr, strings.ReplaceAll(msg, "\n", " "), after-before,
 			float64(after-before)/100/10, fds)
 		p.close()
 	}
