@@ -28,7 +28,7 @@ func globalFile(t *testing.T, content string, extra map[string]string) (path str
 }
 
 // projectLayout creates a project with .task_orchestrator and, if content != "", its config file.
-func projectLayout(t *testing.T, content string) workspace.Layout {
+func projectLayout(t testing.TB, content string) workspace.Layout {
 	t.Helper()
 	l, err := workspace.Ensure(tempDir(t))
 	if err != nil {
