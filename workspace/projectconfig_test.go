@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -176,16 +175,6 @@ func TestAProjectsPoolsStayUnderTheGlobalCeiling(t *testing.T) {
 	if !strings.Contains(msg, "server: not allowed in a project config") {
 		t.Fatalf("a project raised its own ceiling: %s", msg)
 	}
-}
-
-// mkfifo makes a named pipe where the project config belongs.
-func mkfifo(t *testing.T, l workspace.Layout) string {
-	t.Helper()
-	path := filepath.Join(l.Configs, "config.json")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // within fails the test when f does not return in 10 s (a blocked open).
