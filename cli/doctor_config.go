@@ -77,7 +77,7 @@ func configFindings(check, file string, data []byte, other map[string][]byte, er
 	var ve *workspace.ValidationError
 	switch {
 	case errors.Is(err, workspace.ErrConfigFileRefused):
-		return []Finding{fail(check, err.Error(), "make "+file+" a regular file (not a link) holding only the settings you change: at most 64 KiB for a project, 1 MiB for the global file")}
+		return []Finding{fail(check, err.Error(), "make "+file+" a regular file holding only the settings you change: at most 1 MiB for the global file; for a project at most 64 KiB, 8 levels and 256 keys, and not a link")}
 	case errors.As(err, &se):
 		return []Finding{fail(check, se.Error(),
 			fmt.Sprintf("fix the JSON syntax at line %d, column %d of %s", se.Line, se.Column, se.File))}
