@@ -76,6 +76,8 @@ func configFindings(check, file string, data []byte, other map[string][]byte, er
 	var se *workspace.ConfigSyntaxError
 	var ve *workspace.ValidationError
 	switch {
+	case errors.Is(err, workspace.ErrConfigFileRefused):
+		return []Finding{fail(check, err.Error(), "make "+file+" a regular file holding only the settings you change: at most 1 MiB for the global file; for a project at most 64 KiB, 8 levels and 256 keys, and not a link")}
 	case errors.As(err, &se):
 		return []Finding{fail(check, se.Error(),
 			fmt.Sprintf("fix the JSON syntax at line %d, column %d of %s", se.Line, se.Column, se.File))}
@@ -112,8 +114,6 @@ func configFindings(check, file string, data []byte, other map[string][]byte, er
 		return out
 	case errors.Is(err, fs.ErrNotExist):
 		return []Finding{fail(check, err.Error(), "give --config the path of an existing file, or leave it out")}
-	case errors.Is(err, workspace.ErrConfigFileRefused):
-		return []Finding{fail(check, err.Error(), "make "+file+" a regular file of at most 1 MiB inside the project")}
 	}
 	return []Finding{fail(check, err.Error(), "make "+file+" readable by this user")}
 }
@@ -301,7 +301,10 @@ func checkProjectConfig(rep *Report, cfg workspace.Config, l workspace.Layout, g
 	}
 	merged, _, err := workspace.ApplyProject(cfg, l)
 	if err != nil {
-		data, _ := os.ReadFile(path)
+		var data []byte
+		if !errors.Is(err, workspace.ErrConfigFileRefused) { // a refused file may be a FIFO: reading it would block
+			data, _ = os.ReadFile(path)
+		}
 		other := map[string][]byte{}
 		if g, gerr := os.ReadFile(globalFile); gerr == nil {
 			other[globalFile] = g

@@ -146,7 +146,7 @@ func TestDoctorNamesEachBrokenThingAndItsFix(t *testing.T) {
 	}
 	cases := []struct{ check, detail, fix string }{
 		{"vector (Chroma)", "does not answer its heartbeat", "CHROMA_URL"},
-		{"project config", "max_connections", "line 4: max_connections must be between 1 and 1000"},
+		{"project config", "max_connections", "line 4: max_connections must be between 1 and 32"},
 		{"graph (Neo4j)", "refuses the credentials", "NEO4J_PASSWORD"},
 	}
 	for _, c := range cases {

@@ -44,6 +44,11 @@ type Deps struct {
 
 	syncersMu sync.Mutex
 	syncers   map[string]*mirror.Syncer // workspace root -> its mirror syncer, while its task store is open
+
+	// projectConfigs remembers each project's validated config file (made
+	// from Config on first use): a hostile project costs a stat per call.
+	projectConfigsOnce sync.Once
+	projectConfigs     *workspace.ProjectConfigs
 }
 
 func (d *Deps) logger() *slog.Logger {
@@ -113,9 +118,11 @@ func openMember[T pooling.Member](ctx context.Context, d *Deps, root workspace.R
 	return pm, nil
 }
 
-// projectConfig layers the project's own config file over the server's.
+// projectConfig layers the project's own config file over the server's. The
+// outcome, a refusal included, is validated once per version of the file.
 func (d *Deps) projectConfig(layout workspace.Layout) (workspace.Config, string, error) {
-	return workspace.ApplyProject(d.Config, layout)
+	d.projectConfigsOnce.Do(func() { d.projectConfigs = workspace.NewProjectConfigs(d.Config, 0) })
+	return d.projectConfigs.Get(layout)
 }
 
 // taskStore returns the workspace's task store and layout.

@@ -69,6 +69,8 @@ type Security struct {
 type Server struct {
 	// MaxWorkspaces bounds how many projects have open pools at once (LRU eviction).
 	MaxWorkspaces int `json:"max_workspaces"`
+	// MaxProjectConnections is the most connections one pool of a project may open (max_connections + max_overflow, and min_connections); a project's own config cannot go above it.
+	MaxProjectConnections int `json:"max_project_connections"`
 	// WorkspaceIdleTimeout closes a project's pools after it has not been used for this long.
 	WorkspaceIdleTimeout Seconds `json:"workspace_idle_timeout"`
 	// CircuitBreakerThreshold is how many consecutive failures to connect trip the breaker.
@@ -176,6 +178,7 @@ func Defaults() Config {
 		},
 		Server: Server{
 			MaxWorkspaces:           16,
+			MaxProjectConnections:   32,
 			WorkspaceIdleTimeout:    1800,
 			CircuitBreakerThreshold: 5,
 			CircuitBreakerCooldown:  5,

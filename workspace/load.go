@@ -14,11 +14,19 @@ import (
 // ConfigFileName is the name of the global and the project config file.
 const ConfigFileName = "config.json"
 
-// MaxConfigBytes bounds a config file; a bigger one is refused unread.
+// MaxConfigBytes bounds the global config file; a bigger one is refused unread.
 const MaxConfigBytes = 1 << 20
 
-// ErrConfigFileRefused: a config file is too large, not a regular file, or
-// (project file) resolves to somewhere outside the project.
+// MaxProjectConfigBytes bounds a project's config file, which is untrusted: a
+// complete one is about 2 KiB. A bigger one is refused unread.
+const MaxProjectConfigBytes = 64 << 10
+
+// ProjectConfigFile is where a project's config file is, relative to the
+// project root. Errors about it name it so: the client may not see the root.
+var ProjectConfigFile = filepath.Join(DirName, "configs", ConfigFileName)
+
+// ErrConfigFileRefused: a config file is too large, too deep, has too many
+// keys, or is not a regular file (for a project: a symlink is refused too).
 var ErrConfigFileRefused = errors.New("config file refused")
 
 // LoadOptions says where LoadGlobal looks.
@@ -58,6 +66,14 @@ var envBindings = []envBinding{
 		c.Server.MaxWorkspaces = n
 		return ""
 	}},
+	{"TASK_ORCHESTRATOR_MAX_PROJECT_CONNECTIONS", "server.max_project_connections", func(c *Config, v string) string {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return "must be a whole number"
+		}
+		c.Server.MaxProjectConnections = n
+		return ""
+	}},
 	{"TASK_ORCHESTRATOR_LOG_LEVEL", "server.log_level", func(c *Config, v string) string { c.Server.LogLevel = v; return "" }},
 	{"CHROMA_URL", "backends.chroma_url", func(c *Config, v string) string { c.Backends.ChromaURL = v; return "" }},
 	{"CHROMA_TOKEN", "backends.chroma_token", func(c *Config, v string) string { c.Backends.ChromaToken = Secret(v); return "" }},
@@ -95,8 +111,10 @@ func DefaultGlobalPath(getenv func(string) string) string {
 // LoadGlobal builds the server-wide configuration: Defaults < global file <
 // environment (TASK_ORCHESTRATOR_MAX_WORKSPACES, TASK_ORCHESTRATOR_LOG_LEVEL,
 // CHROMA_URL, NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD), then validates it.
-// It returns the files it read. Errors are *ConfigSyntaxError,
-// *ValidationError (every violation at once) or file errors.
+// It returns the files it read. A problem in the file or the result is a
+// *ValidationError (the first MaxReportedProblems violations and a count of
+// the rest; a syntax error unwraps to *ConfigSyntaxError); a file that cannot
+// be read is a file error.
 func LoadGlobal(opts LoadOptions) (Config, []string, error) {
 	getenv := opts.Env
 	if getenv == nil {
@@ -104,6 +122,7 @@ func LoadGlobal(opts LoadOptions) (Config, []string, error) {
 	}
 	cfg := Defaults()
 	var files []string
+	var keys keyPositions
 	path, explicit := opts.GlobalPath, opts.GlobalPath != ""
 	if !explicit {
 		path = DefaultGlobalPath(getenv)
@@ -114,7 +133,7 @@ func LoadGlobal(opts LoadOptions) (Config, []string, error) {
 		data, err := readConfigFile(path)
 		switch {
 		case err == nil:
-			if err := decodeOnto(&cfg, data, path, false); err != nil {
+			if keys, err = decodeOnto(&cfg, data, path, false); err != nil {
 				return Config{}, nil, err
 			}
 			files = append(files, path)
@@ -140,9 +159,12 @@ func LoadGlobal(opts LoadOptions) (Config, []string, error) {
 		}
 		fromEnv[b.path] = b.name
 	}
-	for _, v := range cfg.violations() {
+	merged := cfg.violations()
+	for _, v := range merged {
 		if name, ok := fromEnv[v.Path]; ok {
 			v.Rule += " (set by $" + name + ")"
+		} else if p, ok := keys[v.Path]; ok {
+			v.Line, v.Column = p[0], p[1]
 		}
 		vs = append(vs, v)
 	}
@@ -166,52 +188,121 @@ type projectConfig struct {
 // ApplyProject overlays <root>/.task_orchestrator/configs/config.json on
 // base and validates the result. It returns the file it read ("" if there is
 // none). The file may only hold database_pools settings; any other key is a
-// violation. It is refused if it is larger than MaxConfigBytes, not a regular
-// file, or resolves (through symlinks) to outside the project. base is not
-// modified.
+// violation. It is refused unread if it is a symlink or not a regular file
+// (opened without following links and without blocking, so a FIFO cannot
+// hang the call) or larger than MaxProjectConfigBytes, and unparsed if it is
+// deeper than MaxConfigDepth or has more than MaxConfigKeys keys. Every
+// error is a *ValidationError naming the file as ProjectConfigFile, with at
+// most MaxReportedProblems problems listed. base is not modified.
+//
+// A server calls it through ProjectConfigs, which caches the outcome.
 func ApplyProject(base Config, layout Layout) (Config, string, error) {
-	path := filepath.Join(layout.Configs, ConfigFileName)
-	data, err := readProjectConfig(layout, path)
+	cfg, file, _, err := applyProject(base, filepath.Join(layout.Configs, ConfigFileName))
+	return cfg, file, err
+}
+
+// applyProject is ApplyProject on the file at path; it also returns the
+// file's information from the open descriptor (nil when it was not opened).
+func applyProject(base Config, path string) (Config, string, fs.FileInfo, error) {
+	data, fi, err := readProjectConfig(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return base, "", base.Validate()
+		return base, "", nil, base.Validate()
 	}
 	if err != nil {
-		return Config{}, path, err
+		return Config{}, path, fi, err
 	}
+	cfg, err := overlayProject(base, data)
+	return cfg, path, fi, err
+}
+
+// overlayProject decodes a project file's content onto base and validates the result.
+func overlayProject(base Config, data []byte) (Config, error) {
 	cfg := base.clone()
 	proj := projectConfig{DatabasePools: cfg.DatabasePools}
-	if err := decodeOnto(&proj, data, path, true); err != nil {
-		return Config{}, path, err
+	keys, err := decodeOnto(&proj, data, ProjectConfigFile, true)
+	if err != nil {
+		return Config{}, err
 	}
 	cfg.DatabasePools = proj.DatabasePools
 	if vs := cfg.violations(); len(vs) > 0 {
-		return Config{}, path, &ValidationError{File: path, Violations: vs}
+		keys.locate(vs)
+		return Config{}, &ValidationError{File: ProjectConfigFile, Violations: vs}
 	}
-	return cfg, path, nil
+	return cfg, nil
 }
 
-func readProjectConfig(layout Layout, path string) ([]byte, error) {
-	if _, err := os.Lstat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+// refusedFile is a project config file refused as a whole.
+func refusedFile(rule string) error {
+	return &ValidationError{File: ProjectConfigFile, Violations: []Violation{{Rule: rule}}, cause: ErrConfigFileRefused}
+}
+
+// refuseMode says why a project config file of this mode is refused, or "" for a regular file.
+func refuseMode(mode fs.FileMode) string {
+	what := ""
+	switch {
+	case mode.IsRegular():
+		return ""
+	case mode&fs.ModeSymlink != 0:
+		return "is a symbolic link; a project config must be a regular file, since a link may point anywhere on this machine: replace the link with the file itself"
+	case mode.IsDir():
+		what = "a folder"
+	case mode&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case mode&fs.ModeSocket != 0:
+		what = "a socket"
+	case mode&fs.ModeDevice != 0:
+		what = "a device"
+	default:
+		what = "a special file"
+	}
+	return "is " + what + ", not a regular file; remove it, and write the settings to a regular JSON file if the project needs any"
+}
+
+// readProjectConfig reads the project config file at path: opened without
+// following a symlink and without blocking, then refused unless its open
+// descriptor is a regular file of at most MaxProjectConfigBytes. It returns
+// fs.ErrNotExist when there is no file, and the descriptor's information
+// whenever the file was opened.
+func readProjectConfig(path string) ([]byte, fs.FileInfo, error) {
+	f, err := openNoFollow(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil, err
+	case errors.Is(err, errSymlink):
+		return nil, nil, refusedFile(refuseMode(fs.ModeSymlink))
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the message names the file itself, relative to the project
 		}
-		return nil, fmt.Errorf("project config %s: %w", path, err)
+		return nil, nil, refusedFile("could not be opened (" + err.Error() + "); check its permissions")
 	}
-	root, err := filepath.EvalSymlinks(layout.Root)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("project root %s: %w", layout.Root, err)
+		return nil, nil, refusedFile("could not be read; check its permissions")
 	}
-	resolved, err := filepath.EvalSymlinks(path)
+	if rule := refuseMode(fi.Mode()); rule != "" {
+		return nil, fi, refusedFile(rule)
+	}
+	tooBig := func(size int64) error {
+		return refusedFile(fmt.Sprintf("is %s bytes, over the %d KiB limit for a project config (a complete one is about 2 KiB): keep only the database_pools settings you change",
+			thousands(int(size)), MaxProjectConfigBytes>>10))
+	}
+	if fi.Size() > MaxProjectConfigBytes {
+		return nil, fi, tooBig(fi.Size())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxProjectConfigBytes+1)) // the file may grow after Stat
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is a broken symlink; remove it or make it a regular file: %w", ErrConfigFileRefused, path, err)
+		return nil, fi, refusedFile("could not be read; check its permissions")
 	}
-	if !within(resolved, root) {
-		return nil, fmt.Errorf("%w: %s leads to %s, outside the project %s; a project config must be a regular file inside the project", ErrConfigFileRefused, path, resolved, root)
+	if len(data) > MaxProjectConfigBytes {
+		return nil, fi, tooBig(int64(len(data)))
 	}
-	return readConfigFile(resolved)
+	return data, fi, nil
 }
 
-// readConfigFile reads a regular file of at most MaxConfigBytes.
+// readConfigFile reads the global config file: a regular file of at most MaxConfigBytes.
 func readConfigFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

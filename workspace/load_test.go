@@ -3,6 +3,7 @@ package workspace_test
 import (
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,7 +28,7 @@ func globalFile(t *testing.T, content string, extra map[string]string) (path str
 }
 
 // projectLayout creates a project with .task_orchestrator and, if content != "", its config file.
-func projectLayout(t *testing.T, content string) workspace.Layout {
+func projectLayout(t testing.TB, content string) workspace.Layout {
 	t.Helper()
 	l, err := workspace.Ensure(tempDir(t))
 	if err != nil {
@@ -152,7 +153,7 @@ func TestValidationErrorListsEveryViolationOnePerLine(t *testing.T) {
 			t.Fatalf("line %q should start with the file and %s", line, want[i])
 		}
 	}
-	if !strings.Contains(lines[0], "= 0: must be between 1 and 1000") {
+	if !strings.Contains(lines[0], "= 0: must be between 1 and 32 (the ceiling server.max_project_connections sets in the global config) (line 2, column 33)") {
 		t.Fatalf("line %q should give the value and the rule", lines[0])
 	}
 }
@@ -185,6 +186,27 @@ func TestValidateChecksEveryRule(t *testing.T) {
 		{"server.roots_timeout", func(c *workspace.Config) { c.Server.RootsTimeout = 0 }},
 		{"server.sqlite_busy_timeout", func(c *workspace.Config) { c.Server.SQLiteBusyTimeout = -1 }},
 		{"server.log_level", func(c *workspace.Config) { c.Server.LogLevel = "chatty" }},
+		// Floors and ceilings (issue 11): no interval under a second, nothing unbounded.
+		{"database_pools.graph.health_check_interval", func(c *workspace.Config) { c.DatabasePools.Graph.HealthCheckInterval = 1e-9 }},
+		{"database_pools.graph.health_check_interval", func(c *workspace.Config) { c.DatabasePools.Graph.HealthCheckInterval = 86401 }},
+		{"database_pools.graph.pool_timeout", func(c *workspace.Config) { c.DatabasePools.Graph.PoolTimeout = 0.5 }},
+		{"database_pools.graph.pool_timeout", func(c *workspace.Config) { c.DatabasePools.Graph.PoolTimeout = 1e300 }},
+		{"database_pools.graph.pool_recycle", func(c *workspace.Config) { c.DatabasePools.Graph.PoolRecycle = 0.1 }},
+		{"database_pools.graph.idle_timeout", func(c *workspace.Config) { c.DatabasePools.Graph.IdleTimeout = workspace.Seconds(math.Inf(1)) }},
+		{"database_pools.graph.leak_detection_threshold", func(c *workspace.Config) {
+			c.DatabasePools.Graph.LeakDetectionThreshold = workspace.Seconds(math.NaN())
+		}},
+		{"database_pools.vector.max_connections", func(c *workspace.Config) { c.DatabasePools.Vector.MaxConnections = 33 }},
+		{"database_pools.vector.max_overflow", func(c *workspace.Config) { c.DatabasePools.Vector.MaxOverflow = 23 }}, // 10 + 23 > 32
+		{"server.max_project_connections", func(c *workspace.Config) { c.Server.MaxProjectConnections = 0 }},
+		{"server.max_project_connections", func(c *workspace.Config) { c.Server.MaxProjectConnections = 1001 }},
+		{"server.max_workspaces", func(c *workspace.Config) { c.Server.MaxWorkspaces = 1_000_000 }},
+		{"server.roots_timeout", func(c *workspace.Config) { c.Server.RootsTimeout = 0.2 }},
+		{"server.circuit_breaker_cooldown", func(c *workspace.Config) { c.Server.CircuitBreakerCooldown = 1e9 }},
+		{"server.sqlite_busy_timeout", func(c *workspace.Config) { c.Server.SQLiteBusyTimeout = 0.001 }},
+		{"backends.chroma_start_timeout", func(c *workspace.Config) { c.Backends.ChromaStartTimeout = 0.001 }},
+		{"embeddings.timeout", func(c *workspace.Config) { c.Embeddings.Timeout = 1e-9 }},
+		{"security.max_metadata_bytes", func(c *workspace.Config) { c.Security.MaxMetadataBytes = 1 << 30 }},
 		{"backends.chroma_url", func(c *workspace.Config) { c.Backends.ChromaURL = "ftp://chroma:8000" }},
 		{"backends.neo4j_uri", func(c *workspace.Config) { c.Backends.Neo4jURI = "http://neo4j:7474" }},
 	}
@@ -198,10 +220,14 @@ func TestValidateChecksEveryRule(t *testing.T) {
 	}
 	// The edges are allowed.
 	c := workspace.Defaults()
-	c.DatabasePools.Vector = workspace.PoolSettings{MinConnections: 1000, MaxConnections: 1000, MaxOverflow: 1000, PoolTimeout: 0.001}
+	c.Server.MaxProjectConnections = 1000
+	c.DatabasePools.Vector = workspace.PoolSettings{MinConnections: 1000, MaxConnections: 1000, MaxOverflow: 0, PoolTimeout: 1}
+	c.DatabasePools.Graph = workspace.PoolSettings{MinConnections: 0, MaxConnections: 1, MaxOverflow: 999, PoolTimeout: 3600,
+		PoolRecycle: 86400, IdleTimeout: 1, HealthCheckInterval: 86400, LeakDetectionThreshold: 1}
 	c.Security.MaxArtifactBytes = 1 << 30
 	c.Server.LogLevel = "WARN"
-	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687", ChromaStartTimeout: 0.001, Neo4jStartTimeout: 0.001}
+	c.Server.WorkspaceIdleTimeout, c.Server.RootsTimeout, c.Server.SQLiteBusyTimeout = 7*86400, 300, 0
+	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687", ChromaStartTimeout: 1, Neo4jStartTimeout: 3600}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("edge values rejected: %v", err)
 	}
@@ -369,8 +395,10 @@ func TestProjectConfigValuesAreValidated(t *testing.T) {
 	if got := violationPaths(t, err); !slices.Equal(got, []string{"database_pools.operational.min_connections"}) {
 		t.Fatalf("violations = %v", got)
 	}
-	if !strings.HasPrefix(err.Error(), filepath.Join(l.Configs, "config.json")+": ") {
-		t.Fatalf("error %q should start with the project file", err)
+	// Issue 11: the file is named relative to the project (the client may not know the root), with the key's line and column.
+	want := ".task_orchestrator/configs/config.json: database_pools.operational.min_connections = 50: must be between 0 and 32 (the ceiling server.max_project_connections sets in the global config) (line 1, column 37)"
+	if err.Error() != want {
+		t.Fatalf("error\n%s\nwant\n%s", err, want)
 	}
 }
 
@@ -383,24 +411,26 @@ func TestProjectConfigMissingGivesTheBase(t *testing.T) {
 	}
 }
 
-func TestProjectConfigSymlinkOutsideTheProjectIsRefused(t *testing.T) {
+// Issue 11 changed this rule: a symlinked project config is refused even when
+// it points inside the project (it used to be followed when it stayed inside);
+// the file is opened with O_NOFOLLOW, so nothing outside is ever read.
+func TestProjectConfigSymlinkIsRefusedWhereverItPoints(t *testing.T) {
 	outside := filepath.Join(tempDir(t), "elsewhere.json")
 	writeFile(t, outside, `{"database_pools": {"vector": {"max_connections": 3}}}`)
 	l := projectLayout(t, "")
 	symlink(t, outside, filepath.Join(l.Configs, "config.json"))
 	_, _, err := workspace.ApplyProject(workspace.Defaults(), l)
-	if !errors.Is(err, workspace.ErrConfigFileRefused) || !strings.Contains(err.Error(), "outside the project") {
-		t.Fatalf("error = %v, want ErrConfigFileRefused saying outside the project", err)
+	want := ".task_orchestrator/configs/config.json: is a symbolic link; a project config must be a regular file"
+	if !errors.Is(err, workspace.ErrConfigFileRefused) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error = %v, want ErrConfigFileRefused starting %q", err, want)
 	}
 
-	// A link to a file inside the project is fine.
 	l = projectLayout(t, "")
 	inside := filepath.Join(l.Root, "orchestrator.json")
 	writeFile(t, inside, `{"database_pools": {"vector": {"max_connections": 3}}}`)
 	symlink(t, "../../orchestrator.json", filepath.Join(l.Configs, "config.json"))
-	cfg, _, err := workspace.ApplyProject(workspace.Defaults(), l)
-	if err != nil || cfg.DatabasePools.Vector.MaxConnections != 3 {
-		t.Fatalf("link inside the project: %d, %v", cfg.DatabasePools.Vector.MaxConnections, err)
+	if _, _, err := workspace.ApplyProject(workspace.Defaults(), l); !errors.Is(err, workspace.ErrConfigFileRefused) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("link inside the project: error = %v, want the same refusal", err)
 	}
 }
 
@@ -408,7 +438,7 @@ func TestConfigFilesOver1MiBAreRefused(t *testing.T) {
 	big := `{"database_pools": {}}` + strings.Repeat(" ", workspace.MaxConfigBytes)
 	l := projectLayout(t, big)
 	_, _, err := workspace.ApplyProject(workspace.Defaults(), l)
-	if !errors.Is(err, workspace.ErrConfigFileRefused) || !strings.Contains(err.Error(), "limit") {
+	if !errors.Is(err, workspace.ErrConfigFileRefused) || !strings.Contains(err.Error(), "over the 64 KiB limit") {
 		t.Fatalf("project: error = %v, want ErrConfigFileRefused", err)
 	}
 	_, getenv := globalFile(t, big, nil)

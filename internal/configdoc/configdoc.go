@@ -68,7 +68,8 @@ func comments(dir string) (map[string]string, error) {
 // key is one configuration key.
 type key struct {
 	path, typ, def, env, doc string
-	project                  bool // a project's own file may set it
+	allowed                  string // the range of a numeric key, from workspace.LimitOf
+	project                  bool   // a project's own file may set it
 }
 
 var (
@@ -131,10 +132,14 @@ func walk(v reflect.Value, prefix string, docs map[string]string, env map[string
 			walk(fv, path+".", docs, env, out)
 			continue
 		}
-		*out = append(*out, key{
+		k := key{
 			path: path, typ: typeName(f.Type), def: defaultOf(fv), env: env[path],
 			doc: docs[t.Name()+"."+f.Name], project: strings.HasPrefix(path, "database_pools."),
-		})
+		}
+		if l, ok := workspace.LimitOf(path); ok {
+			k.allowed = l.String()
+		}
+		*out = append(*out, k)
 	}
 }
 
@@ -172,8 +177,11 @@ Every key the server reads, with its type, default, environment variable and mea
 allowed). Layers, each overriding the one before: defaults, the global file (` + "`--config`" + ` or
 ` + "`$XDG_CONFIG_HOME/task-orchestrator/config.json`" + `), the environment, and the project's own
 ` + "`.task_orchestrator/configs/config.json`" + `, which may set only the keys marked "project" (it is untrusted: it can
-tune pools and turn a backend off, never point the server at another database). Validation rules, modes and examples are
-in [configuration.md](../configuration.md); ` + "`mcp-task-orchestrator doctor`" + ` checks every file it finds.
+tune pools and turn a backend off, never point the server at another database). Every number must stay in its "allowed"
+range; a project's pools are also capped by ` + "`server.max_project_connections`" + ` (max_connections + max_overflow).
+A project's file is refused unread if it is not a regular file (a symlink included) or over 64 KiB, and unparsed if it
+nests deeper than 8 levels or has more than 256 keys. Validation rules, modes and examples are in
+[configuration.md](../configuration.md); ` + "`mcp-task-orchestrator doctor`" + ` checks every file it finds.
 `)
 	section := ""
 	for _, k := range keys {
@@ -184,7 +192,7 @@ in [configuration.md](../configuration.md); ` + "`mcp-task-orchestrator doctor`"
 		}
 		if sec != section {
 			section = sec
-			fmt.Fprintf(&b, "\n## `%s`\n\n%s\n\n| key | type | default | env | set in | meaning |\n|---|---|---|---|---|---|\n", sec, sectionIntro(sec))
+			fmt.Fprintf(&b, "\n## `%s`\n\n%s\n\n| key | type | default | allowed | env | set in | meaning |\n|---|---|---|---|---|---|---|\n", sec, sectionIntro(sec))
 		}
 		where := "global, env"
 		if k.env == "" {
@@ -197,7 +205,7 @@ in [configuration.md](../configuration.md); ` + "`mcp-task-orchestrator doctor`"
 		if k.env != "" {
 			envCol = "`" + k.env + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s |\n", parts[len(parts)-1], k.typ, k.def, envCol, where, strings.ReplaceAll(k.doc, "|", `\|`))
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s | %s |\n", parts[len(parts)-1], k.typ, k.def, k.allowed, envCol, where, strings.ReplaceAll(k.doc, "|", `\|`))
 	}
 	return b.String(), nil
 }
