@@ -339,6 +339,7 @@ func refusalReasons(err, sentinel error) (reasons []string, total int) {
 					reasons = append(reasons, file+": "+v.String())
 				}
 			}
+			total += ve.More // problems the bounded parse counted but did not keep
 			return
 		}
 		for _, line := range strings.Split(e.Error(), "\n") {
