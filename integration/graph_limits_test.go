@@ -107,13 +107,16 @@ func TestGraphQueryOfHugeRecordsIsCappedAndTheServerStaysUsable(t *testing.T) {
 		elapsed.Seconds(), before/mib, peak/mib, procMemory(t, pid, "VmHWM")/mib, procMemory(t, pid, "VmRSS")/mib)
 	for i, msg := range msgs {
 		t.Logf("answer %d (error %v): %s", i, isErr[i], truncate(msg, 400))
-		// The byte cap's sentence, or (for a call that waited behind the
-		// others longer than pool_timeout) the gate's.
+		// The byte cap's sentence; or, on a slow machine (the driver reads
+		// the ~50 MB record in seconds), the gate's for a call that waited
+		// behind the others longer than pool_timeout, or the client
+		// deadline's for a record still arriving after 35 s.
 		capped := strings.HasPrefix(msg, "result_too_large: a single row of the result is larger than graph_query's byte cap (1 MiB of JSON)") &&
 			strings.Contains(msg, "return less per row")
 		busy := strings.HasPrefix(msg, "busy: graph_query waited") && strings.Contains(msg, "one statement at a time per project")
-		if !isErr[i] || !(capped || busy) {
-			t.Errorf("answer %d is neither the byte cap's sentence nor the gate's: %v %q", i, isErr[i], truncate(msg, 400))
+		late := strings.HasPrefix(msg, "timed_out: the statement did not finish within 35s (the 30s transaction timeout plus 5s")
+		if !isErr[i] || !(capped || busy || late) {
+			t.Errorf("answer %d is not the byte cap's sentence (nor the gate's, nor the deadline's): %v %q", i, isErr[i], truncate(msg, 400))
 		}
 		if strings.Contains(msg, "unavailable") || strings.Contains(msg, "NEO4J_URI") {
 			t.Errorf("answer %d blames the server: %q", i, truncate(msg, 400))

@@ -362,6 +362,11 @@ func (s *Store) runRaw(ctx context.Context, cypher string, params map[string]any
 		})
 		return err
 	})
+	if IsKind(err, KindTimeout) {
+		// Most likely a record too large to arrive in time: the driver's
+		// buffers for it are garbage now, give them back as well.
+		rd.big = true
+	}
 	return out, err
 }
 
