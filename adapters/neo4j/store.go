@@ -338,9 +338,11 @@ func (s *Store) with(ctx context.Context, what string, fn func(ctx context.Conte
 	if err == nil {
 		err = fn(ctx, h.d)
 	}
-	// The caller's own errors (its statement, its result's size, its time)
-	// say nothing about the server: the slot is kept.
-	if ctx.Err() == nil && unreachable(err) && !callersFault(err) {
+	// The caller's own errors (its statement, its result's size) say nothing
+	// about the server: the slot is kept. A client deadline that passed on a
+	// connection is discarded all the same: the next call then proves the
+	// server alive first, so a server that hangs still trips the breaker.
+	if ctx.Err() == nil && unreachable(err) && (!callersFault(err) || IsKind(err, KindTimeout)) {
 		pc.Discard()
 	} else {
 		pc.Release()
