@@ -73,6 +73,7 @@ type RelationshipResult struct {
 // NeighborsResult is graph_neighbors' answer.
 type NeighborsResult struct {
 	Neighbors []neo4j.Neighbor `json:"neighbors"`
+	Truncated bool             `json:"truncated,omitempty" jsonschema:"Some neighbours were left out: the answer reached the byte cap"`
 }
 
 // DeleteNodeResult is graph_delete_node's answer.
@@ -150,17 +151,22 @@ func graphNeighbors(d *Deps) server.ServerTool {
 		default:
 			return nil, "", badArg("argument \"direction\" must be out, in or both, not %q", truncate(a.Direction, 40))
 		}
-		ns, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) ([]neo4j.Neighbor, error) {
-			return s.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: a.Label, Key: a.Key},
+		out, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (NeighborsResult, error) {
+			ns, truncated, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: a.Label, Key: a.Key},
 				Depth: depth, Types: a.Types, Direction: a.Direction, Limit: limit})
+			return NeighborsResult{Neighbors: ns, Truncated: truncated}, err
 		})
 		if err != nil {
 			return nil, "", err
 		}
-		if ns == nil {
-			ns = []neo4j.Neighbor{}
+		if out.Neighbors == nil {
+			out.Neighbors = []neo4j.Neighbor{}
 		}
-		return NeighborsResult{Neighbors: ns}, fmt.Sprintf("%d neighbour(s) of (:%s {key: %q}) within %d hop(s)", len(ns), a.Label, a.Key, depth), nil
+		text := fmt.Sprintf("%d neighbour(s) of (:%s {key: %q}) within %d hop(s)", len(out.Neighbors), a.Label, a.Key, depth)
+		if out.Truncated {
+			text += " (truncated at the byte cap: lower limit or depth, or read the nodes with graph_query)"
+		}
+		return out, text, nil
 	})}
 }
 
@@ -228,7 +234,7 @@ func graphWrite(d *Deps) server.ServerTool {
 func describeResult(res neo4j.Result) string {
 	text := fmt.Sprintf("%d row(s)", len(res.Rows))
 	if res.Truncated {
-		text += " (truncated: narrow the query or add LIMIT)"
+		text += " (truncated at the row or byte cap: narrow the query, add LIMIT, or return less per row)"
 	}
 	return text
 }
@@ -245,6 +251,10 @@ func graphSchema(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		return sc, fmt.Sprintf("labels: %s; relationship types: %s", strings.Join(sc.Labels, ", "), strings.Join(sc.RelationshipTypes, ", ")), nil
+		text := fmt.Sprintf("labels: %s; relationship types: %s", strings.Join(sc.Labels, ", "), strings.Join(sc.RelationshipTypes, ", "))
+		if sc.Truncated {
+			text += " (truncated at the byte cap)"
+		}
+		return sc, text, nil
 	})}
 }

@@ -50,7 +50,7 @@ func BenchmarkNeighbors(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				ns, err := bc.store.Neighbors(ctx, req)
+				ns, _, err := bc.store.Neighbors(ctx, req)
 				if err != nil || len(ns) != 60 {
 					b.Fatalf("Neighbors = %d, %v", len(ns), err)
 				}

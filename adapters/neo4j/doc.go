@@ -24,6 +24,16 @@
 // (EXPLAIN must say "r"), plus refusing what the plan type does not cover
 // (LOAD CSV, dbms.*, apoc.load.*, SHOW SETTINGS, ...), and a READ transaction.
 //
+// Results are bounded while they stream (stream.go): records are read one at
+// a time, each one's JSON size estimated before it is converted, and a read
+// stops (aborting its transaction) at the row or byte cap. The driver decodes
+// a record whole, so raw Cypher runs one statement at a time per project, the
+// project's own server refuses transactions over db.memory.transaction.max,
+// and memory goes back to the OS after a big read. Errors say whose they are:
+// a statement error or a memory refusal is the caller's query_error, a time
+// limit is timed_out (naming which), only a server that does not answer is
+// unavailable, and the caller's errors never reach the circuit breaker.
+//
 // What it must never do: put a label, type or property key into Cypher
 // unvalidated, or a value anywhere but in a parameter; show or log a
 // credential (NEO4J_PASSWORD, the managed password, a URI's userinfo); write

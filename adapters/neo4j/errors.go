@@ -24,8 +24,20 @@ const (
 	KindForbidden     Kind = "forbidden"     // raw Cypher on a shared server not dedicated to this project
 	KindUnavailable   Kind = "unavailable"
 	KindNotConfigured Kind = "not_configured"
-	KindQuery         Kind = "query_error" // Cypher syntax/semantic error from the server (message sanitized)
+	KindQuery         Kind = "query_error"      // the caller's statement: syntax, semantics, types, constraints, memory (message sanitized)
+	KindTimeout       Kind = "timed_out"        // the statement or the call ran past a time limit (the message names which)
+	KindTooLarge      Kind = "result_too_large" // one row alone is larger than the byte cap
+	KindBusy          Kind = "busy"             // another raw Cypher call of this project is still reading its result
+	KindCancelled     Kind = "cancelled"        // the client cancelled the call
 )
+
+// callersFault reports whether err is an *Error about the caller's request
+// (its statement, its size, its time) rather than about the server: such an
+// error never discards a session slot, so it cannot feed the circuit breaker.
+func callersFault(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind != KindUnavailable && e.Kind != KindNotConfigured
+}
 
 // Error is an error the client can act on; Msg says what and how to fix it,
 // never a credential.
@@ -165,6 +177,12 @@ func (s *Store) unavailableHint() string {
 // fail turns an error from the driver (or a context error) met while doing
 // what into an *Error the client can act on. *Error values pass unchanged.
 func (s *Store) fail(ctx context.Context, what string, err error) error {
+	return s.failAfter(ctx, what, err, 0)
+}
+
+// failAfter is fail for a call that began elapsed ago: a transaction the
+// server terminated after running at least the query timeout timed out.
+func (s *Store) failAfter(ctx context.Context, what string, err error, elapsed time.Duration) error {
 	if err == nil {
 		return nil
 	}
@@ -173,14 +191,15 @@ func (s *Store) fail(ctx context.Context, what string, err error) error {
 		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {
-		msg := "the call was cancelled while " + what + "; a transaction that did not commit changed nothing"
 		if errors.Is(cerr, context.DeadlineExceeded) {
-			msg = "the call's deadline passed while " + what + "; a transaction that did not commit changed nothing; retry"
+			return &Error{Kind: KindTimeout, Err: err, Msg: "the call's own deadline (set by the client) passed while " + what +
+				"; a transaction that did not commit changed nothing; retry with a longer deadline, or narrow the statement"}
 		}
-		return &Error{Kind: KindUnavailable, Msg: msg, Err: err}
+		return &Error{Kind: KindCancelled, Err: err,
+			Msg: "the call was cancelled while " + what + "; a transaction that did not commit changed nothing"}
 	}
 	if ne := serverError(err); ne != nil {
-		return s.serverFail(what, ne, err)
+		return s.serverFail(what, ne, err, elapsed)
 	}
 	msg := s.clean(err.Error())
 	if unreachable(err) {
@@ -204,8 +223,41 @@ func (s *Store) fail(ctx context.Context, what string, err error) error {
 		"the graph store failed while %s: %s; retry, and if it persists report it with the server's log", what, msg)}
 }
 
-// serverFail classifies an error Neo4j answered with.
-func (s *Store) serverFail(what string, ne *driver.Neo4jError, err error) error {
+// statementHint is what every error in the caller's statement ends with.
+const statementHint = "fix the statement and retry (values belong in params, not in the text)"
+
+// memoryCodes are the server's refusals of a transaction that needs more
+// memory than it allows (db.memory.transaction.max, the global pool
+// dbms.memory.transaction.total.max, or the JVM heap): the statement asks for
+// too much, so they are the caller's, not an outage.
+var memoryCodes = map[string]bool{
+	"Neo.TransientError.General.MemoryPoolOutOfMemoryError": true,
+	"Neo.TransientError.General.TransactionMemoryLimit":     true,
+	"Neo.ClientError.General.TransactionMemoryLimit":        true,
+	"Neo.TransientError.General.OutOfMemoryError":           true,
+	"Neo.DatabaseError.General.OutOfMemoryError":            true,
+}
+
+// terminatedCodes end a transaction the server stopped: past its timeout, or
+// killed by an administrator or a shutdown (told apart by the time it ran).
+var terminatedCodes = map[string]bool{
+	"Neo.ClientError.Transaction.LockClientStopped":    true,
+	"Neo.TransientError.Transaction.LockClientStopped": true,
+	"Neo.ClientError.Transaction.Terminated":           true,
+	"Neo.TransientError.Transaction.Terminated":        true,
+}
+
+// timedOut is the error of a statement the server stopped at the
+// transaction timeout.
+func (s *Store) timedOut(err error, while string) *Error {
+	return &Error{Kind: KindTimeout, Err: err, Msg: fmt.Sprintf(
+		"the statement ran longer than the %s transaction timeout%s and Neo4j stopped it; nothing was committed; "+
+			"narrow it (a more selective MATCH, LIMIT) or split the work into smaller statements",
+		s.opts.queryTimeout(), while)}
+}
+
+// serverFail classifies an error Neo4j answered with, elapsed after the call began.
+func (s *Store) serverFail(what string, ne *driver.Neo4jError, err error, elapsed time.Duration) error {
 	msg := s.clean(ne.Msg)
 	code := ne.Code
 	switch {
@@ -228,16 +280,33 @@ func (s *Store) serverFail(what string, ne *driver.Neo4jError, err error) error 
 	case strings.HasPrefix(code, "Neo.ClientError.Security."):
 		return &Error{Kind: KindForbidden, Err: err, Msg: fmt.Sprintf(
 			"%s refused the statement while %s (%s: %s): the configured user lacks a privilege", s.where(), what, code, msg)}
-	case code == "Neo.ClientError.Transaction.TransactionTimedOut",
-		code == "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration":
+	case strings.HasPrefix(code, "Neo.ClientError.Transaction.TransactionTimedOut"),
+		strings.HasPrefix(code, "Neo.TransientError.Transaction.TransactionTimedOut"):
+		return s.timedOut(err, "")
+	case terminatedCodes[code] && elapsed >= s.opts.queryTimeout():
+		while := ""
+		if strings.Contains(code, "LockClientStopped") {
+			while = " (it was waiting for a lock that another transaction holds)"
+		}
+		return s.timedOut(err, while)
+	case memoryCodes[code]:
 		return &Error{Kind: KindQuery, Err: err, Msg: fmt.Sprintf(
-			"the statement ran longer than the %s timeout and was stopped (nothing was committed); narrow it or add LIMIT",
-			s.opts.queryTimeout())}
+			"the Cypher statement needs more memory than %s allows a transaction (%s: %s); nothing was committed; "+
+				"narrow it: a more selective MATCH, LIMIT, fewer or smaller collect()s, or split the work", s.where(), code, msg)}
 	case strings.HasPrefix(code, "Neo.ClientError.Schema.ConstraintValidationFailed"):
 		return &Error{Kind: KindQuery, Err: err, Msg: fmt.Sprintf(
 			"the statement would break a uniqueness constraint (nothing was committed): %s", msg)}
+	case strings.HasPrefix(code, "Neo.ClientError.Statement."), strings.HasPrefix(code, "Neo.ClientError.Procedure."),
+		strings.HasPrefix(code, "Neo.ClientError.Schema."), strings.HasPrefix(code, "Neo.ClientError.Request."):
+		return &Error{Kind: KindQuery, Err: err, Msg: fmt.Sprintf(
+			"the Cypher statement has an error (%s): %s; %s", code, msg, statementHint)}
 	case strings.HasPrefix(code, "Neo.ClientError."):
 		return &Error{Kind: KindQuery, Err: err, Msg: fmt.Sprintf("Neo4j rejected the statement (%s): %s", code, msg)}
+	case strings.HasPrefix(code, "Neo.DatabaseError.Statement."):
+		// Raised while running the caller's statement (a procedure that
+		// threw, a value it could not handle): the server is fine.
+		return &Error{Kind: KindQuery, Err: err, Msg: fmt.Sprintf(
+			"Neo4j could not run the Cypher statement (%s): %s; %s", code, msg, statementHint)}
 	case strings.HasPrefix(code, "Neo.TransientError."):
 		return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
 			"%s could not complete the request while %s (%s: %s); nothing was committed; retry", s.where(), what, code, msg)}

@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -323,80 +324,106 @@ func (s *Store) runRaw(ctx context.Context, cypher string, params map[string]any
 	if err := lexicalRefusal(cypher, readOnly); err != nil {
 		return Result{}, err
 	}
-	mode, what := driver.AccessModeWrite, "running graph_write"
+	mode, tool := driver.AccessModeWrite, "graph_write"
 	if readOnly {
-		mode, what = driver.AccessModeRead, "running graph_query"
+		mode, tool = driver.AccessModeRead, "graph_query"
 	}
+	what := "running " + tool
+	done, err := s.acquireRaw(ctx, tool)
+	if err != nil {
+		return Result{}, err
+	}
+	defer done()
 	var out Result
+	rd := &reader{}
+	defer rd.release()
 	err = s.with(ctx, what, func(ctx context.Context, d driver.DriverWithContext) error {
-		sess := s.session(ctx, d, mode)
+		// One more record than the row cap: enough to tell the result was
+		// truncated, and the server sends no batch beyond it.
+		sess := s.session(ctx, d, mode, s.opts.maxRows()+1)
 		defer closeSession(sess)
-		tctx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout()+txGrace)
-		defer cancel()
-		if err := s.explain(tctx, sess, cypher, p, readOnly); err != nil {
-			return err
-		}
-		work := func(tx driver.ManagedTransaction) (any, error) {
-			res, err := tx.Run(tctx, cypher, p)
-			if err != nil {
-				return nil, err
-			}
-			return s.collect(tctx, res, !readOnly)
-		}
-		var v any
-		var err error
-		if readOnly {
-			v, err = sess.ExecuteRead(tctx, work, driver.WithTxTimeout(s.opts.queryTimeout()))
-		} else {
-			v, err = sess.ExecuteWrite(tctx, work, driver.WithTxTimeout(s.opts.queryTimeout()))
-		}
+		ectx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout()+txGrace)
+		err := s.explain(ectx, sess, cypher, p, readOnly)
+		timedOut := ctx.Err() == nil && errors.Is(ectx.Err(), context.DeadlineExceeded)
+		cancel()
 		if err != nil {
+			if timedOut && !callersFault(err) {
+				return s.clientTimeout(err, "planning the statement")
+			}
 			return err
 		}
-		out = v.(Result)
-		return nil
+		out, err = execute(s, ctx, sess, mode, what, func(ctx context.Context, tx driver.ManagedTransaction) (Result, error) {
+			*rd = reader{left: s.opts.maxBytes()}
+			res, err := tx.Run(ctx, cypher, p)
+			if err != nil {
+				return Result{}, err
+			}
+			return s.collect(ctx, res, rd, tool, !readOnly)
+		})
+		return err
 	})
+	if IsKind(err, KindTimeout) {
+		// Most likely a record too large to arrive in time: the driver's
+		// buffers for it are garbage now, give them back as well.
+		rd.big = true
+	}
 	return out, err
 }
 
-// collect reads a result's rows as JSON-friendly maps, up to MaxRows rows
-// and about MaxBytes of JSON; with counters, it also reads the summary.
-func (s *Store) collect(ctx context.Context, res driver.ResultWithContext, counters bool) (Result, error) {
+// collect reads a result's rows as JSON-friendly maps, one record at a time,
+// up to MaxRows rows and about MaxBytes of JSON (rd's budget); with counters
+// (a write), it also reads the summary. A read that stops at a cap returns
+// what it has with errStopReading, so the transaction is aborted instead of
+// reading on; a first row that alone exceeds the byte cap is KindTooLarge.
+func (s *Store) collect(ctx context.Context, res driver.ResultWithContext, rd *reader, tool string, counters bool) (Result, error) {
 	keys, err := res.Keys()
 	if err != nil {
 		return Result{}, err
 	}
 	out := Result{Columns: nonNil(keys), Rows: []map[string]any{}}
-	maxRows, maxBytes := s.opts.maxRows(), s.opts.maxBytes()
-	size := 2 // []
-	for res.Next(ctx) {
-		if len(out.Rows) >= maxRows {
-			out.Truncated = true
+	rd.left -= 2 // []
+	maxRows := s.opts.maxRows()
+	atByteCap := false
+	for {
+		rec, _, stop := rd.next(ctx, res)
+		if stop && len(out.Rows) == 0 && !counters {
+			e := s.tooLarge(tool, out.Columns)
+			e.Err = errStopReading
+			return Result{}, e
+		}
+		if stop || (rec != nil && len(out.Rows) >= maxRows) {
+			out.Truncated, atByteCap = true, stop
 			break
 		}
-		rec := res.Record()
+		if rec == nil {
+			break
+		}
 		row := make(map[string]any, len(rec.Keys))
 		for i, k := range rec.Keys {
 			row[k] = jsonValue(rec.Values[i])
 		}
-		n := jsonSize(row) + 1
-		if size+n > maxBytes {
-			out.Truncated = true
-			break
-		}
-		size += n
+		rd.left-- // the comma
 		out.Rows = append(out.Rows, row)
 	}
 	if err := res.Err(); err != nil {
 		return Result{}, err
 	}
-	if counters {
-		sum, err := res.Consume(ctx)
-		if err != nil {
-			return Result{}, err
+	if !counters {
+		// At the row cap the batch (MaxRows+1 records) has ended: committing
+		// reads nothing more. At the byte cap records may still be on their
+		// way: the read is aborted instead.
+		if atByteCap {
+			return out, errStopReading
 		}
-		out.Counters = countersOf(sum.Counters())
+		return out, nil
 	}
+	// A write must run to its end: the rest of its records are discarded
+	// unread by the server where it can, and read one at a time otherwise.
+	sum, err := res.Consume(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	out.Counters = countersOf(sum.Counters())
 	return out, nil
 }
 

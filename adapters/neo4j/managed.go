@@ -28,6 +28,15 @@ const (
 	passwordFileName    = ".password"
 )
 
+// ManagedTxMemoryMax is db.memory.transaction.max of the project's own
+// Neo4j: a statement that needs more memory on the server is refused there
+// (a query_error) instead of building a result that would then be sent whole.
+// ManagedTxMemoryEnv is how it reaches the launch command.
+const (
+	ManagedTxMemoryMax = "256m"
+	ManagedTxMemoryEnv = "NEO4J_db_memory_transaction_max"
+)
+
 func (s *Store) passwordFile() string { return filepath.Join(s.opts.dataDir(), passwordFileName) }
 
 // startManaged starts the project's own Neo4j: data under
@@ -65,7 +74,9 @@ func (s *Store) startManaged(ctx context.Context) error {
 		},
 		// Also in the environment (as the official Docker image's NEO4J_AUTH),
 		// so a wrapper can keep it off the command line, which `ps` shows.
-		Env:          []string{"NEO4J_AUTH=neo4j/" + pw},
+		// The transaction memory limit goes the same way (the Docker image's
+		// NEO4J_<setting> form, which integration/neo4j/Main.java reads too).
+		Env:          []string{"NEO4J_AUTH=neo4j/" + pw, ManagedTxMemoryEnv + "=" + ManagedTxMemoryMax},
 		Dir:          dataDir,
 		LogFile:      s.opts.logFile(),
 		Health:       s.boltHealth,

@@ -151,7 +151,7 @@ func TestManagedServerPerProjectPersistsAndLeavesNoProcess(t *testing.T) {
 	if pw2, _ := os.ReadFile(pwFile); string(pw2) != string(pw) {
 		t.Errorf("the password changed across restarts")
 	}
-	ns, err := s2.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: "Decision", Key: "use-neo4j"}})
+	ns, _, err := s2.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: "Decision", Key: "use-neo4j"}})
 	if err != nil || len(ns) != 1 || ns[0].Node.Key != "use-go" || !slices.Equal(ns[0].Via, []string{"FOLLOWS"}) {
 		t.Fatalf("after a restart Neighbors = %+v, %v", ns, err)
 	}

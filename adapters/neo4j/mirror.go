@@ -94,7 +94,7 @@ func (s *Store) SyncNodes(ctx context.Context, label string, relTypes []string, 
 	// pattern names parameters; inside UNWIND they are the row's fields.
 	q := strings.NewReplacer("$__rowkey", "row.key", "$__k", "k").Replace(b.String())
 	params := s.params("rows", rows)
-	_, err := transact(s, ctx, driver.AccessModeWrite, fmt.Sprintf("mirroring %d %s node(s)", len(states), label),
+	_, err := transact(s, ctx, driver.AccessModeWrite, fmt.Sprintf("mirroring %d %s node(s)", len(states), label), 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) (int, error) {
 			res, err := tx.Run(ctx, q, params)
 			if err != nil {
@@ -124,7 +124,7 @@ func (s *Store) DeleteNodes(ctx context.Context, label string, keys []string) (i
 		ks[i] = k
 	}
 	q := strings.Replace("UNWIND $keys AS k MATCH "+s.pattern("n", label, "__k")+" DETACH DELETE n", "$__k", "k", 1)
-	return transact(s, ctx, driver.AccessModeWrite, fmt.Sprintf("deleting %d %s node(s)", len(keys), label),
+	return transact(s, ctx, driver.AccessModeWrite, fmt.Sprintf("deleting %d %s node(s)", len(keys), label), 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) (int, error) {
 			res, err := tx.Run(ctx, q, s.params("keys", ks))
 			if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) NodeKeys(ctx context.Context, label string) ([]string, error) {
 		where = " WHERE n._project = $project"
 	}
 	q := "MATCH (n:" + quote(label) + ")" + where + " RETURN n.key AS key"
-	return transact(s, ctx, driver.AccessModeRead, "listing "+label+" nodes",
+	return transact(s, ctx, driver.AccessModeRead, "listing "+label+" nodes", 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) ([]string, error) {
 			res, err := tx.Run(ctx, q, s.params())
 			if err != nil {
@@ -188,7 +188,7 @@ func (s *Store) Edges(ctx context.Context, label string, relTypes []string) ([]E
 	}
 	q := "MATCH (a:" + quote(label) + ")-[r:" + strings.Join(quoted, "|") + "]->(b:" + quote(label) + ")" + where +
 		" RETURN a.key, type(r), b.key"
-	return transact(s, ctx, driver.AccessModeRead, "listing "+label+" relationships",
+	return transact(s, ctx, driver.AccessModeRead, "listing "+label+" relationships", 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) ([]Edge, error) {
 			res, err := tx.Run(ctx, q, s.params())
 			if err != nil {

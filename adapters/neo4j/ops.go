@@ -78,7 +78,7 @@ func (s *Store) ensureConstraint(ctx context.Context, label string) error {
 	}
 	q := fmt.Sprintf("CREATE CONSTRAINT %s IF NOT EXISTS FOR (n:%s) REQUIRE %s IS UNIQUE",
 		quote(s.constraintName(label)), quote(label), props)
-	_, err := transact(s, ctx, driver.AccessModeWrite, "creating the uniqueness constraint of label "+label,
+	_, err := transact(s, ctx, driver.AccessModeWrite, "creating the uniqueness constraint of label "+label, 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) (int, error) {
 			res, err := tx.Run(ctx, q, nil)
 			if err != nil {
@@ -146,7 +146,7 @@ func (s *Store) MergeNode(ctx context.Context, ref NodeRef, props map[string]any
 	}
 	q := "MERGE " + s.pattern("n", ref.Label, "key") + " SET n += $props RETURN n"
 	params := s.params("key", ref.Key, "props", p)
-	return transact(s, ctx, driver.AccessModeWrite, "merging a node", func(ctx context.Context, tx driver.ManagedTransaction) (Node, error) {
+	return transact(s, ctx, driver.AccessModeWrite, "merging a node", 0, func(ctx context.Context, tx driver.ManagedTransaction) (Node, error) {
 		res, err := tx.Run(ctx, q, params)
 		if err != nil {
 			return Node{}, err
@@ -182,7 +182,7 @@ func (s *Store) MergeRelationship(ctx context.Context, from, to NodeRef, relType
 	merge := "MATCH " + s.pattern("a", from.Label, "from") + ", " + s.pattern("b", to.Label, "to") +
 		" MERGE (a)-[r:" + quote(relType) + "]->(b) SET r += $props RETURN r"
 	params := s.params("from", from.Key, "to", to.Key, "props", p)
-	return transact(s, ctx, driver.AccessModeWrite, "merging a relationship",
+	return transact(s, ctx, driver.AccessModeWrite, "merging a relationship", 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) (Relationship, error) {
 			res, err := tx.Run(ctx, check, params)
 			if err != nil {
@@ -223,28 +223,29 @@ func (s *Store) MergeRelationship(ctx context.Context, from, to NodeRef, relType
 
 // Neighbors returns the nodes within Depth hops of From (following Types
 // only, in Direction), nearest first, each with the length of a shortest
-// path to it and the relationship types along that path. On a shared server
+// path to it and the relationship types along that path, up to about
+// MaxBytes of JSON (truncated says some were left out). On a shared server
 // every node on the way belongs to this project.
-func (s *Store) Neighbors(ctx context.Context, r NeighborsRequest) ([]Neighbor, error) {
+func (s *Store) Neighbors(ctx context.Context, r NeighborsRequest) (ns []Neighbor, truncated bool, err error) {
 	if err := checkRef("", r.From); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	depth, limit := r.Depth, r.Limit
 	if depth == 0 {
 		depth = 1
 	}
 	if depth < 1 || depth > MaxDepth {
-		return nil, invalid("depth", "depth %d is out of range: 1 to %d hops", r.Depth, MaxDepth)
+		return nil, false, invalid("depth", "depth %d is out of range: 1 to %d hops", r.Depth, MaxDepth)
 	}
 	if limit == 0 {
 		limit = DefaultNeighbors
 	}
 	if limit < 1 || limit > MaxNeighbors {
-		return nil, invalid("limit", "limit %d is out of range: 1 to %d neighbours", r.Limit, MaxNeighbors)
+		return nil, false, invalid("limit", "limit %d is out of range: 1 to %d neighbours", r.Limit, MaxNeighbors)
 	}
 	for i, t := range r.Types {
 		if err := checkIdent(fmt.Sprintf("types[%d]", i), "relationship type", t); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	rel := ""
@@ -265,57 +266,90 @@ func (s *Store) Neighbors(ctx context.Context, r NeighborsRequest) ([]Neighbor, 
 	case "in":
 		path = "(s)<-" + rel + "-(n)"
 	default:
-		return nil, invalid("direction", "direction %q is not valid: out, in or both", truncate(r.Direction, 40))
+		return nil, false, invalid("direction", "direction %q is not valid: out, in or both", truncate(r.Direction, 40))
 	}
 	inProject := ""
 	if s.project != "" {
 		inProject = " AND all(x IN nodes(p) WHERE x._project = $project)"
 	}
-	// One statement: whether the start node exists, and its neighbours:
-	// distinct ones first (a pruning breadth-first expand), then one shortest
-	// path to each, nearest first.
-	q := "OPTIONAL MATCH " + s.pattern("s", r.From.Label, "key") +
+	// Whether the start node exists, then its neighbours one row each (so
+	// reading stops at the byte cap): distinct ones first (a pruning
+	// breadth-first expand), then one shortest path to each, nearest first.
+	exists := "OPTIONAL MATCH " + s.pattern("s", r.From.Label, "key") + " RETURN s IS NOT NULL AS found LIMIT 1"
+	q := "MATCH " + s.pattern("s", r.From.Label, "key") +
 		" CALL { WITH s" +
 		" MATCH p = " + path + " WHERE n <> s" + inProject +
 		" WITH DISTINCT s, n" +
 		" MATCH p = shortestPath(" + path + ") WHERE true" + inProject +
 		" WITH n, p ORDER BY length(p), n.key LIMIT $limit" +
-		" RETURN collect({node: n, distance: length(p), via: [r IN relationships(p) | type(r)]}) AS ns }" +
-		" RETURN s IS NOT NULL AS found, ns LIMIT 1"
+		" RETURN n, length(p) AS distance, [r IN relationships(p) | type(r)] AS via }" +
+		" RETURN n, distance, via ORDER BY distance, n.key"
 	params := s.params("key", r.From.Key, "limit", int64(limit))
-	return transact(s, ctx, driver.AccessModeRead, "finding neighbours",
-		func(ctx context.Context, tx driver.ManagedTransaction) ([]Neighbor, error) {
-			res, err := tx.Run(ctx, q, params)
+	type page struct {
+		ns        []Neighbor
+		truncated bool
+	}
+	pg, err := transact(s, ctx, driver.AccessModeRead, "finding neighbours", limit,
+		func(ctx context.Context, tx driver.ManagedTransaction) (page, error) {
+			res, err := tx.Run(ctx, exists, params)
 			if err != nil {
-				return nil, err
+				return page{}, err
 			}
 			rec, err := single(ctx, res)
 			if err != nil {
-				return nil, err
+				return page{}, err
 			}
-			if rec == nil {
-				return nil, s.nodeNotFound("key", r.From)
+			if found, _ := recValue(rec, 0).(bool); !found {
+				return page{}, s.nodeNotFound("key", r.From)
 			}
-			if found, _ := rec.Values[0].(bool); !found {
-				return nil, s.nodeNotFound("key", r.From)
+			if res, err = tx.Run(ctx, q, params); err != nil {
+				return page{}, err
 			}
-			rows, _ := rec.Values[1].([]any)
-			out := make([]Neighbor, 0, len(rows))
-			for _, row := range rows {
-				m, _ := row.(map[string]any)
-				n, _ := m["node"].(dbtype.Node)
-				dist, _ := m["distance"].(int64)
+			rd := reader{left: s.opts.maxBytes()}
+			out := page{ns: []Neighbor{}}
+			for {
+				rec, _, stop := rd.next(ctx, res)
+				if stop {
+					if len(out.ns) == 0 {
+						e := s.tooLarge("graph_neighbors", nil)
+						e.Msg = fmt.Sprintf("the nearest neighbour of (:%s {key: %q}) alone is larger than graph_neighbors' byte cap "+
+							"(%s of JSON): read it with graph_query, returning only the properties you need", r.From.Label, r.From.Key,
+							byteSize(s.opts.maxBytes()))
+						e.Err = errStopReading
+						return page{}, e
+					}
+					out.truncated = true
+					return out, errStopReading
+				}
+				if rec == nil {
+					break
+				}
+				rd.left--
+				n, _ := recValue(rec, 0).(dbtype.Node)
+				dist, _ := recValue(rec, 1).(int64)
 				via := []string{}
-				vs, _ := m["via"].([]any)
+				vs, _ := recValue(rec, 2).([]any)
 				for _, v := range vs {
 					if t, ok := v.(string); ok {
 						via = append(via, t)
 					}
 				}
-				out = append(out, Neighbor{Node: toNode(n), Distance: int(dist), Via: via})
+				out.ns = append(out.ns, Neighbor{Node: toNode(n), Distance: int(dist), Via: via})
 			}
-			return out, nil
+			return out, res.Err()
 		})
+	if err != nil {
+		return nil, false, err
+	}
+	return pg.ns, pg.truncated, nil
+}
+
+// recValue is the i-th value of rec, or nil.
+func recValue(rec *driver.Record, i int) any {
+	if rec == nil || i >= len(rec.Values) {
+		return nil
+	}
+	return rec.Values[i]
 }
 
 // DeleteNode deletes the node and every relationship it has, and returns how
@@ -326,7 +360,7 @@ func (s *Store) DeleteNode(ctx context.Context, ref NodeRef) (int, error) {
 	}
 	q := "MATCH " + s.pattern("n", ref.Label, "key") + " DETACH DELETE n"
 	params := s.params("key", ref.Key)
-	return transact(s, ctx, driver.AccessModeWrite, "deleting a node", func(ctx context.Context, tx driver.ManagedTransaction) (int, error) {
+	return transact(s, ctx, driver.AccessModeWrite, "deleting a node", 0, func(ctx context.Context, tx driver.ManagedTransaction) (int, error) {
 		res, err := tx.Run(ctx, q, params)
 		if err != nil {
 			return 0, err
@@ -345,7 +379,9 @@ func (s *Store) DeleteNode(ctx context.Context, ref NodeRef) (int, error) {
 // Schema lists the labels, relationship types and property keys in use: the
 // database's own lists (db.labels() and friends, no APOC) on the project's
 // own server; on a shared server, those of this project's nodes and their
-// relationships only. The store's own properties are left out.
+// relationships only. The store's own properties are left out. The names are
+// read one row at a time, up to about MaxBytes of JSON in all (Truncated
+// says some were left out).
 func (s *Store) Schema(ctx context.Context) (Schema, error) {
 	type query struct {
 		cypher string
@@ -356,42 +392,47 @@ func (s *Store) Schema(ctx context.Context) (Schema, error) {
 	var nodeKeys, relKeys []string
 	if s.project == "" {
 		queries = []query{
-			{"CALL db.labels() YIELD label RETURN collect(label)", &sc.Labels},
-			{"CALL db.relationshipTypes() YIELD relationshipType RETURN collect(relationshipType)", &sc.RelationshipTypes},
-			{"CALL db.propertyKeys() YIELD propertyKey RETURN collect(propertyKey)", &sc.PropertyKeys},
+			{"CALL db.labels() YIELD label RETURN label", &sc.Labels},
+			{"CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType", &sc.RelationshipTypes},
+			{"CALL db.propertyKeys() YIELD propertyKey RETURN propertyKey", &sc.PropertyKeys},
 		}
 	} else {
 		queries = []query{
-			{"MATCH (n) WHERE n._project = $project UNWIND labels(n) AS l RETURN collect(DISTINCT l)", &sc.Labels},
-			{"MATCH (n) WHERE n._project = $project UNWIND keys(n) AS k RETURN collect(DISTINCT k)", &nodeKeys},
-			{"MATCH (n)-[r]->(m) WHERE n._project = $project AND m._project = $project RETURN collect(DISTINCT type(r))", &sc.RelationshipTypes},
-			{"MATCH (n)-[r]->(m) WHERE n._project = $project AND m._project = $project UNWIND keys(r) AS k RETURN collect(DISTINCT k)", &relKeys},
+			{"MATCH (n) WHERE n._project = $project UNWIND labels(n) AS l RETURN DISTINCT l", &sc.Labels},
+			{"MATCH (n) WHERE n._project = $project UNWIND keys(n) AS k RETURN DISTINCT k", &nodeKeys},
+			{"MATCH (n)-[r]->(m) WHERE n._project = $project AND m._project = $project RETURN DISTINCT type(r)", &sc.RelationshipTypes},
+			{"MATCH (n)-[r]->(m) WHERE n._project = $project AND m._project = $project UNWIND keys(r) AS k RETURN DISTINCT k", &relKeys},
 		}
 	}
 	params := s.params()
-	_, err := transact(s, ctx, driver.AccessModeRead, "reading the schema", func(ctx context.Context, tx driver.ManagedTransaction) (int, error) {
+	sc, err := transact(s, ctx, driver.AccessModeRead, "reading the schema", 0, func(ctx context.Context, tx driver.ManagedTransaction) (Schema, error) {
+		for _, q := range queries {
+			*q.into = nil
+		}
+		rd := reader{left: s.opts.maxBytes()}
 		for _, q := range queries {
 			res, err := tx.Run(ctx, q.cypher, params)
 			if err != nil {
-				return 0, err
+				return Schema{}, err
 			}
-			rec, err := single(ctx, res)
-			if err != nil {
-				return 0, err
-			}
-			var names []string
-			if rec != nil {
-				if vs, ok := rec.Values[0].([]any); ok {
-					for _, v := range vs {
-						if n, ok := v.(string); ok {
-							names = append(names, n)
-						}
-					}
+			for {
+				rec, _, stop := rd.next(ctx, res)
+				if stop {
+					sc.Truncated = true
+					return sc, errStopReading
+				}
+				if rec == nil {
+					break
+				}
+				if n, ok := recValue(rec, 0).(string); ok {
+					*q.into = append(*q.into, n)
 				}
 			}
-			*q.into = names
+			if err := res.Err(); err != nil {
+				return Schema{}, err
+			}
 		}
-		return 0, nil
+		return sc, nil
 	})
 	if err != nil {
 		return Schema{}, err

@@ -53,7 +53,7 @@ func TestOutageFailsFastTripsTheBreakerAndRecoversWithoutReopening(t *testing.T)
 		relate(t, s, hub, leaf, "HAS", nil)
 	}
 	neighbors := func() error {
-		ns, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: hub})
+		ns, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: hub})
 		if err == nil && len(ns) != 5 {
 			return fmt.Errorf("%d neighbours, want 5", len(ns))
 		}

@@ -128,16 +128,16 @@ func TestSharedServerIsolatesProjects(t *testing.T) {
 	}
 
 	from := neo4j.NodeRef{Label: "File", Key: "main.go"}
-	nsA, err := a.Neighbors(ctx, neo4j.NeighborsRequest{From: from, Depth: 2})
+	nsA, _, err := a.Neighbors(ctx, neo4j.NeighborsRequest{From: from, Depth: 2})
 	if err != nil || len(nsA) != 1 || nsA[0].Node.Key != "parser" || nsA[0].Node.Properties["lang"] != "go" {
 		t.Fatalf("A's neighbours = %+v, %v", nsA, err)
 	}
-	nsB, err := b.Neighbors(ctx, neo4j.NeighborsRequest{From: from, Depth: 2})
+	nsB, _, err := b.Neighbors(ctx, neo4j.NeighborsRequest{From: from, Depth: 2})
 	if err != nil || len(nsB) != 0 {
 		t.Fatalf("B's neighbours = %+v, %v; want none", nsB, err)
 	}
 	// B cannot reach A's component, nor relate to it.
-	_, err = b.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: "Component", Key: "parser"}})
+	_, _, err = b.Neighbors(ctx, neo4j.NeighborsRequest{From: neo4j.NodeRef{Label: "Component", Key: "parser"}})
 	wantKind(t, err, neo4j.KindNotFound, "parser")
 	_, err = b.MergeRelationship(ctx, from, neo4j.NodeRef{Label: "Component", Key: "parser"}, "PART_OF", nil)
 	wantKind(t, err, neo4j.KindNotFound, "parser")
@@ -290,7 +290,7 @@ func TestMergeNeighborsDeleteRoundTrip(t *testing.T) {
 		{"unknown type", neo4j.NeighborsRequest{From: ref("a"), Types: []string{"NEVER"}}, []string{}},
 	}
 	for _, tc := range cases {
-		ns, err := s.Neighbors(ctx, tc.req)
+		ns, _, err := s.Neighbors(ctx, tc.req)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -299,7 +299,7 @@ func TestMergeNeighborsDeleteRoundTrip(t *testing.T) {
 			t.Errorf("%s: neighbours %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	ns, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ref("a"), Depth: 3, Direction: "out"})
+	ns, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ref("a"), Depth: 3, Direction: "out"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,13 +315,13 @@ func TestMergeNeighborsDeleteRoundTrip(t *testing.T) {
 	if err != nil || removed != 3 {
 		t.Fatalf("DeleteNode(a) = %d, %v; want 3 relationships removed", removed, err)
 	}
-	ns, err = s.Neighbors(ctx, neo4j.NeighborsRequest{From: ref("b"), Depth: 5})
+	ns, _, err = s.Neighbors(ctx, neo4j.NeighborsRequest{From: ref("b"), Depth: 5})
 	if err != nil || !slices.Equal(keys(ns), []string{"c", "f"}) {
 		t.Errorf("after deleting a, b's neighbours = %v, %v", keys(ns), err)
 	}
 	_, err = s.DeleteNode(ctx, ref("a"))
 	wantKind(t, err, neo4j.KindNotFound, `"a"`, "graph_merge_node")
-	_, err = s.Neighbors(ctx, neo4j.NeighborsRequest{From: ref("a")})
+	_, _, err = s.Neighbors(ctx, neo4j.NeighborsRequest{From: ref("a")})
 	wantKind(t, err, neo4j.KindNotFound, `"a"`)
 }
 
@@ -368,23 +368,23 @@ func TestBadInputIsRefusedWithTheFieldAtFault(t *testing.T) {
 			return err
 		}},
 		{"depth 50", "depth", func() error {
-			_, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Depth: 50})
+			_, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Depth: 50})
 			return err
 		}},
 		{"negative depth", "depth", func() error {
-			_, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Depth: -1})
+			_, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Depth: -1})
 			return err
 		}},
 		{"limit too large", "limit", func() error {
-			_, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Limit: 1001})
+			_, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Limit: 1001})
 			return err
 		}},
 		{"bad direction", "direction", func() error {
-			_, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Direction: "up"})
+			_, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Direction: "up"})
 			return err
 		}},
 		{"bad type filter", "types[1]", func() error {
-			_, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Types: []string{"OK", "NOT|OK"}})
+			_, _, err := s.Neighbors(ctx, neo4j.NeighborsRequest{From: ok, Types: []string{"OK", "NOT|OK"}})
 			return err
 		}},
 	}

@@ -55,6 +55,10 @@ type Store struct {
 	server   *managed.Server // managed mode
 	password string          // managed: the generated password (never logged or shown)
 	pool     *pooling.Pool[*slot]
+	// rawGate lets one raw Cypher statement (Query, Write) of this project
+	// run at a time: a record is decoded whole by the driver, so this bounds
+	// the memory one project's results can take at once.
+	rawGate chan struct{}
 
 	// fresh, when set (the benchmarks' baseline), replaces the pool: every
 	// call builds its own driver and closes it afterwards.
@@ -87,7 +91,7 @@ var errStaleDriver = errors.New("the Neo4j server moved to a new address")
 // managed mode starts the project's Neo4j server and waits until it accepts
 // Bolt connections, reporting progress.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	s := &Store{opts: opts, log: opts.Logger, constrained: map[string]bool{}}
+	s := &Store{opts: opts, log: opts.Logger, constrained: map[string]bool{}, rawGate: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -313,7 +317,7 @@ func (s *Store) verify(ctx context.Context, h *handle) error {
 		return nil
 	}
 	if ne := serverError(err); ne != nil {
-		return s.serverFail("checking connectivity", ne, err)
+		return s.serverFail("checking connectivity", ne, err, 0)
 	}
 	return fmt.Errorf("connectivity check: %s", s.clean(err.Error()))
 }
@@ -325,6 +329,7 @@ func (s *Store) with(ctx context.Context, what string, fn func(ctx context.Conte
 	if s.fresh {
 		return s.withFresh(ctx, what, fn)
 	}
+	start := time.Now()
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.poolError(err)
@@ -333,12 +338,16 @@ func (s *Store) with(ctx context.Context, what string, fn func(ctx context.Conte
 	if err == nil {
 		err = fn(ctx, h.d)
 	}
-	if ctx.Err() == nil && unreachable(err) {
+	// The caller's own errors (its statement, its result's size) say nothing
+	// about the server: the slot is kept. A client deadline that passed on a
+	// connection is discarded all the same: the next call then proves the
+	// server alive first, so a server that hangs still trips the breaker.
+	if ctx.Err() == nil && unreachable(err) && (!callersFault(err) || IsKind(err, KindTimeout)) {
 		pc.Discard()
 	} else {
 		pc.Release()
 	}
-	return s.fail(ctx, what, err)
+	return s.failAfter(ctx, what, err, time.Since(start))
 }
 
 // withFresh is with for the benchmarks' baseline: a new driver per call.
@@ -358,34 +367,75 @@ func (s *Store) withFresh(ctx context.Context, what string, fn func(ctx context.
 // transact runs work in one managed transaction (read or write) of a new
 // session, with the query timeout on the server and a little more on the
 // client. The driver may retry work after a transient error, so work must
-// start from scratch each time.
-func transact[T any](s *Store, ctx context.Context, mode driver.AccessMode, what string,
+// start from scratch each time. fetch is the session's fetch size (0: the
+// driver's default).
+func transact[T any](s *Store, ctx context.Context, mode driver.AccessMode, what string, fetch int,
 	work func(ctx context.Context, tx driver.ManagedTransaction) (T, error)) (T, error) {
 	var out T
 	err := s.with(ctx, what, func(ctx context.Context, d driver.DriverWithContext) error {
-		sess := s.session(ctx, d, mode)
+		sess := s.session(ctx, d, mode, fetch)
 		defer closeSession(sess)
-		tctx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout()+txGrace)
-		defer cancel()
-		fn := func(tx driver.ManagedTransaction) (any, error) { return work(tctx, tx) }
-		var v any
 		var err error
-		if mode == driver.AccessModeRead {
-			v, err = sess.ExecuteRead(tctx, fn, driver.WithTxTimeout(s.opts.queryTimeout()))
-		} else {
-			v, err = sess.ExecuteWrite(tctx, fn, driver.WithTxTimeout(s.opts.queryTimeout()))
-		}
-		if err != nil {
-			return err
-		}
-		out, _ = v.(T)
-		return nil
+		out, err = execute(s, ctx, sess, mode, what, work)
+		return err
 	})
 	return out, err
 }
 
-func (s *Store) session(ctx context.Context, d driver.DriverWithContext, mode driver.AccessMode) driver.SessionWithContext {
-	return d.NewSession(ctx, driver.SessionConfig{AccessMode: mode, DatabaseName: s.database})
+// execute runs work in one managed transaction of sess with the query
+// timeout on the server and txGrace more on the client. A read whose work
+// returns an error wrapping errStopReading stopped at a cap: its transaction
+// is aborted by cancelling its context, so the driver closes the connection
+// instead of reading the records still on their way; errStopReading itself
+// means the value read so far is the answer. A client deadline that passed
+// is a timeout, not an outage.
+func execute[T any](s *Store, ctx context.Context, sess driver.SessionWithContext, mode driver.AccessMode, what string,
+	work func(ctx context.Context, tx driver.ManagedTransaction) (T, error)) (T, error) {
+	var zero, kept T
+	tctx, cancel := context.WithTimeout(ctx, s.opts.queryTimeout()+txGrace)
+	defer cancel()
+	var aborted error // the work's own error, when it aborted the read
+	fn := func(tx driver.ManagedTransaction) (any, error) {
+		v, err := work(tctx, tx)
+		if err != nil {
+			if mode == driver.AccessModeRead && errors.Is(err, errStopReading) {
+				// The driver then reports the cancellation, not err.
+				kept, aborted = v, err
+				cancel()
+			}
+			return nil, err
+		}
+		return v, nil
+	}
+	var v any
+	var err error
+	if mode == driver.AccessModeRead {
+		v, err = sess.ExecuteRead(tctx, fn, driver.WithTxTimeout(s.opts.queryTimeout()))
+	} else {
+		v, err = sess.ExecuteWrite(tctx, fn, driver.WithTxTimeout(s.opts.queryTimeout()))
+	}
+	switch {
+	case aborted == errStopReading:
+		return kept, nil
+	case aborted != nil:
+		return zero, aborted
+	case err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && !callersFault(err):
+		return zero, s.clientTimeout(err, what)
+	case err != nil:
+		return zero, err
+	}
+	out, _ := v.(T)
+	return out, nil
+}
+
+// session opens a session in mode; fetch is its fetch size (0: the driver's
+// default of 1000 records per batch).
+func (s *Store) session(ctx context.Context, d driver.DriverWithContext, mode driver.AccessMode, fetch int) driver.SessionWithContext {
+	cfg := driver.SessionConfig{AccessMode: mode, DatabaseName: s.database}
+	if fetch > 0 {
+		cfg.FetchSize = fetch
+	}
+	return d.NewSession(ctx, cfg)
 }
 
 // closeSession closes sess even when the call's context has ended, so its

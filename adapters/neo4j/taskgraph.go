@@ -98,7 +98,7 @@ func (s *Store) TaskWork(ctx context.Context, shape TaskShape, focus string) (Ta
 		open[i] = st
 	}
 	params := s.params("open", open, "focus", focus, "completed", shape.Completed)
-	return transact(s, ctx, driver.AccessModeRead, "reading the task graph",
+	return transact(s, ctx, driver.AccessModeRead, "reading the task graph", 0,
 		func(ctx context.Context, tx driver.ManagedTransaction) (TaskWork, error) {
 			w := TaskWork{Tasks: []TaskNode{}, Edges: []TaskEdge{}, Dependents: []TaskDependent{}}
 			err := each(ctx, tx, nodes, params, func(v []any) {

@@ -57,6 +57,7 @@ type Schema struct {
 	Labels            []string `json:"labels"`
 	RelationshipTypes []string `json:"relationship_types"`
 	PropertyKeys      []string `json:"property_keys"`
+	Truncated         bool     `json:"truncated,omitempty" jsonschema:"Some names were left out: the lists reached the byte cap"`
 }
 
 // Info describes how the store reaches Neo4j (no secrets).

@@ -2,7 +2,6 @@ package neo4j
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -117,15 +116,6 @@ func toNode(n dbtype.Node) Node {
 		out.Key = fmt.Sprint(k)
 	}
 	return out
-}
-
-// jsonSize is the approximate size of v encoded as JSON (for the MaxBytes cap).
-func jsonSize(v any) int {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return len(fmt.Sprint(v))
-	}
-	return len(b)
 }
 
 // sortedUnique sorts names and drops duplicates and the store's own.

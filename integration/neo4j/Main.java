@@ -3,6 +3,8 @@
 //   java -cp 'lib/*' Main.java HOME PORT [PASSWORD]
 //
 // (PASSWORD may instead be given in the environment variable NEO4J_TEST_SERVER_PASSWORD.)
+// NEO4J_db_memory_transaction_max (e.g. 256m), as the official Docker image reads it, sets db.memory.transaction.max;
+// the task orchestrator sets it for the project's own (managed) server.
 // HOME holds the databases, transaction logs and Neo4j's own logs (HOME/logs/debug.log). Bolt listens on
 // 127.0.0.1:PORT only; HTTP and HTTPS are off. Without PASSWORD, authentication is off. With PASSWORD it is on
 // and the `neo4j` user's password is set to PASSWORD (no change required), also on a restart over an existing
@@ -31,6 +33,7 @@ import org.neo4j.io.ByteUnit;
 
 public class Main {
     static final String PASSWORD_ENV = "NEO4J_TEST_SERVER_PASSWORD";
+    static final String TX_MEMORY_ENV = "NEO4J_db_memory_transaction_max";
 
     public static void main(String[] args) throws Exception {
         if (args.length < 2 || args.length > 3) {
@@ -63,6 +66,20 @@ public class Main {
             }
         }, "neo4j-shutdown"));
 
+        // db.memory.transaction.max, in the official Docker image's form of a setting (NEO4J_<setting>): the
+        // server refuses a transaction that needs more memory. Unset: no limit per transaction (Neo4j's default).
+        String txMemoryMax = System.getenv(TX_MEMORY_ENV);
+        long txMemoryMaxBytes = 0;
+        if (txMemoryMax != null && !txMemoryMax.isBlank()) {
+            try {
+                txMemoryMaxBytes = ByteUnit.parse(txMemoryMax.trim());
+            } catch (RuntimeException e) {
+                System.err.println(TX_MEMORY_ENV + " must be a size such as 256m, got " + txMemoryMax);
+                System.exit(2);
+                return;
+            }
+        }
+
         DatabaseManagementService dbms;
         try {
             dbms = new DatabaseManagementServiceBuilder(home)
@@ -75,6 +92,7 @@ public class Main {
                     // Test passwords may be short; the default minimum is 8.
                     .setConfig(GraphDatabaseSettings.auth_minimum_password_length, 1)
                     .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(64))
+                    .setConfig(GraphDatabaseSettings.memory_transaction_max_size, txMemoryMaxBytes)
                     // Keep test data folders small: no 256 MiB preallocated transaction log files.
                     .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                     .setConfig(GraphDatabaseSettings.logical_log_rotation_threshold, ByteUnit.mebiBytes(16))
