@@ -16,3 +16,6 @@ func NewFresh(s *Store) *Store {
 		constrained: map[string]bool{},
 	}
 }
+
+// RawGateHeld reports whether a raw Cypher statement of s holds its gate (for tests).
+func RawGateHeld(s *Store) bool { return len(s.rawGate) > 0 }

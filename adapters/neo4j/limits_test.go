@@ -183,7 +183,11 @@ func TestRawCypherOfOneProjectRunsOneStatementAtATime(t *testing.T) {
 		_, err := s.Query(ctx, "UNWIND range(1, 10000000000) AS i WITH i WHERE i < 0 RETURN count(i) AS c", nil)
 		slow <- err
 	}()
-	time.Sleep(500 * time.Millisecond) // let the slow statement take the gate
+	for deadline := time.Now().Add(10 * time.Second); !neo4j.RawGateHeld(s); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow statement did not take the raw Cypher gate within 10 s")
+		}
+	}
 	_, err := s.Query(ctx, "RETURN 1 AS one", nil)
 	wantKind(t, err, neo4j.KindBusy, "graph_query waited 1s (pool_timeout)", "one statement at a time per project")
 	if _, err := s.MergeNode(ctx, neo4j.NodeRef{Label: "File", Key: "k"}, nil); err != nil {
