@@ -45,3 +45,9 @@ func SetLoadONNX(fn func() (embeddings.EmbeddingFunction, error)) (restore func(
 		onnx.mu.Unlock()
 	}
 }
+
+// WithMaxResponseBytes bounds the answers the store opened with the result reads at n bytes.
+func WithMaxResponseBytes(opts Options, n int64) Options {
+	opts.maxResponseBytes = n
+	return opts
+}

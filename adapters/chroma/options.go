@@ -47,6 +47,8 @@ type Options struct {
 
 	// maxBatch, when > 0, caps the server's pre-flight max_batch_size (tests).
 	maxBatch int
+	// maxResponseBytes, when > 0, replaces defaultMaxResponseBytes (tests).
+	maxResponseBytes int64
 }
 
 func (o Options) lookPath(file string) (string, error) {

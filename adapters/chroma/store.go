@@ -124,7 +124,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.provider = newProvider(opts.Embeddings)
 	s.transport = s.newTransport()
-	s.hc = &http.Client{Transport: s.transport, Timeout: s.acquireTimeout()}
+	s.hc = &http.Client{Transport: limitedTransport{rt: s.transport, max: s.maxResponseBytes()}, Timeout: s.acquireTimeout()}
 
 	if mode == ModeManaged {
 		if err := s.startManaged(ctx); err != nil {
@@ -334,7 +334,7 @@ func (s *Store) with(ctx context.Context, fn func(c *client) error) error {
 func (s *Store) withFresh(ctx context.Context, fn func(c *client) error) error {
 	tr := s.newTransport()
 	defer tr.CloseIdleConnections()
-	c, err := s.newClient(s.baseURL(), &http.Client{Transport: tr, Timeout: s.acquireTimeout()})
+	c, err := s.newClient(s.baseURL(), &http.Client{Transport: limitedTransport{rt: tr, max: s.maxResponseBytes()}, Timeout: s.acquireTimeout()})
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,12 @@ func (s *Store) withFresh(ctx context.Context, fn func(c *client) error) error {
 func (s *Store) request(ctx context.Context, what string, fn func(ctx context.Context) error) error {
 	rctx, cancel := context.WithTimeout(ctx, s.acquireTimeout())
 	defer cancel()
-	return s.fail(ctx, what, fn(rctx))
+	rctx, over := withOverLimit(rctx)
+	err := fn(rctx)
+	if err != nil && over.tripped.Load() {
+		return s.tooLarge(what)
+	}
+	return s.fail(ctx, what, err)
 }
 
 // ensureDatabase creates the project's database on a shared server the first
