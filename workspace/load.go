@@ -191,24 +191,16 @@ func ApplyProject(base Config, layout Layout) (Config, string, error) {
 }
 
 func readProjectConfig(layout Layout, path string) ([]byte, error) {
-	if _, err := os.Lstat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+	// No link is followed and a FIFO cannot block: see OpenProjectFile.
+	f, err := OpenProjectFile(layout, path, os.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrUnsafeFile) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("project config %s: %w", path, err)
 	}
-	root, err := filepath.EvalSymlinks(layout.Root)
-	if err != nil {
-		return nil, fmt.Errorf("project root %s: %w", layout.Root, err)
-	}
-	resolved, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is a broken symlink; remove it or make it a regular file: %w", ErrConfigFileRefused, path, err)
-	}
-	if !within(resolved, root) {
-		return nil, fmt.Errorf("%w: %s leads to %s, outside the project %s; a project config must be a regular file inside the project", ErrConfigFileRefused, path, resolved, root)
-	}
-	return readConfigFile(resolved)
+	defer f.Close()
+	return readConfigFrom(f, path)
 }
 
 // readConfigFile reads a regular file of at most MaxConfigBytes.
@@ -221,6 +213,11 @@ func readConfigFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	defer f.Close()
+	return readConfigFrom(f, path)
+}
+
+// readConfigFrom reads the open config file f (named path in messages).
+func readConfigFrom(f *os.File, path string) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)

@@ -383,24 +383,25 @@ func TestProjectConfigMissingGivesTheBase(t *testing.T) {
 	}
 }
 
-func TestProjectConfigSymlinkOutsideTheProjectIsRefused(t *testing.T) {
+func TestProjectConfigSymlinkIsRefusedWhereverItLeads(t *testing.T) {
 	outside := filepath.Join(tempDir(t), "elsewhere.json")
 	writeFile(t, outside, `{"database_pools": {"vector": {"max_connections": 3}}}`)
 	l := projectLayout(t, "")
 	symlink(t, outside, filepath.Join(l.Configs, "config.json"))
 	_, _, err := workspace.ApplyProject(workspace.Defaults(), l)
-	if !errors.Is(err, workspace.ErrConfigFileRefused) || !strings.Contains(err.Error(), "outside the project") {
-		t.Fatalf("error = %v, want ErrConfigFileRefused saying outside the project", err)
+	want := ".task_orchestrator/configs/config.json is a symbolic link; a project's data files must be regular files inside the project"
+	if !errors.Is(err, workspace.ErrUnsafeFile) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error = %v, want ErrUnsafeFile starting %q", err, want)
 	}
 
-	// A link to a file inside the project is fine.
+	// A link to a file inside the project is refused too: a project's data
+	// files are opened without following links.
 	l = projectLayout(t, "")
 	inside := filepath.Join(l.Root, "orchestrator.json")
 	writeFile(t, inside, `{"database_pools": {"vector": {"max_connections": 3}}}`)
 	symlink(t, "../../orchestrator.json", filepath.Join(l.Configs, "config.json"))
-	cfg, _, err := workspace.ApplyProject(workspace.Defaults(), l)
-	if err != nil || cfg.DatabasePools.Vector.MaxConnections != 3 {
-		t.Fatalf("link inside the project: %d, %v", cfg.DatabasePools.Vector.MaxConnections, err)
+	if _, _, err := workspace.ApplyProject(workspace.Defaults(), l); !errors.Is(err, workspace.ErrUnsafeFile) || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("link inside the project: error = %v, want ErrUnsafeFile starting %q", err, want)
 	}
 }
 
