@@ -194,6 +194,8 @@ func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 	switch {
 	case errors.As(err, &ue):
 		return mcp.NewToolResultError(ue.msg)
+	case errors.Is(err, workspace.ErrUnsafeFile):
+		return mcp.NewToolResultError(workspace.UnsafeFileMessage(err))
 	case errors.As(err, &se):
 		if se.Err != nil {
 			d.logger().Debug("store error", "tool", tool, "kind", string(se.Kind), "cause", se.Err)
