@@ -35,7 +35,7 @@ func (e *UnsafeFileError) Error() string {
 			e.Path, e.Why)
 	}
 	fix := "move it away (the server creates the file anew on next use)"
-	if e.Why == whyLink {
+	if strings.HasPrefix(e.Why, whyLink) {
 		fix = "remove the link (the server creates the file anew on next use) or replace it with the real file"
 	}
 	return fmt.Sprintf("%s %s; a project's data files must be regular files inside the project: %s", e.Path, e.Why, fix)
