@@ -248,3 +248,16 @@ func UnsafeFileMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// NarrowFile takes from f's mode every bit outside perm, if f is ours (older
+// versions created database files 0644). A file of another user is left alone.
+func NarrowFile(f *os.File, perm fs.FileMode) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if _, ours := ownedByUs(fi); !ours || !posixPerms || fi.Mode().Perm()&^perm == 0 {
+		return nil
+	}
+	return f.Chmod(fi.Mode().Perm() & perm)
+}

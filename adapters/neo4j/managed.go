@@ -130,9 +130,7 @@ func (s *Store) projectPassword(path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			_ = f.Chmod(0o600)
-		}
+		_ = workspace.NarrowFile(f, 0o600)
 		return strings.TrimSpace(string(b)), nil
 	}
 	if pw, err := read(); err == nil && pw != "" {

@@ -152,9 +152,7 @@ func (s *Store) prepareFiles() error {
 		if err != nil {
 			return wrapFileErr(path+suffix, err)
 		}
-		if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			_ = f.Chmod(fi.Mode().Perm() &^ 0o077) // ours or not: a failure leaves it as it was
-		}
+		_ = workspace.NarrowFile(f, 0o600) // a failure leaves it as it was
 		_ = f.Close()
 	}
 	return nil
