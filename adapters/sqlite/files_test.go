@@ -194,3 +194,40 @@ func TestDatabaseWALAndSHMAre0600AndAnOlder0644DatabaseIsNarrowed(t *testing.T) 
 		t.Errorf("reopened tasks.db: mode %04o, want 0600", fi.Mode().Perm())
 	}
 }
+
+func TestADatabaseSwappedForALinkDuringTheOpenIsRefusedAfterIt(t *testing.T) {
+	other, before := otherDB(t)
+	_, path := project(t)
+	s := openAt(t, path) // tasks.db exists, ours
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	swapped := false
+	sqlite.SetHookAfterCheck(func() {
+		if !swapped {
+			swapped = true
+			if err := os.Rename(path, path+".moved"); err != nil {
+				t.Error(err)
+			}
+			if err := os.Symlink(other, path); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	defer sqlite.SetHookAfterCheck(nil)
+	_, err := sqlite.Open(context.Background(), options(path))
+	if !errors.Is(err, workspace.ErrUnsafeFile) || !strings.HasPrefix(workspace.UnsafeFileMessage(err),
+		".task_orchestrator/databases/tasks.db was replaced by a symbolic link while it was being opened; ") {
+		t.Fatalf("Open error = %v, want the swap refused", err)
+	}
+	if after, _ := os.ReadFile(other); string(after) != string(before) {
+		t.Fatal("the other project's database changed")
+	}
+	// What a swap in that window can still do: SQLite's open may leave an
+	// empty -wal or -shm beside the target before the check refuses it.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if fi, err := os.Stat(other + suffix); err == nil {
+			t.Logf("left beside the target: tasks.db%s (%d bytes)", suffix, fi.Size())
+		}
+	}
+}

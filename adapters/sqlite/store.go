@@ -42,10 +42,13 @@ type Options struct {
 type Store struct {
 	opts   Options
 	layout workspace.Layout // the project holding opts.Path (or its folder): see checkFiles
-	log    *slog.Logger
-	wdb    *sql.DB // factory of the writer connection; keeps none itself
-	rdb    *sql.DB // factory of reader connections; keeps none itself
-	writer *pooling.Pool[*conn]
+	// realPath is opts.Path with the links above the databases folder
+	// resolved: the name SQLite must report for the file it opened.
+	realPath string
+	log      *slog.Logger
+	wdb      *sql.DB // factory of the writer connection; keeps none itself
+	rdb      *sql.DB // factory of reader connections; keeps none itself
+	writer   *pooling.Pool[*conn]
 	// readers is nil only while Open is still setting up.
 	readers *pooling.Pool[*conn]
 
@@ -137,6 +140,11 @@ func (s *Store) prepareFiles() error {
 	if err := s.checkFiles(); err != nil {
 		return err
 	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", filepath.Dir(path), err)
+	}
+	s.realPath = filepath.Join(dir, filepath.Base(path))
 	f, err := workspace.OpenProjectFile(l, path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return wrapFileErr(path, err)
@@ -168,6 +176,34 @@ func (s *Store) checkFiles() error {
 		}
 	}
 	return nil
+}
+
+// testHookAfterCheck, set only by tests, runs between checkFiles and the
+// open: where a link swapped in by someone else would land.
+var testHookAfterCheck func()
+
+// checkOpened verifies, after the fact, that the connection's database is
+// the file inside the project: SQLite resolves a symlinked database to its
+// target and reports the resolved name, so a link put in place between
+// checkFiles and the open shows here. Its WAL and SHM are named after it.
+func (s *Store) checkOpened(ctx context.Context, c *conn) error {
+	rows, err := c.sc.QueryContext(ctx, "PRAGMA database_list")
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.opts.Path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int
+		var name, file string
+		if err := rows.Scan(&seq, &name, &file); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", s.opts.Path, err)
+		}
+		if name == "main" && file != s.realPath {
+			rel, _ := filepath.Rel(s.layout.Root, s.opts.Path)
+			return &workspace.UnsafeFileError{Path: filepath.ToSlash(rel), Why: "was replaced by a symbolic link while it was being opened"}
+		}
+	}
+	return rows.Err()
 }
 
 // wrapFileErr passes a refusal unchanged (its message is for the client) and
@@ -264,11 +300,19 @@ func (s *Store) hooks(db *sql.DB) pooling.Hooks[*conn] {
 			if err := s.checkFiles(); err != nil {
 				return nil, err
 			}
+			if h := testHookAfterCheck; h != nil {
+				h()
+			}
 			sc, err := db.Conn(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("open %s: %w", s.opts.Path, err)
 			}
-			return newConn(sc), nil
+			c := newConn(sc)
+			if err := s.checkOpened(ctx, c); err != nil {
+				_ = c.close()
+				return nil, err
+			}
+			return c, nil
 		},
 		Close: func(c *conn) error { return c.close() },
 		Ping: func(ctx context.Context, c *conn) error {
