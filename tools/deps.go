@@ -213,12 +213,24 @@ const maxLogBytes = 10 << 20
 func (d *Deps) projectLogger(layout workspace.Layout) (*slog.Logger, io.Closer) {
 	base := d.logger().With("workspace", layout.Root)
 	path := filepath.Join(layout.Logs, "server.log")
-	if fi, err := os.Stat(path); err == nil && fi.Size() > maxLogBytes {
-		_ = os.Rename(path, path+".1")
+	// No link is followed: a symlinked server.log (or server.log.1) is
+	// refused, never appended to. Rename replaces a link at server.log.1
+	// rather than writing through it, and moves a link at server.log.
+	open := func() (*os.File, error) {
+		return workspace.OpenProjectFile(layout, path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := open()
+	if err == nil {
+		if fi, serr := f.Stat(); serr == nil && fi.Size() > maxLogBytes {
+			if _, cerr := workspace.CheckProjectFile(layout, path+".1"); cerr == nil {
+				_ = f.Close()
+				_ = os.Rename(path, path+".1")
+				f, err = open()
+			}
+		}
+	}
 	if err != nil {
-		base.Warn("cannot open the project log file; logging to stderr only", "path", path, "err", err)
+		base.Warn("cannot open the project log file; logging to stderr only", "path", path, "err", workspace.UnsafeFileMessage(err))
 		return base, nil
 	}
 	level := slog.LevelInfo

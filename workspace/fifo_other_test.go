@@ -9,7 +9,7 @@ import (
 )
 
 // mkfifo skips: there are no named pipes in the file system here.
-func mkfifo(t *testing.T, _ workspace.Layout) string {
+func mkfifoConfig(t *testing.T, _ workspace.Layout) string {
 	t.Skip("no named pipes in this file system")
 	return ""
 }

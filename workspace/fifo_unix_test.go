@@ -11,7 +11,7 @@ import (
 )
 
 // mkfifo makes a named pipe where the project config belongs.
-func mkfifo(t *testing.T, l workspace.Layout) string {
+func mkfifoConfig(t *testing.T, l workspace.Layout) string {
 	t.Helper()
 	path := filepath.Join(l.Configs, "config.json")
 	if err := syscall.Mkfifo(path, 0o600); err != nil {

@@ -51,7 +51,9 @@ func (l Layout) dirs() []string {
 // existing folder. Existing folders are left as they are (Validate judges
 // them). Creation goes through an os.Root on the project and the data folder
 // is validated before anything is made inside it, so a symlinked
-// .task_orchestrator never leads to folders being created or chmodded elsewhere.
+// .task_orchestrator never leads to folders being created or chmodded
+// elsewhere. Last, what killed writers left in artifacts is removed
+// (RemoveStaleTemps).
 func Ensure(root string) (Layout, error) {
 	l := LayoutFor(root)
 	fi, err := os.Stat(root)
@@ -77,7 +79,13 @@ func Ensure(root string) (Layout, error) {
 			return l, err
 		}
 	}
-	return l, l.Validate()
+	if err := l.Validate(); err != nil {
+		return l, err
+	}
+	// A writer killed mid-write (SIGKILL) leaves its temporary file behind;
+	// a failure here only leaves some for the next time.
+	_, _ = RemoveStaleTemps(l, StaleTempAge)
+	return l, nil
 }
 
 // ensureDir creates rel (abs, for messages) inside proj with mode dirPerm if it is missing.

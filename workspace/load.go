@@ -264,12 +264,18 @@ func refuseMode(mode fs.FileMode) string {
 // fs.ErrNotExist when there is no file, and the descriptor's information
 // whenever the file was opened.
 func readProjectConfig(path string) ([]byte, fs.FileInfo, error) {
-	f, err := openNoFollow(path)
+	var ue *UnsafeFileError
+	f, err := openProjectConfig(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil, err
-	case errors.Is(err, errSymlink):
-		return nil, nil, refusedFile(refuseMode(fs.ModeSymlink))
+	case errors.As(err, &ue) && ue.Path == filepath.ToSlash(ProjectConfigFile):
+		if strings.HasPrefix(ue.Why, whyLink) {
+			return nil, nil, refusedFile(refuseMode(fs.ModeSymlink))
+		}
+		return nil, nil, refusedFile(ue.Why + "; remove it, and write the settings to a regular JSON file if the project needs any")
+	case errors.As(err, &ue):
+		return nil, nil, err // a folder on the way is a link: the layout's own refusal
 	case err != nil:
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -300,6 +306,17 @@ func readProjectConfig(path string) ([]byte, fs.FileInfo, error) {
 		return nil, fi, tooBig(int64(len(data)))
 	}
 	return data, fi, nil
+}
+
+// openProjectConfig opens the project config at path through the one
+// no-follow opener of project files (OpenProjectFile): no link followed, on
+// the way or at the end, and a FIFO opened without blocking.
+func openProjectConfig(path string) (*os.File, error) {
+	l, ok := LayoutOf(path)
+	if !ok {
+		return nil, fmt.Errorf("%s is not inside a project's %s folder", path, DirName)
+	}
+	return OpenProjectFile(l, path, os.O_RDONLY, 0)
 }
 
 // readConfigFile reads the global config file: a regular file of at most MaxConfigBytes.

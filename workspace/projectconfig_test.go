@@ -193,7 +193,7 @@ func within(t *testing.T, what string, f func() error) error {
 
 func TestNonRegularProjectConfigIsRefusedWithoutBlocking(t *testing.T) {
 	l := projectLayout(t, "")
-	mkfifo(t, l)
+	mkfifoConfig(t, l)
 	err := within(t, "ApplyProject on a FIFO", func() error { _, _, err := workspace.ApplyProject(workspace.Defaults(), l); return err })
 	msg := checkCapped(t, err)
 	if !errors.Is(err, workspace.ErrConfigFileRefused) || msg != projectFile+": is a named pipe (FIFO), not a regular file; remove it, and write the settings to a regular JSON file if the project needs any" {
@@ -264,7 +264,7 @@ func TestProjectConfigsRemembersTheOutcomeUntilTheFileChanges(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	mkfifo(t, l)
+	mkfifoConfig(t, l)
 	err = within(t, "Get", func() error { _, _, err := pc.Get(l); return err })
 	if !errors.Is(err, workspace.ErrConfigFileRefused) {
 		t.Fatalf("FIFO: %v", err)

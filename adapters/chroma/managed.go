@@ -2,8 +2,10 @@ package chroma
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 const (
@@ -30,11 +33,8 @@ func (s *Store) startManaged(ctx context.Context) error {
 		return &Error{Kind: KindNotConfigured, Msg: msgNotConfigured, Err: err}
 	}
 	dataDir := s.opts.dataDir()
-	for _, dir := range []string{dataDir, s.opts.Layout.Logs} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
-				"cannot create %s for the project's Chroma server (%v): check the permissions of .task_orchestrator", dir, err)}
-		}
+	if err := s.prepareDirs(dataDir); err != nil {
+		return err
 	}
 	startTimeout := s.opts.Backends.ChromaStartTimeout.Duration()
 	if startTimeout <= 0 {
@@ -49,6 +49,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 		},
 		Env:          []string{"ANONYMIZED_TELEMETRY=False"},
 		Dir:          dataDir,
+		OpenFile:     s.openProjectFile,
 		LogFile:      s.logFile(),
 		Health:       heartbeatHealth,
 		StartTimeout: startTimeout,
@@ -100,4 +101,33 @@ func heartbeatHealth(ctx context.Context, hc *http.Client, baseURL string) error
 		return fmt.Errorf("heartbeat answered HTTP %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// prepareDirs creates the data folder and the logs folder where missing and
+// checks that neither is, or holds, a symbolic link: the server we start
+// opens its files by name, and a project's files are untrusted.
+func (s *Store) prepareDirs(dataDir string) error {
+	l := s.opts.Layout
+	for _, dir := range []string{dataDir, l.Logs} {
+		if err := workspace.EnsureProjectDir(l, dir); err != nil {
+			if errors.Is(err, workspace.ErrUnsafeFile) {
+				return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
+			}
+			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+				"cannot create %s for the project's Chroma server (%v): check the permissions of .task_orchestrator", dir, err)}
+		}
+	}
+	if err := workspace.CheckProjectTree(l, dataDir); err != nil {
+		msg := workspace.UnsafeFileMessage(err)
+		if !errors.Is(err, workspace.ErrUnsafeFile) {
+			msg = fmt.Sprintf("cannot read %s for the project's Chroma server (%v): check the permissions of .task_orchestrator", dataDir, err)
+		}
+		return &Error{Kind: KindUnavailable, Err: err, Msg: msg}
+	}
+	return nil
+}
+
+// openProjectFile opens a file of the project without following links (the managed server's log).
+func (s *Store) openProjectFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	return workspace.OpenProjectFile(s.opts.Layout, path, flag, perm)
 }

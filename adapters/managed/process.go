@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -37,7 +37,7 @@ type process struct {
 
 // spawn starts the child on port, its output appended to the log file.
 func (s *Server) spawn(port, attempt int) (*process, error) {
-	logf, err := openLog(s.spec.LogFile)
+	logf, err := s.spec.OpenFile(s.spec.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: open its log file: %w", s.spec.Name, err)
 	}
@@ -138,13 +138,6 @@ func childEnv(extra []string) []string {
 	return append(env, extra...) // exec keeps the last of duplicate keys
 }
 
-func openLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-}
-
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // freePort asks the kernel for a free loopback port. Another process may take
@@ -169,9 +162,9 @@ func portFree(port int) bool {
 }
 
 // logTail returns the last n lines of the log file, indented for an error message.
-func logTail(path string, n int) string {
+func logTail(open func(string, int, fs.FileMode) (*os.File, error), path string, n int) string {
 	const window = 16 << 10
-	f, err := os.Open(path)
+	f, err := open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return "  (cannot read it: " + err.Error() + ")"
 	}

@@ -381,7 +381,7 @@ func (s *Server) waitHealthy(ctx context.Context, p *process, begin time.Time) e
 		case <-p.exited:
 			return fail(&failure{kind: ErrExited, msg: fmt.Sprintf(
 				"start %s: it exited during start-up (pid %d, %s) before answering its health check; the last lines of its log %s:\n%s",
-				name, p.pid, p.status(), s.spec.LogFile, logTail(s.spec.LogFile, logTailLines))})
+				name, p.pid, p.status(), s.spec.LogFile, logTail(s.spec.OpenFile, s.spec.LogFile, logTailLines))})
 		case <-deadline.C:
 			return fail(&failure{kind: ErrStartTimeout, msg: fmt.Sprintf(
 				"start %s: waited %s and it still does not answer its health check (last: %v); see its log %s, or raise the start timeout",

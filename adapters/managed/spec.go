@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -27,6 +29,12 @@ type Spec struct {
 	// LogFile receives the child's stdout and stderr (never our stdout). It is
 	// appended to and created 0600 (its directory 0700) when missing.
 	LogFile string
+	// OpenFile opens LogFile, to append to it and to quote its tail. A
+	// project's log must be opened without following links (the project's
+	// files are untrusted): pass workspace.OpenProjectFile bound to the
+	// project, which also expects the log's folder to exist. nil = os.OpenFile,
+	// the folder created with os.MkdirAll.
+	OpenFile func(path string, flag int, perm fs.FileMode) (*os.File, error)
 	// Health answers nil once the server at baseURL (http://127.0.0.1:port) is ready.
 	// It is called with a context that ends after about a second.
 	Health func(ctx context.Context, hc *http.Client, baseURL string) error
@@ -93,6 +101,16 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if s.OpenFile == nil {
+		s.OpenFile = func(path string, flag int, perm fs.FileMode) (*os.File, error) {
+			if flag&os.O_CREATE != 0 {
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					return nil, err
+				}
+			}
+			return os.OpenFile(path, flag, perm)
+		}
 	}
 	if s.Project == "" {
 		s.Project = s.Dir

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 const (
@@ -49,13 +51,13 @@ func (s *Store) startManaged(ctx context.Context) error {
 		return &Error{Kind: KindNotConfigured, Msg: err.Error(), Err: err}
 	}
 	dataDir := s.opts.dataDir()
-	for _, dir := range []string{dataDir, s.opts.Layout.Logs} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
-				"cannot create %s for the project's Neo4j server (%v): check the permissions of .task_orchestrator", dir, err)}
-		}
+	if err := s.prepareDirs(dataDir); err != nil {
+		return err
 	}
-	pw, err := projectPassword(s.passwordFile())
+	pw, err := s.projectPassword(s.passwordFile())
+	if errors.Is(err, workspace.ErrUnsafeFile) {
+		return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
+	}
 	if err != nil {
 		return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
 			"cannot read or create the password file of the project's Neo4j server (%v): check the permissions of %s", err, dataDir)}
@@ -78,6 +80,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 		// NEO4J_<setting> form, which integration/neo4j/Main.java reads too).
 		Env:          []string{"NEO4J_AUTH=neo4j/" + pw, ManagedTxMemoryEnv + "=" + ManagedTxMemoryMax},
 		Dir:          dataDir,
+		OpenFile:     s.openProjectFile,
 		LogFile:      s.opts.logFile(),
 		Health:       s.boltHealth,
 		StartTimeout: startTimeout,
@@ -125,15 +128,25 @@ func expandArgs(args []string, dataDir string, port int, password string) []stri
 // projectPassword returns the password of the project's Neo4j, generating it
 // (32 hex digits from crypto/rand) into path (0600) the first time. A file
 // another process is writing at the same moment is read, not overwritten.
-func projectPassword(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		if pw := strings.TrimSpace(string(b)); pw != "" {
-			if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-				_ = os.Chmod(path, 0o600)
-			}
-			return pw, nil
+// The file is read without following links: a symlinked .password is
+// refused, so it never reads (nor hands to Neo4j) a file outside the project.
+func (s *Store) projectPassword(path string) (string, error) {
+	read := func() (string, error) {
+		f, err := s.openProjectFile(path, os.O_RDONLY, 0)
+		if err != nil {
+			return "", err
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, 4096))
+		if err != nil {
+			return "", err
+		}
+		_ = workspace.NarrowFile(f, 0o600)
+		return strings.TrimSpace(string(b)), nil
+	}
+	if pw, err := read(); err == nil && pw != "" {
+		return pw, nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
 	buf := make([]byte, 16)
@@ -162,11 +175,7 @@ func projectPassword(path string) (string, error) {
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", err
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
+	return read()
 }
 
 // boltHealth is the managed server's readiness check: a Bolt connection to
@@ -196,4 +205,33 @@ func (s *Store) boltHealth(ctx context.Context, _ *http.Client, baseURL string) 
 		return errors.New(s.clean(err.Error()))
 	}
 	return nil
+}
+
+// prepareDirs creates the data folder and the logs folder where missing and
+// checks that neither is, or holds, a symbolic link: the server we start
+// opens its files by name, and a project's files are untrusted.
+func (s *Store) prepareDirs(dataDir string) error {
+	l := s.opts.Layout
+	for _, dir := range []string{dataDir, l.Logs} {
+		if err := workspace.EnsureProjectDir(l, dir); err != nil {
+			if errors.Is(err, workspace.ErrUnsafeFile) {
+				return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
+			}
+			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
+				"cannot create %s for the project's Neo4j server (%v): check the permissions of .task_orchestrator", dir, err)}
+		}
+	}
+	if err := workspace.CheckProjectTree(l, dataDir); err != nil {
+		msg := workspace.UnsafeFileMessage(err)
+		if !errors.Is(err, workspace.ErrUnsafeFile) {
+			msg = fmt.Sprintf("cannot read %s for the project's Neo4j server (%v): check the permissions of .task_orchestrator", dataDir, err)
+		}
+		return &Error{Kind: KindUnavailable, Err: err, Msg: msg}
+	}
+	return nil
+}
+
+// openProjectFile opens a file of the project without following links (the managed server's log).
+func (s *Store) openProjectFile(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	return workspace.OpenProjectFile(s.opts.Layout, path, flag, perm)
 }

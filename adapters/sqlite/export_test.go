@@ -178,3 +178,7 @@ func (s *Store) ConnectRelease(ctx context.Context, write bool) error {
 	done(nil)
 	return nil
 }
+
+// SetHookAfterCheck runs h between the file checks and each connection's
+// open; nil removes it. Tests using it must not be parallel.
+func SetHookAfterCheck(h func()) { testHookAfterCheck = h }

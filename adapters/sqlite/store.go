@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,10 +41,14 @@ type Options struct {
 // Store is one project's task database. It is safe for concurrent use.
 type Store struct {
 	opts   Options
-	log    *slog.Logger
-	wdb    *sql.DB // factory of the writer connection; keeps none itself
-	rdb    *sql.DB // factory of reader connections; keeps none itself
-	writer *pooling.Pool[*conn]
+	layout workspace.Layout // the project holding opts.Path (or its folder): see checkFiles
+	// realPath is opts.Path with the links above the databases folder
+	// resolved: the name SQLite must report for the file it opened.
+	realPath string
+	log      *slog.Logger
+	wdb      *sql.DB // factory of the writer connection; keeps none itself
+	rdb      *sql.DB // factory of reader connections; keeps none itself
+	writer   *pooling.Pool[*conn]
 	// readers is nil only while Open is still setting up.
 	readers *pooling.Pool[*conn]
 
@@ -83,6 +88,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if err := s.prepareFiles(); err != nil {
+		return nil, err
+	}
 
 	if s.wdb, err = factory(writerDSN(abs, opts.BusyTimeout)); err != nil {
 		return nil, err
@@ -108,6 +116,103 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: readers pool: %w", err)
 	}
 	return s, nil
+}
+
+// sidecars are the files SQLite opens beside the database, by name.
+var sidecars = []string{"", "-wal", "-shm", "-journal"}
+
+// prepareFiles makes SQLite's files safe to open before it opens them.
+// SQLite opens tasks.db, -wal, -shm and -journal by name and resolves a
+// symlinked database to its target (the WAL and SHM then go beside the
+// target), and modernc.org/sqlite offers no SQLITE_OPEN_NOFOLLOW. So: each
+// is refused if it is a link or not a regular file (checkFiles), and
+// tasks.db is created here, 0600, through the no-follow opener, so SQLite
+// never creates it (nor, as it gives them the database's mode, a -wal or
+// -shm) anywhere else or more open. A database of ours left 0644 by an older
+// version, and its -wal and -shm, are narrowed to 0600.
+func (s *Store) prepareFiles() error {
+	path := s.opts.Path
+	l, ok := workspace.LayoutOf(path)
+	if !ok {
+		l = workspace.Layout{Root: filepath.Dir(path)}
+	}
+	s.layout = l
+	if err := s.checkFiles(); err != nil {
+		return err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", filepath.Dir(path), err)
+	}
+	s.realPath = filepath.Join(dir, filepath.Base(path))
+	f, err := workspace.OpenProjectFile(l, path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return wrapFileErr(path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	for _, suffix := range sidecars[1:] {
+		f, err := workspace.OpenProjectFile(l, path+suffix, os.O_RDONLY, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return wrapFileErr(path+suffix, err)
+		}
+		_ = workspace.NarrowFile(f, 0o600) // a failure leaves it as it was
+		_ = f.Close()
+	}
+	return nil
+}
+
+// checkFiles refuses a database, WAL, SHM or journal that is a symlink or
+// not a regular file. It runs before each connection is opened, so a link
+// put there while the store is open is refused too.
+func (s *Store) checkFiles() error {
+	for _, suffix := range sidecars {
+		if _, err := workspace.CheckProjectFile(s.layout, s.opts.Path+suffix); err != nil {
+			return wrapFileErr(s.opts.Path+suffix, err)
+		}
+	}
+	return nil
+}
+
+// testHookAfterCheck, set only by tests, runs between checkFiles and the
+// open: where a link swapped in by someone else would land.
+var testHookAfterCheck func()
+
+// checkOpened verifies, after the fact, that the connection's database is
+// the file inside the project: SQLite resolves a symlinked database to its
+// target and reports the resolved name, so a link put in place between
+// checkFiles and the open shows here. Its WAL and SHM are named after it.
+func (s *Store) checkOpened(ctx context.Context, c *conn) error {
+	rows, err := c.sc.QueryContext(ctx, "PRAGMA database_list")
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.opts.Path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int
+		var name, file string
+		if err := rows.Scan(&seq, &name, &file); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", s.opts.Path, err)
+		}
+		if name == "main" && file != s.realPath {
+			rel, _ := filepath.Rel(s.layout.Root, s.opts.Path)
+			return &workspace.UnsafeFileError{Path: filepath.ToSlash(rel), Why: "was replaced by a symbolic link while it was being opened"}
+		}
+	}
+	return rows.Err()
+}
+
+// wrapFileErr passes a refusal unchanged (its message is for the client) and
+// gives any other error its context.
+func wrapFileErr(path string, err error) error {
+	if errors.Is(err, workspace.ErrUnsafeFile) {
+		return err
+	}
+	return fmt.Errorf("sqlite: %s: %w", path, err)
 }
 
 // factory returns a *sql.DB used only to open connections: it keeps no idle
@@ -192,11 +297,22 @@ func (s *Store) readersConfig() pooling.Config {
 func (s *Store) hooks(db *sql.DB) pooling.Hooks[*conn] {
 	return pooling.Hooks[*conn]{
 		Open: func(ctx context.Context) (*conn, error) {
+			if err := s.checkFiles(); err != nil {
+				return nil, err
+			}
+			if h := testHookAfterCheck; h != nil {
+				h()
+			}
 			sc, err := db.Conn(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("open %s: %w", s.opts.Path, err)
 			}
-			return newConn(sc), nil
+			c := newConn(sc)
+			if err := s.checkOpened(ctx, c); err != nil {
+				_ = c.close()
+				return nil, err
+			}
+			return c, nil
 		},
 		Close: func(c *conn) error { return c.close() },
 		Ping: func(ctx context.Context, c *conn) error {
