@@ -83,6 +83,16 @@ type DBFacts struct {
 // reads its counts; integrity adds PRAGMA integrity_check, which reads every page.
 func readDBFacts(ctx context.Context, path string, integrity bool) (DBFacts, error) {
 	f := DBFacts{Path: path, ByStatus: map[string]int{}}
+	// SQLite follows links itself: a cloned repository's tasks.db (or -wal,
+	// -shm, -journal) that is a link would have doctor and status read, or
+	// create files, wherever it points. The server refuses those; so do we.
+	if l, ok := workspace.LayoutOf(path); ok {
+		for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+			if _, err := workspace.CheckProjectFile(l, p); err != nil {
+				return f, err
+			}
+		}
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return f, err
