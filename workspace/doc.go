@@ -10,6 +10,11 @@
 // strings. It never writes to stdout, starts no goroutines, and never puts a
 // credential in an error or a log line (see Secret).
 //
-// A project's own config file is untrusted input (a cloned repository wrote
-// it): ApplyProject lets it tune pools and nothing else.
+// A project's files are untrusted input (a cloned repository wrote them).
+// Every file and folder under .task_orchestrator is opened through one
+// no-follow opener (OpenProjectFile, CheckProjectFile, EnsureProjectDir,
+// CheckProjectTree): a link or a non-regular file is an *UnsafeFileError.
+// The project config is bounded before it is parsed and may tune pools and
+// nothing else (ApplyProject); ProjectConfigs remembers each project's
+// outcome by the file's identity, so a hostile file costs one lstat a call.
 package workspace
