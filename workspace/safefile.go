@@ -171,6 +171,29 @@ func CheckProjectTree(l Layout, path string) error {
 	})
 }
 
+// PrepareServerDirs makes a managed server's data folder and the logs folder
+// where missing, and checks that neither is, or holds, a symbolic link: the
+// server we start opens its files by name. server names it in messages
+// ("Chroma"). An unsafe file is an *UnsafeFileError; any other error's
+// message is a sentence fit for the client too.
+func PrepareServerDirs(l Layout, dataDir, server string) error {
+	for _, dir := range []string{dataDir, l.Logs} {
+		if err := EnsureProjectDir(l, dir); err != nil {
+			if errors.Is(err, ErrUnsafeFile) {
+				return err
+			}
+			return fmt.Errorf("cannot create %s for the project's %s server (%w): check the permissions of %s", dir, server, err, DirName)
+		}
+	}
+	if err := CheckProjectTree(l, dataDir); err != nil {
+		if errors.Is(err, ErrUnsafeFile) {
+			return err
+		}
+		return fmt.Errorf("cannot read %s for the project's %s server (%w): check the permissions of %s", dataDir, server, err, DirName)
+	}
+	return nil
+}
+
 // LayoutOf returns the layout of the project whose .task_orchestrator folder
 // holds path (absolute), and false when path is not inside one.
 func LayoutOf(path string) (Layout, bool) {

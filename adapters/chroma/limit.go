@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/units"
 )
 
 // defaultMaxResponseBytes bounds one answer read from Chroma. chroma-go reads
@@ -88,7 +90,7 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 func (s *Store) tooLarge(what string) *Error {
 	return &Error{Kind: KindInvalid, Msg: fmt.Sprintf(
 		"the answer while %s is larger than %s, the most one call may read; ask for less: a smaller limit or n_results, "+
-			"a narrower where, or fewer ids", what, byteSize(s.maxResponseBytes()))}
+			"a narrower where, or fewer ids", what, units.Bytes(s.maxResponseBytes()))}
 }
 
 func (s *Store) maxResponseBytes() int64 {
@@ -96,15 +98,4 @@ func (s *Store) maxResponseBytes() int64 {
 		return s.opts.maxResponseBytes
 	}
 	return defaultMaxResponseBytes
-}
-
-// byteSize writes n as KiB or MiB when it is a whole number of them.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

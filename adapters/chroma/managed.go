@@ -2,7 +2,6 @@ package chroma
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -103,26 +102,10 @@ func heartbeatHealth(ctx context.Context, hc *http.Client, baseURL string) error
 	return nil
 }
 
-// prepareDirs creates the data folder and the logs folder where missing and
-// checks that neither is, or holds, a symbolic link: the server we start
-// opens its files by name, and a project's files are untrusted.
+// prepareDirs makes the data and logs folders, refusing links (see workspace.PrepareServerDirs).
 func (s *Store) prepareDirs(dataDir string) error {
-	l := s.opts.Layout
-	for _, dir := range []string{dataDir, l.Logs} {
-		if err := workspace.EnsureProjectDir(l, dir); err != nil {
-			if errors.Is(err, workspace.ErrUnsafeFile) {
-				return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
-			}
-			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
-				"cannot create %s for the project's Chroma server (%v): check the permissions of .task_orchestrator", dir, err)}
-		}
-	}
-	if err := workspace.CheckProjectTree(l, dataDir); err != nil {
-		msg := workspace.UnsafeFileMessage(err)
-		if !errors.Is(err, workspace.ErrUnsafeFile) {
-			msg = fmt.Sprintf("cannot read %s for the project's Chroma server (%v): check the permissions of .task_orchestrator", dataDir, err)
-		}
-		return &Error{Kind: KindUnavailable, Err: err, Msg: msg}
+	if err := workspace.PrepareServerDirs(s.opts.Layout, dataDir, "Chroma"); err != nil {
+		return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
 	}
 	return nil
 }

@@ -207,26 +207,10 @@ func (s *Store) boltHealth(ctx context.Context, _ *http.Client, baseURL string) 
 	return nil
 }
 
-// prepareDirs creates the data folder and the logs folder where missing and
-// checks that neither is, or holds, a symbolic link: the server we start
-// opens its files by name, and a project's files are untrusted.
+// prepareDirs makes the data and logs folders, refusing links (see workspace.PrepareServerDirs).
 func (s *Store) prepareDirs(dataDir string) error {
-	l := s.opts.Layout
-	for _, dir := range []string{dataDir, l.Logs} {
-		if err := workspace.EnsureProjectDir(l, dir); err != nil {
-			if errors.Is(err, workspace.ErrUnsafeFile) {
-				return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
-			}
-			return &Error{Kind: KindUnavailable, Err: err, Msg: fmt.Sprintf(
-				"cannot create %s for the project's Neo4j server (%v): check the permissions of .task_orchestrator", dir, err)}
-		}
-	}
-	if err := workspace.CheckProjectTree(l, dataDir); err != nil {
-		msg := workspace.UnsafeFileMessage(err)
-		if !errors.Is(err, workspace.ErrUnsafeFile) {
-			msg = fmt.Sprintf("cannot read %s for the project's Neo4j server (%v): check the permissions of .task_orchestrator", dataDir, err)
-		}
-		return &Error{Kind: KindUnavailable, Err: err, Msg: msg}
+	if err := workspace.PrepareServerDirs(s.opts.Layout, dataDir, "Neo4j"); err != nil {
+		return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/units"
 )
 
 // Every statement here is built from validated identifiers (between
@@ -314,7 +316,7 @@ func (s *Store) Neighbors(ctx context.Context, r NeighborsRequest) (ns []Neighbo
 						e := s.tooLarge("graph_neighbors", nil)
 						e.Msg = fmt.Sprintf("the nearest neighbour of (:%s {key: %q}) alone is larger than graph_neighbors' byte cap "+
 							"(%s of JSON): read it with graph_query, returning only the properties you need", r.From.Label, r.From.Key,
-							byteSize(s.opts.maxBytes()))
+							units.Bytes(s.opts.maxBytes()))
 						e.Err = errStopReading
 						return page{}, e
 					}

@@ -12,6 +12,8 @@ import (
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/units"
 )
 
 // Results are bounded while they stream: records are read one at a time
@@ -227,17 +229,7 @@ func (s *Store) tooLarge(tool string, columns []string) *Error {
 	return &Error{Kind: KindTooLarge, Msg: fmt.Sprintf(
 		"a single row of the result is larger than %s's byte cap (%s of JSON), so no row could be returned "+
 			"(columns: %s); return less per row: a slice of a list (xs[0..100]), size(xs), or fewer properties, and retry",
-		tool, byteSize(s.opts.maxBytes()), quoteList(columns))}
-}
-
-func byteSize(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
+		tool, units.Bytes(s.opts.maxBytes()), quoteList(columns))}
 }
 
 func quoteList(names []string) string {
