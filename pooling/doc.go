@@ -1,6 +1,6 @@
 // Package pooling owns the server's connection pools: one generic Pool[T] that
 // every backend (SQLite readers, Chroma requests, Neo4j sessions) uses, and the
-// Registry that keeps one set of pools per workspace.
+// nothing else: the per-project registry of pools is package project.
 //
 // A Pool bounds how many connections exist (MaxConns plus MaxOverflow), hands
 // them out fairly (waiters are served first come, first served), checks them
