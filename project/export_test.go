@@ -2,6 +2,8 @@ package project
 
 import (
 	"context"
+	"log/slog"
+	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -30,3 +32,24 @@ func GetMember(ctx context.Context, r *Registry, root, backend string, create fu
 	ok = true
 	return m, release, nil
 }
+
+// SetLogLimits sets the rotation size and recheck interval of project logs
+// for one test.
+func SetLogLimits(t interface{ Cleanup(func()) }, size int64, recheck time.Duration) {
+	oldSize, oldRecheck := maxLogBytes, logRecheck
+	maxLogBytes, logRecheck = size, recheck
+	t.Cleanup(func() { maxLogBytes, logRecheck = oldSize, oldRecheck })
+}
+
+// Logger is the project's logger (opening its log file on first use).
+func (p *Project) Logger() *slog.Logger { return p.logger() }
+
+// BorrowTasks lends the task store as the mirror syncer borrows a store: under
+// a lease of its own, refused once the registry let go of the project.
+func (p *Project) BorrowTasks(ctx context.Context) (func(), error) {
+	_, release, err := borrow(p, p.Tasks)(ctx)
+	return release, err
+}
+
+// ErrProjectClosing is what a borrow gets once the project is closing.
+var ErrProjectClosing = errProjectClosing

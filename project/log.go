@@ -12,12 +12,14 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
-// maxLogBytes is the size at which a project's log file is rotated to server.log.1.
-const maxLogBytes = 10 << 20
+// maxLogBytes is the size at which a project's log file is rotated to
+// server.log.1 (a variable for tests).
+var maxLogBytes int64 = 10 << 20
 
 // logRecheck is how often a log file checks that server.log is still the file
-// it writes to: another server process on the project may have rotated it.
-const logRecheck = time.Second
+// it writes to and not full: another server process on the project may have
+// rotated it (a variable for tests).
+var logRecheck = time.Second
 
 // logger returns the project's logger: stderr and the project's
 // .task_orchestrator/logs/server.log, one handle shared by every backend. A log
@@ -35,8 +37,8 @@ func (p *Project) logger() *slog.Logger {
 	}
 	f, err := openLogFile(p.layout)
 	if err != nil {
+		// Not remembered: the next backend to open tries again.
 		base.Warn("cannot open the project log file; logging to stderr only", "path", filepath.Join(p.layout.Logs, "server.log"), "err", workspace.UnsafeFileMessage(err))
-		p.log = base
 		return base
 	}
 	h := p.reg.cfg.LogHandler
