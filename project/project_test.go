@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
@@ -220,4 +221,35 @@ func ensure(t *testing.T, p *project.Project) {
 	if _, err := workspace.Ensure(p.Root().Path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStressProjectsOpenAndEvictUnderLoad: many calls over more projects than
+// max_workspaces, with the janitor running; run with -race. Every call gets a
+// working task store, and Close leaves nothing open (goleak checks the
+// syncers and pool monitors).
+func TestStressProjectsOpenAndEvictUnderLoad(t *testing.T) {
+	r := newProjects(t, project.RegistryConfig{MaxWorkspaces: 1, IdleTimeout: time.Millisecond})
+	roots := []workspace.Root{newRoot(t), newRoot(t), newRoot(t)}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			for j := range 5 {
+				p, release, err := r.Acquire(context.Background(), roots[(i+j)%len(roots)])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s, err := p.Tasks(context.Background())
+				if err == nil {
+					_, _, err = s.List(context.Background(), sqlite.Filter{})
+				}
+				release()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
