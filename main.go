@@ -28,6 +28,7 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/cli"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/migrate"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -209,14 +210,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	resolver := &workspace.Resolver{AllowRoots: o.allowRoots}
-	registry := pooling.NewRegistry(pooling.RegistryConfig{
+	registry := project.NewRegistry(project.RegistryConfig{
 		MaxWorkspaces: cfg.Server.MaxWorkspaces,
 		IdleTimeout:   cfg.Server.WorkspaceIdleTimeout.Duration(),
 		Logger:        logger,
+		Server:        cfg,
+		LogHandler:    handler,
 	})
 	deps := &tools.Deps{
-		Registry: registry, Resolver: resolver, Config: cfg, ConfigFiles: files,
-		Logger: logger, LogHandler: handler, Version: serverVersion(), ReadOnly: o.readOnly,
+		Projects: registry, Resolver: resolver, Config: cfg, ConfigFiles: files,
+		Logger: logger, Version: serverVersion(), ReadOnly: o.readOnly,
 	}
 	s := newServer(deps, o.validateOut)
 
@@ -257,7 +260,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // serveHTTP serves MCP over Streamable HTTP until a signal, then shuts down
 // gracefully (in-flight calls finish) and closes every pool.
-func serveHTTP(ctx context.Context, s *server.MCPServer, registry *pooling.Registry, cfg workspace.Config, o options, token workspace.Secret, logger *slog.Logger) int {
+func serveHTTP(ctx context.Context, s *server.MCPServer, registry *project.Registry, cfg workspace.Config, o options, token workspace.Secret, logger *slog.Logger) int {
 	ts, err := transport.New(s, transport.Options{
 		Addr: o.httpAddr, AuthToken: token, AuthTokensFile: o.tokensFile, AllowedOrigins: o.origins, AllowedHosts: o.hosts,
 		SessionIdleTimeout: o.sessionIdle, MaxBodyBytes: int64(o.maxMessage),

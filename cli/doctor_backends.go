@@ -23,7 +23,6 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -49,7 +48,7 @@ func checkTasksDB(ctx context.Context, rep *Report, l workspace.Layout, cfg work
 	damaged := "stop the server, then restore the file from a backup, or salvage it: sqlite3 " + path + " .recover | sqlite3 recovered.db"
 	facts, err := readDBFacts(ctx, path, true)
 	if err != nil {
-		msg := pooling.Sanitize(err.Error())
+		msg := workspace.Redact(err.Error())
 		if strings.Contains(msg, "malformed") || strings.Contains(msg, "not a database") {
 			rep.add(fail(check, fmt.Sprintf("%s is damaged: %s", path, msg), damaged))
 			return
@@ -259,7 +258,7 @@ func firstNonEmpty(a, b string) string {
 // checks that the configured tenant exists.
 func (p probe) chromaHeartbeat(check string, cfg workspace.Config) Finding {
 	base := strings.TrimRight(strings.TrimSpace(cfg.Backends.ChromaURL), "/")
-	shown := pooling.Sanitize(base)
+	shown := workspace.Redact(base)
 	if u, err := url.Parse(base); err == nil {
 		u.User = nil
 		shown = u.String()
@@ -286,7 +285,7 @@ func (p probe) chromaHeartbeat(check string, cfg workspace.Config) Finding {
 	status, _, err := get("/api/v2/heartbeat")
 	switch {
 	case err != nil:
-		return fail(check, fmt.Sprintf("CHROMA_URL %s does not answer its heartbeat: %s", shown, pooling.Sanitize(rootCause(err))),
+		return fail(check, fmt.Sprintf("CHROMA_URL %s does not answer its heartbeat: %s", shown, workspace.Redact(rootCause(err))),
 			"start the Chroma server at "+shown+" (chroma run --path DIR --port PORT), or correct CHROMA_URL / backends.chroma_url")
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return fail(check, fmt.Sprintf("Chroma at %s refuses the token (HTTP %d)", shown, status),
@@ -368,7 +367,7 @@ func (p probe) neo4jServer(check string, b workspace.Backends) Finding {
 		c.UserAgent = "mcp-task-orchestrator-doctor"
 	})
 	if err != nil {
-		return fail(check, fmt.Sprintf("NEO4J_URI %s is not usable: %s", shown, pooling.Sanitize(err.Error())),
+		return fail(check, fmt.Sprintf("NEO4J_URI %s is not usable: %s", shown, workspace.Redact(err.Error())),
 			"set NEO4J_URI to bolt://host:7687 (one server) or neo4j://host:7687 (a cluster)")
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
@@ -400,7 +399,7 @@ func (p probe) neo4jServer(check string, b workspace.Backends) Finding {
 
 // neo4jFailure turns a driver error into a finding whose fix fits the cause.
 func neo4jFailure(check, shown, user, database string, err error) Finding {
-	msg := pooling.Sanitize(err.Error())
+	msg := workspace.Redact(err.Error())
 	var ne *driver.Neo4jError
 	var ae *driver.InvalidAuthenticationError
 	switch {
@@ -463,9 +462,9 @@ func (p probe) embeddings(rep *Report, cfg workspace.Config) {
 		}
 	}
 	if err != nil {
-		rep.add(fail(check, fmt.Sprintf("%s at %s does not answer: %s", name, pooling.Sanitize(base), pooling.Sanitize(rootCause(err))),
+		rep.add(fail(check, fmt.Sprintf("%s at %s does not answer: %s", name, workspace.Redact(base), workspace.Redact(rootCause(err))),
 			"start the model server, or correct embeddings.base_url"))
 		return
 	}
-	rep.add(ok(check, fmt.Sprintf("%s at %s answers (model %s)", name, pooling.Sanitize(base), firstNonEmpty(e.Model, "the provider's default"))))
+	rep.add(ok(check, fmt.Sprintf("%s at %s answers (model %s)", name, workspace.Redact(base), firstNonEmpty(e.Model, "the provider's default"))))
 }

@@ -274,7 +274,7 @@ func (s *httpSource) connect(ctx context.Context) error {
 		if low := strings.ToLower(err.Error()); strings.Contains(low, "401") || strings.Contains(low, "unauthorized") || strings.Contains(low, "authorization") {
 			hint = " (pass --auth-token-file with the server's token)"
 		}
-		return fmt.Errorf("%s does not answer MCP: %s%s", s.shown, pooling.Sanitize(err.Error()), hint)
+		return fmt.Errorf("%s does not answer MCP: %s%s", s.shown, workspace.Redact(err.Error()), hint)
 	}
 	s.c = c
 	return nil
@@ -301,7 +301,7 @@ func (s *httpSource) snapshot(ctx context.Context) Snapshot {
 	if err != nil {
 		_ = s.c.Close()
 		s.c = nil
-		snap.Err = "pool_status: " + pooling.Sanitize(err.Error())
+		snap.Err = "pool_status: " + workspace.Redact(err.Error())
 		return snap
 	}
 	if res.IsError {
@@ -389,7 +389,7 @@ func (s *workspaceSource) snapshot(ctx context.Context) Snapshot {
 		ws.DB = &facts
 		note = "configured; opens in the server on the first task call"
 	} else if !errors.Is(err, os.ErrNotExist) {
-		sqliteState, note = string(pooling.StateDown), pooling.Sanitize(err.Error())
+		sqliteState, note = string(pooling.StateDown), workspace.Redact(err.Error())
 		snap.Err = "reading " + dbPath + ": " + note
 	}
 	if !pools.Operational.IsEnabled() {

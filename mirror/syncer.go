@@ -14,7 +14,7 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // States of a mirror, as pool_status shows them.
@@ -209,7 +209,7 @@ func (r *run) set(state string, err error) {
 	defer r.mu.Unlock()
 	r.state = state
 	if err != nil {
-		r.err, r.errAt = pooling.Sanitize(err.Error()), time.Now()
+		r.err, r.errAt = workspace.Redact(err.Error()), time.Now()
 	} else if state == StateOK {
 		r.synced = time.Now()
 	}
@@ -380,7 +380,7 @@ func (r *run) park(ctx context.Context, why error) {
 		case <-ctx.Done():
 			return
 		case req := <-r.recon:
-			req.reply <- ReconcileResult{Mirror: r.t.Name(), State: StateNotConfigured, Detail: pooling.Sanitize(why.Error())}
+			req.reply <- ReconcileResult{Mirror: r.t.Name(), State: StateNotConfigured, Detail: workspace.Redact(why.Error())}
 		}
 	}
 }
@@ -586,7 +586,7 @@ func (r *run) answer(req reconcile) {
 		err = r.drain(ctx)
 	}
 	if err != nil {
-		res.State, res.Error, res.internal = "failed", pooling.Sanitize(err.Error()), err
+		res.State, res.Error, res.internal = "failed", workspace.Redact(err.Error()), err
 		r.set(StateRetrying, err)
 		// Come back to it on the loop's next turn.
 		select {
@@ -681,7 +681,7 @@ func (s *Syncer) Status(ctx context.Context) []Status {
 		r.mu.Unlock()
 		ms, err := s.cfg.Store.MirrorState(ctx, st.Mirror)
 		if err != nil {
-			st.Note = "lag unknown: " + pooling.Sanitize(err.Error())
+			st.Note = "lag unknown: " + workspace.Redact(err.Error())
 		} else {
 			st.Pending, st.Cursor = ms.Pending, ms.Cursor
 			if !ms.Oldest.IsZero() {

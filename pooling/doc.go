@@ -1,6 +1,7 @@
-// Package pooling owns the server's connection pools: one generic Pool[T] that
-// every backend (SQLite readers, Chroma requests, Neo4j sessions) uses, and the
-// Registry that keeps one set of pools per workspace.
+// Package pooling is the server's connection pool: one generic Pool[T] that
+// every backend (SQLite writer and readers, Chroma requests, Neo4j sessions)
+// uses. It imports nothing of this module; which pools a project has is
+// package project's business.
 //
 // A Pool bounds how many connections exist (MaxConns plus MaxOverflow), hands
 // them out fairly (waiters are served first come, first served), checks them
@@ -12,12 +13,13 @@
 //
 // What this package must never do:
 //   - know what a connection is: everything backend-specific goes through Hooks;
-//   - call a hook (Open, Close, Ping, Reset) or a Member's Close while holding a
-//     lock, so a slow backend can never stall the pool's bookkeeping;
-//   - start a goroutine it does not stop: a Pool's monitor stops in Close, the
-//     Registry's janitor stops in Registry.Close;
-//   - write to stdout (it is the MCP channel) or put credentials in an error or a
-//     log record: LastError and breaker errors go through Sanitize.
+//   - call a hook (Open, Close, Ping, Reset) while holding a lock, so a slow
+//     backend can never stall the pool's bookkeeping;
+//   - start a goroutine it does not stop: a Pool's monitor stops in Close;
+//   - write to stdout (it is the MCP channel), or keep a backend's error text
+//     without passing it through Config.Sanitize first: the pool knows no
+//     credentials, the caller's hook masks them (LastError, breaker errors, logs);
+//   - import a package of this module.
 //
 // Why not jackc/puddle: see docs/adr/0001-own-pool-not-puddle.md.
 package pooling

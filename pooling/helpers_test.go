@@ -36,6 +36,9 @@ type testBackend struct {
 }
 
 // errRefused carries credentials on purpose: the pool must not repeat them.
+// maskHunter2 stands in for the caller's Sanitize hook.
+func maskHunter2(s string) string { return strings.ReplaceAll(s, "hunter2", "***") }
+
 const errRefused = "dial tcp 127.0.0.1:8000: connection refused (url http://admin:hunter2@127.0.0.1:8000, password=hunter2)"
 
 func (b *testBackend) hooks() pooling.Hooks[*testConn] {

@@ -1,7 +1,6 @@
 package pooling
 
 import (
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 	"slices"
 	"time"
 )
@@ -81,24 +80,4 @@ func percentiles(samples []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(samples)
 	rank := func(pct int) time.Duration { return samples[(n*pct+99)/100-1] }
 	return rank(50), rank(99)
-}
-
-// ConfigFrom maps a pool's settings from a config file onto a Config: sizes
-// clamped to what New accepts, durations converted. The caller adds what the
-// settings do not say (name, backend, workspace, breaker, logger).
-func ConfigFrom(st workspace.PoolSettings) Config {
-	maxConns := max(st.MaxConnections, 1)
-	return Config{
-		MinConns:            min(max(st.MinConnections, 0), maxConns),
-		MaxConns:            maxConns,
-		MaxOverflow:         max(st.MaxOverflow, 0),
-		PrePing:             st.PoolPrePing,
-		Recycle:             st.PoolRecycle.Duration(),
-		AcquireTimeout:      st.PoolTimeout.Duration(),
-		ResetOnReturn:       st.PoolResetOnReturn,
-		LIFO:                st.PoolUseLIFO,
-		IdleTimeout:         st.IdleTimeout.Duration(),
-		HealthCheckInterval: st.HealthCheckInterval.Duration(),
-		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
-	}
 }

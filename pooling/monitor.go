@@ -120,7 +120,7 @@ func (p *Pool[T]) healthCheck(ctx context.Context) {
 		p.mu.Lock()
 		if ctx.Err() == nil {
 			p.pingFailures++
-			p.lastErr = "health check ping: " + Sanitize(err.Error())
+			p.lastErr = "health check ping: " + p.cfg.Sanitize(err.Error())
 		}
 		p.forgetLocked(e)
 		p.freeSlotLocked()

@@ -12,8 +12,8 @@ import (
 )
 
 // ErrClosed is wrapped by errors from a closed pool (Acquire after Close, or an
-// Acquire that was waiting when Close was called) and by Registry.Get after
-// Registry.Close.
+// Acquire that was waiting when Close was called); a registry of pools may
+// wrap it too once it is closed.
 var ErrClosed = errors.New("pool is closed")
 
 // ErrTimeout is wrapped by the error Acquire returns when no connection became
@@ -55,6 +55,11 @@ type Config struct {
 	BreakerThreshold    int           // consecutive Open/Ping failures that trip it; 0 = 5
 	BreakerCooldown     time.Duration // 0 = 5s; doubles on each failed trial, up to a minute
 	Logger              *slog.Logger  // nil = slog.Default()
+	// Sanitize masks credentials in a backend's error text before the pool
+	// keeps it (LastError, breaker errors, logs). The pool knows nothing of
+	// credentials: the adapter that knows its backend's secrets sets it.
+	// nil = the text is kept as it is.
+	Sanitize func(string) string
 }
 
 func (c Config) validate() error {
@@ -169,6 +174,9 @@ func New[T any](cfg Config, hooks Hooks[T]) (*Pool[T], error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Sanitize == nil {
+		cfg.Sanitize = func(s string) string { return s }
 	}
 	label := "pool " + cfg.Name
 	if cfg.Workspace != "" {
@@ -293,7 +301,7 @@ func (p *Pool[T]) acquireSlow(ctx context.Context, e *entry[T], holder string, s
 			p.mu.Lock()
 			if !callerGone {
 				p.pingFailures++
-				msg := Sanitize(err.Error())
+				msg := p.cfg.Sanitize(err.Error())
 				p.lastErr = "ping: " + msg
 				// A trial's failed pre-ping does not decide: the fresh Open below does.
 				tripped, _ := p.brk.failure(p.now(), msg, trial, trial == 0)
@@ -457,7 +465,7 @@ func (p *Pool[T]) openEntry(ctx context.Context, trial uint64) (*entry[T], error
 	p.mu.Lock()
 	if err != nil {
 		callerGone := ctx.Err() != nil
-		msg := Sanitize(err.Error())
+		msg := p.cfg.Sanitize(err.Error())
 		var tripped, reopened bool
 		if callerGone || p.closed {
 			p.brk.abandon(trial)
@@ -592,7 +600,7 @@ func (p *Pool[T]) closeValue(v T) error {
 	if err == nil {
 		return nil
 	}
-	msg := Sanitize(err.Error())
+	msg := p.cfg.Sanitize(err.Error())
 	p.mu.Lock()
 	p.errs++
 	p.lastErr = "close: " + msg
@@ -638,7 +646,7 @@ func (p *Pool[T]) release(e *entry[T], discard bool) {
 	p.inUse--
 	if resetErr != nil && !p.closed {
 		p.errs++
-		p.lastErr = "reset: " + Sanitize(resetErr.Error())
+		p.lastErr = "reset: " + p.cfg.Sanitize(resetErr.Error())
 		p.noteProblemLocked(p.now())
 	}
 	closeIt := p.returnLocked(e, 0, discard)
@@ -741,10 +749,4 @@ type holderKey struct{}
 // WithHolder tags ctx with who is acquiring (a tool name), for leak reports.
 func WithHolder(ctx context.Context, holder string) context.Context {
 	return context.WithValue(ctx, holderKey{}, holder)
-}
-
-// Member is what the Registry holds per workspace and backend: an adapter and its pools.
-type Member interface {
-	PoolMetrics() []Metrics
-	Close(ctx context.Context) error
 }

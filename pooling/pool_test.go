@@ -538,6 +538,7 @@ func TestSecondReleaseOrDiscardDoesNothing(t *testing.T) {
 
 func TestCircuitBreakerTripsAndFailsFast(t *testing.T) {
 	cfg := baseConfig()
+	cfg.Sanitize = maskHunter2 // the caller's masking reaches every error and metric
 	cfg.BreakerThreshold = 3
 	cfg.BreakerCooldown = time.Minute
 	b := &testBackend{}
@@ -833,21 +834,35 @@ func TestMetricsReportAcquireWaitPercentiles(t *testing.T) {
 	}
 }
 
-func TestSanitizeMasksCredentials(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"dial http://admin:hunter2@db:8000/x failed", "dial http://***@db:8000/x failed"},
-		{"bolt://neo4j:p@ss@host:7687", "bolt://***@host:7687"},
-		{"https://ghp_token123@github.com", "https://***@github.com"},
-		{"open file:task.db?_auth_pass=x&password=s3cret&mode=ro", "open file:task.db?_auth_pass=x&password=***&mode=ro"},
-		{"PASSWORD=abc Token=def api_key=ghi client_secret='j k l'", "PASSWORD=*** Token=*** api_key=*** client_secret=***"},
-		{`secret="quoted value" next`, `secret=*** next`},
-		{"Authorization: Bearer abc.def-ghi", "Authorization: Bearer ***"},
-		{"no credentials here: http://db:8000/path", "no credentials here: http://db:8000/path"},
-	}
-	for _, tc := range cases {
-		if got := pooling.Sanitize(tc.in); got != tc.want {
-			t.Errorf("Sanitize(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-		}
+// TestSanitizeHookMasksWhatThePoolKeeps: the pool knows no credentials; the
+// caller's Sanitize hook decides what of a backend's error text it keeps.
+func TestSanitizeHookMasksWhatThePoolKeeps(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sanitize func(string) string
+		want     string
+	}{
+		{"no hook keeps the text", nil, "http://admin:hunter2@db"},
+		{"the hook's mask is kept", func(s string) string { return strings.ReplaceAll(s, "admin:hunter2@", "***@") }, "http://***@db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig()
+			cfg.Sanitize = tc.sanitize
+			p, err := pooling.New(cfg, pooling.Hooks[int]{
+				Open:  func(context.Context) (int, error) { return 0, errors.New("dial http://admin:hunter2@db refused") },
+				Close: func(int) error { return nil },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(context.Background())
+			if _, err := p.Acquire(context.Background()); err == nil {
+				t.Fatal("Acquire succeeded with a backend that refuses every open")
+			}
+			if got := p.Metrics().LastError; !strings.Contains(got, tc.want) {
+				t.Fatalf("LastError = %q, want it to contain %q", got, tc.want)
+			}
+		})
 	}
 }
 

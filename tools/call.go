@@ -226,16 +226,16 @@ func toolErrorIn(d *Deps, tool, root string, err error) *mcp.CallToolResult {
 		if vse.Err != nil {
 			d.logger().Debug("vector store error", "tool", tool, "kind", string(vse.Kind), "cause", vse.Err)
 		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", vse.Kind, pooling.Sanitize(vse.Msg)))
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", vse.Kind, workspace.Redact(vse.Msg)))
 	case errors.As(err, &ge):
 		if ge.Err != nil {
 			d.logger().Debug("graph store error", "tool", tool, "kind", string(ge.Kind), "cause", ge.Err)
 		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ge.Kind, pooling.Sanitize(ge.Msg)))
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ge.Kind, workspace.Redact(ge.Msg)))
 	case errors.As(err, &co):
-		return mcp.NewToolResultError(pooling.Sanitize(co.Error()))
+		return mcp.NewToolResultError(workspace.Redact(co.Error()))
 	case errors.Is(err, pooling.ErrTimeout), errors.Is(err, pooling.ErrClosed):
-		return mcp.NewToolResultError(pooling.Sanitize(err.Error()))
+		return mcp.NewToolResultError(workspace.Redact(err.Error()))
 	case errors.Is(err, workspace.ErrRefusedRoot), errors.Is(err, workspace.ErrOutsideAllowedRoots), errors.Is(err, workspace.ErrBadPath):
 		return mcp.NewToolResultError(capMessage(err.Error()))
 	case errors.Is(err, context.Canceled):
@@ -374,7 +374,7 @@ func clientText(root, msg string) string {
 		msg = strings.ReplaceAll(msg, root+string(filepath.Separator), "")
 	}
 	msg = absDataPath.ReplaceAllString(msg, workspace.DirName)
-	return capMessage(pooling.Sanitize(msg))
+	return capMessage(workspace.Redact(msg))
 }
 
 // absDataPath is an absolute path to a project's data folder, for messages

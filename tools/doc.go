@@ -2,7 +2,8 @@
 // tool returning its definition and a thin handler.
 //
 // A handler validates its arguments, resolves the workspace (project) the call
-// is about, borrows that workspace's adapter from the pooling.Registry, calls one
+// is about, leases that project from the project.Registry and asks it for one
+// store (proj.Tasks, proj.Vectors, proj.Graph), calls one
 // domain operation and renders the answer as structured content plus a short text.
 // Errors the model can act on (bad input, unknown id, stale version, busy pool)
 // are tool results with isError set; nothing here panics on bad input, and no
@@ -13,5 +14,5 @@
 // --read-only simply leaves the write list out.
 //
 // This package must never import main, and never talk to a database directly:
-// it goes through adapters.
+// it goes through the project and its adapters.
 package tools

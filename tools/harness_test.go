@@ -13,7 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	projects "github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -41,8 +41,8 @@ func newEnvWith(t testing.TB, validateOutput bool) *env {
 	project, _ = filepath.EvalSymlinks(project)
 	cfg := workspace.Defaults()
 	logger := slog.New(slog.DiscardHandler)
-	reg := pooling.NewRegistry(pooling.RegistryConfig{MaxWorkspaces: 4, Logger: logger})
-	d := &tools.Deps{Registry: reg, Resolver: &workspace.Resolver{Cwd: project}, Config: cfg, Logger: logger, Version: "test"}
+	reg := projects.NewRegistry(projects.RegistryConfig{MaxWorkspaces: 4, Logger: logger, Server: cfg})
+	d := &tools.Deps{Projects: reg, Resolver: &workspace.Resolver{Cwd: project}, Config: cfg, Logger: logger, Version: "test"}
 	opts := []server.ServerOption{server.WithInputSchemaValidation()}
 	if validateOutput {
 		opts = append(opts, server.WithOutputSchemaValidation())

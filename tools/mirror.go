@@ -2,105 +2,14 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
-
-// errWorkspaceClosing stops a syncer from reopening backends of a workspace
-// the registry is closing (its task store is about to stop the syncer).
-var errWorkspaceClosing = errors.New("the workspace is closing")
-
-// vectorMirror says whether the project's tasks are mirrored into Chroma:
-// the vector tools are on, Chroma is reachable or startable, and an embedding
-// provider is configured (the mirror has no vectors of its own to send).
-func (d *Deps) vectorMirror(root string, layout workspace.Layout, cfg workspace.Config) (bool, string) {
-	if !cfg.DatabasePools.Vector.IsEnabled() {
-		return false, "database_pools.vector.enabled is false in the project's config"
-	}
-	if mode, reason := chroma.Resolve(d.chromaOptions(root, layout, cfg, nil)); mode == chroma.ModeNone {
-		return false, reason
-	}
-	if strings.TrimSpace(d.Config.Embeddings.Provider) == "" {
-		return false, "no embedding provider is configured (embeddings.provider in the global config): the task mirror needs one to embed task text"
-	}
-	return true, ""
-}
-
-// graphMirror says whether the project's tasks are mirrored into Neo4j.
-func (d *Deps) graphMirror(root string, layout workspace.Layout, cfg workspace.Config) (bool, string) {
-	if !cfg.DatabasePools.Graph.IsEnabled() {
-		return false, "database_pools.graph.enabled is false in the project's config"
-	}
-	if mode, reason := neo4j.Resolve(d.neo4jOptions(root, layout, cfg, nil)); mode == neo4j.ModeNone {
-		return false, reason
-	}
-	return true, ""
-}
-
-// mirrorBorrow lends a backend to the syncer for one batch, unless the
-// registry has already let go of the workspace.
-func mirrorBorrow[T any](d *Deps, root workspace.Root, get func(context.Context, workspace.Root) (T, func(), error)) mirror.Borrow[T] {
-	return func(ctx context.Context) (T, func(), error) {
-		var zero T
-		if !slices.Contains(d.Registry.Workspaces(), root.Path) {
-			return zero, nil, errWorkspaceClosing
-		}
-		return get(ctx, root)
-	}
-}
-
-// startSyncer starts the mirror syncer of a task store that just opened and
-// returns how to stop it (before the store closes).
-func (d *Deps) startSyncer(store *sqlite.Store, root workspace.Root, layout workspace.Layout, cfg workspace.Config, logger *slog.Logger) func(context.Context) error {
-	var targets []mirror.Target
-	skipped := map[string]string{}
-	if ok, why := d.vectorMirror(root.Path, layout, cfg); ok {
-		targets = append(targets, mirror.VectorTarget{Borrow: mirrorBorrow(d, root, d.vectorStore)})
-	} else {
-		skipped[mirror.Vector] = why
-	}
-	if ok, why := d.graphMirror(root.Path, layout, cfg); ok {
-		targets = append(targets, mirror.GraphTarget{Borrow: mirrorBorrow(d, root, d.graphStore)})
-	} else {
-		skipped[mirror.Graph] = why
-	}
-	sy := mirror.Start(mirror.Config{Store: store, Targets: targets, Skipped: skipped, Logger: logger})
-	store.OnOutbox(sy.Wake)
-	d.syncersMu.Lock()
-	if d.syncers == nil {
-		d.syncers = map[string]*mirror.Syncer{}
-	}
-	d.syncers[root.Path] = sy
-	d.syncersMu.Unlock()
-	return func(ctx context.Context) error {
-		store.OnOutbox(nil)
-		d.syncersMu.Lock()
-		if d.syncers[root.Path] == sy {
-			delete(d.syncers, root.Path)
-		}
-		d.syncersMu.Unlock()
-		return sy.Stop(ctx)
-	}
-}
-
-// syncer returns the mirror syncer of an open workspace, or nil.
-func (d *Deps) syncer(root string) *mirror.Syncer {
-	d.syncersMu.Lock()
-	defer d.syncersMu.Unlock()
-	return d.syncers[root]
-}
 
 type taskReconcileArgs struct {
 	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
@@ -131,12 +40,15 @@ func taskReconcile(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		// Opening the task store starts its syncer.
-		_, _, release, err := d.taskStore(ctx, root)
+		p, release, err := d.project(ctx, root)
 		if err != nil {
 			return nil, "", err
 		}
 		defer release()
-		sy := d.syncer(root.Path)
+		if _, err := p.Tasks(ctx); err != nil {
+			return nil, "", err
+		}
+		sy := p.Syncer()
 		if sy == nil {
 			return nil, "", fmt.Errorf("the mirror syncer of %s is not running (the workspace is closing); retry", root.Path)
 		}

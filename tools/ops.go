@@ -109,7 +109,7 @@ func viewOf(m pooling.Metrics) PoolView {
 		Total: m.Total, InUse: m.InUse, Idle: m.Idle, Waiting: m.Waiting, OverflowInUse: m.OverflowInUse, Max: m.Max,
 		Acquires: m.Acquires, Timeouts: m.Timeouts, Created: m.Created, Closed: m.Closed, Recycled: m.Recycled,
 		PingFailures: m.PingFailures, Errors: m.Errors, Leaks: m.Leaks,
-		LastError: pooling.Sanitize(m.LastError), RetryAfterMs: ms(m.RetryAfter.Seconds()),
+		LastError: workspace.Redact(m.LastError), RetryAfterMs: ms(m.RetryAfter.Seconds()),
 	}
 	v.AcquireWaitMs.P50 = ms(m.AcquireWaitP50.Seconds())
 	v.AcquireWaitMs.P99 = ms(m.AcquireWaitP99.Seconds())
@@ -121,7 +121,7 @@ func ms(seconds float64) float64 { return float64(int64(seconds*1e6)) / 1e3 }
 func (d *Deps) workspacePools(ctx context.Context, root string) WorkspacePools {
 	wp := WorkspacePools{Root: root, Pools: []PoolView{}, Mirrors: d.mirrorStatus(ctx, root)}
 	open := map[string]bool{}
-	for _, m := range d.Registry.Metrics(root) {
+	for _, m := range d.Projects.Metrics(root) {
 		wp.Open = true
 		open[m.Backend] = true
 		wp.Pools = append(wp.Pools, viewOf(m))
@@ -154,7 +154,7 @@ func (d *Deps) workspacePools(ctx context.Context, root string) WorkspacePools {
 // mirrorStatus is the lag of the project's task mirrors. It never opens
 // anything: a project whose task store is closed has no syncer running.
 func (d *Deps) mirrorStatus(ctx context.Context, root string) []mirror.Status {
-	if sy := d.syncer(root); sy != nil {
+	if sy := d.Projects.Syncer(root); sy != nil {
 		return sy.Status(ctx)
 	}
 	layout := workspace.LayoutFor(root)
@@ -166,7 +166,7 @@ func (d *Deps) mirrorStatus(ctx context.Context, root string) []mirror.Status {
 	for _, m := range []struct {
 		name       string
 		configured func(string, workspace.Layout, workspace.Config) (bool, string)
-	}{{mirror.Vector, d.vectorMirror}, {mirror.Graph, d.graphMirror}} {
+	}{{mirror.Vector, d.Projects.VectorMirror}, {mirror.Graph, d.Projects.GraphMirror}} {
 		st := mirror.Status{Mirror: m.name, State: "not opened", Note: "the syncer starts with the project's task store (on the first task call)"}
 		if ok, why := m.configured(root, layout, cfg); !ok {
 			st.State, st.Note = mirror.StateNotConfigured, why
@@ -193,14 +193,7 @@ func (d *Deps) vectorInfo(root string, layout workspace.Layout, cfg workspace.Co
 }
 
 // isOpen reports whether the project's pools for backend are open.
-func (d *Deps) isOpen(root, backend string) bool {
-	for _, m := range d.Registry.Metrics(root) {
-		if m.Backend == backend {
-			return true
-		}
-	}
-	return false
-}
+func (d *Deps) isOpen(root, backend string) bool { return d.Projects.Open(root, backend) }
 
 // graphInfo says whether and how the project reaches Neo4j, without starting anything.
 func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Config) BackendInfo {
@@ -221,7 +214,7 @@ func poolStatus(d *Deps) server.ServerTool {
 			if a.Workspace != "" {
 				return nil, "", badArg("pass either workspace or all=true, not both")
 			}
-			for _, ws := range d.Registry.Workspaces() {
+			for _, ws := range d.Projects.Workspaces() {
 				res.Workspaces = append(res.Workspaces, d.workspacePools(ctx, ws))
 			}
 			return res, fmt.Sprintf("%d open project(s)", len(res.Workspaces)), nil

@@ -14,7 +14,6 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -460,9 +459,9 @@ func graphFailure(err error) string {
 	case errors.As(err, &ue):
 		return ue.msg
 	case errors.As(err, &ge):
-		return pooling.Sanitize(ge.Msg)
+		return workspace.Redact(ge.Msg)
 	}
-	return pooling.Sanitize(err.Error())
+	return workspace.Redact(err.Error())
 }
 
 func describeTaskGraph(r TaskGraphResult) string {

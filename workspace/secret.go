@@ -54,7 +54,7 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(redactedMark) }
 //
 // Secret values print as "****" on their own; Redact is for strings that
 // may embed one (a URL from a config file, a driver's error message).
-// pooling.Sanitize and Config.Redacted call it.
+// pool configs (PoolSettings.PoolConfig) and Config.Redacted call it.
 func Redact(s string) string {
 	s = rawUserinfo.ReplaceAllString(s, "${1}***@")
 	s = urlUserinfo.ReplaceAllString(s, "${1}***@")

@@ -16,7 +16,6 @@ import (
 	"github.com/amikos-tech/chroma-go/pkg/embeddings/ort"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -125,7 +124,7 @@ func newProvider(e workspace.Embeddings) *provider {
 	}
 	if err != nil {
 		return bad("embeddings.provider %s could not be set up (%s): check embeddings.base_url and embeddings.model",
-			name, pooling.Sanitize(err.Error()))
+			name, workspace.Redact(err.Error()))
 	}
 	return p
 }

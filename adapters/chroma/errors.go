@@ -11,6 +11,7 @@ import (
 	chhttp "github.com/amikos-tech/chroma-go/pkg/commons/http"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // Kind classifies an error for the client (same values as adapters/sqlite where they overlap).
@@ -91,7 +92,7 @@ func (s *Store) clean(msg string) string {
 	if tok := s.opts.Backends.ChromaToken.Reveal(); tok != "" {
 		msg = strings.ReplaceAll(msg, tok, "****")
 	}
-	msg = pooling.Sanitize(strings.TrimSpace(msg))
+	msg = workspace.Redact(strings.TrimSpace(msg))
 	if len(msg) > 400 {
 		msg = msg[:400] + "…"
 	}

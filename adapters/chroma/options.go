@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -165,7 +164,7 @@ func isAlnum(c byte) bool {
 func sanitizeURL(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
-		return pooling.Sanitize(raw)
+		return workspace.Redact(raw)
 	}
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""

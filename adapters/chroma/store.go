@@ -182,7 +182,7 @@ func (s *Store) newTransport() *http.Transport {
 }
 
 func (s *Store) poolConfig() pooling.Config {
-	cfg := pooling.ConfigFrom(s.opts.Settings)
+	cfg := s.opts.Settings.PoolConfig()
 	cfg.Name, cfg.Backend, cfg.Workspace = "chroma", "vector", s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.ResetOnReturn = false // slots hold no state to reset

@@ -12,6 +12,7 @@ import (
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // Kind classifies an error for the client.
@@ -151,7 +152,7 @@ func (s *Store) clean(msg string) string {
 	if raw := strings.TrimSpace(s.opts.Backends.Neo4jURI); raw != "" {
 		msg = strings.ReplaceAll(msg, raw, sanitizeURI(raw))
 	}
-	msg = pooling.Sanitize(strings.TrimSpace(msg))
+	msg = workspace.Redact(strings.TrimSpace(msg))
 	if len(msg) > 600 {
 		msg = msg[:600] + "…"
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -167,7 +166,7 @@ func Resolve(opts Options) (Mode, string) {
 func sanitizeURI(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
-		return pooling.Sanitize(raw)
+		return workspace.Redact(raw)
 	}
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""

@@ -248,7 +248,7 @@ func (s *Store) current() *handle {
 }
 
 func (s *Store) poolConfig() pooling.Config {
-	cfg := pooling.ConfigFrom(s.opts.Settings)
+	cfg := s.opts.Settings.PoolConfig()
 	cfg.Name, cfg.Backend, cfg.Workspace = "neo4j", "graph", s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.ResetOnReturn = false // slots hold no state to reset

@@ -283,11 +283,12 @@ func (s *Store) writerConfig() pooling.Config {
 		BreakerThreshold:    s.opts.Breaker,
 		BreakerCooldown:     s.opts.Cooldown,
 		Logger:              s.log,
+		Sanitize:            workspace.Redact,
 	}
 }
 
 func (s *Store) readersConfig() pooling.Config {
-	cfg := pooling.ConfigFrom(s.opts.Settings)
+	cfg := s.opts.Settings.PoolConfig()
 	cfg.Name, cfg.Backend, cfg.Workspace = "sqlite.readers", "operational", s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.Cooldown, s.log

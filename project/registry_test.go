@@ -1,9 +1,10 @@
-package pooling_test
+package project_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 )
 
 // testMember stands in for an adapter: it reports one pool and records Close.
@@ -48,8 +50,8 @@ type members struct {
 	calls atomic.Int32
 }
 
-func (ms *members) create(workspace, backend string) func(context.Context) (pooling.Member, error) {
-	return func(context.Context) (pooling.Member, error) {
+func (ms *members) create(workspace, backend string) func(context.Context) (project.Member, error) {
+	return func(context.Context) (project.Member, error) {
 		ms.calls.Add(1)
 		m := newMember(workspace, backend)
 		ms.mu.Lock()
@@ -68,12 +70,12 @@ func (ms *members) get(workspace, backend string) *testMember {
 	return ms.made[workspace+"|"+backend]
 }
 
-func newRegistry(t *testing.T, cfg pooling.RegistryConfig) *pooling.Registry {
+func newRegistry(t *testing.T, cfg project.RegistryConfig) *project.Registry {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = baseConfig().Logger
+		cfg.Logger = discard
 	}
-	r := pooling.NewRegistry(cfg)
+	r := project.NewRegistry(cfg)
 	t.Cleanup(func() {
 		if err := r.Close(context.Background()); err != nil {
 			t.Errorf("Registry.Close: %v", err)
@@ -83,9 +85,9 @@ func newRegistry(t *testing.T, cfg pooling.RegistryConfig) *pooling.Registry {
 }
 
 // use gets a member and releases it at once.
-func use(t *testing.T, r *pooling.Registry, ms *members, workspace, backend string) {
+func use(t *testing.T, r *project.Registry, ms *members, workspace, backend string) {
 	t.Helper()
-	_, release, err := r.Get(context.Background(), workspace, backend, ms.create(workspace, backend))
+	_, release, err := project.GetMember(context.Background(), r, workspace, backend, ms.create(workspace, backend))
 	if err != nil {
 		t.Fatalf("Get(%s, %s): %v", workspace, backend, err)
 	}
@@ -93,11 +95,11 @@ func use(t *testing.T, r *pooling.Registry, ms *members, workspace, backend stri
 }
 
 func TestRegistryCreatesOnceUnderConcurrentFirstCalls(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{})
+	r := newRegistry(t, project.RegistryConfig{})
 	var calls atomic.Int32
 	gate := make(chan struct{})
 	member := newMember("/ws", "operational")
-	create := func(context.Context) (pooling.Member, error) {
+	create := func(context.Context) (project.Member, error) {
 		calls.Add(1)
 		<-gate // hold the creation open while the others pile up
 		return member, nil
@@ -105,7 +107,7 @@ func TestRegistryCreatesOnceUnderConcurrentFirstCalls(t *testing.T) {
 
 	start := make(chan struct{})
 	var ready, done sync.WaitGroup
-	got := make([]pooling.Member, 100)
+	got := make([]project.Member, 100)
 	releases := make([]func(), 100)
 	errs := make([]error, 100)
 	for i := range 100 {
@@ -113,7 +115,7 @@ func TestRegistryCreatesOnceUnderConcurrentFirstCalls(t *testing.T) {
 		done.Go(func() {
 			ready.Done()
 			<-start
-			got[i], releases[i], errs[i] = r.Get(context.Background(), "/ws", "operational", create)
+			got[i], releases[i], errs[i] = project.GetMember(context.Background(), r, "/ws", "operational", create)
 		})
 	}
 	ready.Wait()
@@ -135,19 +137,19 @@ func TestRegistryCreatesOnceUnderConcurrentFirstCalls(t *testing.T) {
 }
 
 func TestRegistryRetriesFailedCreation(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{})
+	r := newRegistry(t, project.RegistryConfig{})
 	var calls atomic.Int32
-	create := func(context.Context) (pooling.Member, error) {
+	create := func(context.Context) (project.Member, error) {
 		if calls.Add(1) == 1 {
 			return nil, errors.New("chroma did not start")
 		}
 		return newMember("/ws", "vector"), nil
 	}
-	_, _, err := r.Get(context.Background(), "/ws", "vector", create)
+	_, _, err := project.GetMember(context.Background(), r, "/ws", "vector", create)
 	if err == nil || !strings.Contains(err.Error(), "chroma did not start") || !strings.Contains(err.Error(), "vector") {
 		t.Fatalf("got %v, want the creation error naming the backend", err)
 	}
-	m, release, err := r.Get(context.Background(), "/ws", "vector", create)
+	m, release, err := project.GetMember(context.Background(), r, "/ws", "vector", create)
 	if err != nil || m == nil {
 		t.Fatalf("second Get: %v", err)
 	}
@@ -158,10 +160,10 @@ func TestRegistryRetriesFailedCreation(t *testing.T) {
 }
 
 func TestRegistryWaitersRetryWhenTheCreatorGivesUp(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{})
+	r := newRegistry(t, project.RegistryConfig{})
 	var calls atomic.Int32
 	entered := make(chan struct{}, 2)
-	create := func(ctx context.Context) (pooling.Member, error) {
+	create := func(ctx context.Context) (project.Member, error) {
 		if calls.Add(1) == 1 {
 			entered <- struct{}{}
 			<-ctx.Done() // the first caller gives up half way
@@ -172,13 +174,13 @@ func TestRegistryWaitersRetryWhenTheCreatorGivesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() {
-		_, _, err := r.Get(ctx, "/ws", "graph", create)
+		_, _, err := project.GetMember(ctx, r, "/ws", "graph", create)
 		first <- err
 	}()
 	<-entered
 	second := make(chan error, 1)
 	go func() {
-		_, release, err := r.Get(context.Background(), "/ws", "graph", create)
+		_, release, err := project.GetMember(context.Background(), r, "/ws", "graph", create)
 		if err == nil {
 			release()
 		}
@@ -201,12 +203,12 @@ func TestRegistryWaitersRetryWhenTheCreatorGivesUp(t *testing.T) {
 }
 
 func TestRegistryGetHonoursContextWhileAnotherCreates(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{})
+	r := newRegistry(t, project.RegistryConfig{})
 	gate := make(chan struct{})
 	entered := make(chan struct{})
 	creator := make(chan error, 1)
 	go func() {
-		_, release, err := r.Get(context.Background(), "/ws", "graph", func(context.Context) (pooling.Member, error) {
+		_, release, err := project.GetMember(context.Background(), r, "/ws", "graph", func(context.Context) (project.Member, error) {
 			close(entered)
 			<-gate
 			return newMember("/ws", "graph"), nil
@@ -219,7 +221,7 @@ func TestRegistryGetHonoursContextWhileAnotherCreates(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, _, err := r.Get(ctx, "/ws", "graph", func(context.Context) (pooling.Member, error) {
+	_, _, err := project.GetMember(ctx, r, "/ws", "graph", func(context.Context) (project.Member, error) {
 		t.Error("a second creation started while the first was in flight")
 		return nil, errors.New("unexpected")
 	})
@@ -233,7 +235,7 @@ func TestRegistryGetHonoursContextWhileAnotherCreates(t *testing.T) {
 }
 
 func TestRegistryEvictsLeastRecentlyUsedWorkspace(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{MaxWorkspaces: 2})
+	r := newRegistry(t, project.RegistryConfig{MaxWorkspaces: 2})
 	ms := &members{}
 	use(t, r, ms, "/a", "operational")
 	use(t, r, ms, "/a", "vector")
@@ -253,7 +255,7 @@ func TestRegistryEvictsLeastRecentlyUsedWorkspace(t *testing.T) {
 }
 
 func TestRegistryEvictionClosesEveryMemberOfTheWorkspace(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{MaxWorkspaces: 1})
+	r := newRegistry(t, project.RegistryConfig{MaxWorkspaces: 1})
 	ms := &members{}
 	for _, backend := range []string{"operational", "vector", "graph"} {
 		use(t, r, ms, "/a", backend)
@@ -271,9 +273,9 @@ func TestRegistryEvictionClosesEveryMemberOfTheWorkspace(t *testing.T) {
 
 func TestRegistryDoesNotEvictLeasedWorkspace(t *testing.T) {
 	log, records := newCapture()
-	r := newRegistry(t, pooling.RegistryConfig{MaxWorkspaces: 1, Logger: log})
+	r := newRegistry(t, project.RegistryConfig{MaxWorkspaces: 1, Logger: log})
 	ms := &members{}
-	_, releaseA, err := r.Get(context.Background(), "/a", "operational", ms.create("/a", "operational"))
+	_, releaseA, err := project.GetMember(context.Background(), r, "/a", "operational", ms.create("/a", "operational"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,10 +298,10 @@ func TestRegistryDoesNotEvictLeasedWorkspace(t *testing.T) {
 }
 
 func TestRegistryJanitorClosesIdleWorkspaces(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{IdleTimeout: 20 * time.Millisecond})
+	r := newRegistry(t, project.RegistryConfig{IdleTimeout: 20 * time.Millisecond})
 	ms := &members{}
 	use(t, r, ms, "/idle", "operational")
-	_, release, err := r.Get(context.Background(), "/busy", "operational", ms.create("/busy", "operational"))
+	_, release, err := project.GetMember(context.Background(), r, "/busy", "operational", ms.create("/busy", "operational"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,12 +322,12 @@ func TestRegistryJanitorClosesIdleWorkspaces(t *testing.T) {
 }
 
 func TestRegistryCloseClosesEveryMemberAndRejectsGet(t *testing.T) {
-	r := pooling.NewRegistry(pooling.RegistryConfig{IdleTimeout: time.Hour, Logger: baseConfig().Logger})
+	r := project.NewRegistry(project.RegistryConfig{IdleTimeout: time.Hour, Logger: discard})
 	ms := &members{}
 	use(t, r, ms, "/a", "operational")
 	use(t, r, ms, "/a", "vector")
 	use(t, r, ms, "/b", "graph")
-	_, release, err := r.Get(context.Background(), "/b", "operational", ms.create("/b", "operational"))
+	_, release, err := project.GetMember(context.Background(), r, "/b", "operational", ms.create("/b", "operational"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestRegistryCloseClosesEveryMemberAndRejectsGet(t *testing.T) {
 			t.Fatalf("%s closed %d times, want once", key, m.closes.Load())
 		}
 	}
-	if _, _, err := r.Get(context.Background(), "/a", "operational", ms.create("/a", "operational")); !errors.Is(err, pooling.ErrClosed) {
+	if _, _, err := project.GetMember(context.Background(), r, "/a", "operational", ms.create("/a", "operational")); !errors.Is(err, pooling.ErrClosed) {
 		t.Fatalf("Get after Close got %v, want ErrClosed", err)
 	}
 	if err := r.Close(context.Background()); err != nil {
@@ -351,13 +353,13 @@ func TestRegistryCloseClosesEveryMemberAndRejectsGet(t *testing.T) {
 }
 
 func TestRegistryCloseClosesMemberCreatedDuringShutdown(t *testing.T) {
-	r := pooling.NewRegistry(pooling.RegistryConfig{Logger: baseConfig().Logger})
+	r := project.NewRegistry(project.RegistryConfig{Logger: discard})
 	gate := make(chan struct{})
 	entered := make(chan struct{})
 	late := newMember("/ws", "vector")
 	got := make(chan error, 1)
 	go func() {
-		_, _, err := r.Get(context.Background(), "/ws", "vector", func(context.Context) (pooling.Member, error) {
+		_, _, err := project.GetMember(context.Background(), r, "/ws", "vector", func(context.Context) (project.Member, error) {
 			close(entered)
 			<-gate
 			return late, nil
@@ -368,7 +370,7 @@ func TestRegistryCloseClosesMemberCreatedDuringShutdown(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- r.Close(context.Background()) }()
 	eventually(t, "Get is refused", func() bool {
-		_, _, err := r.Get(context.Background(), "/other", "vector", func(context.Context) (pooling.Member, error) {
+		_, _, err := project.GetMember(context.Background(), r, "/other", "vector", func(context.Context) (project.Member, error) {
 			return nil, errors.New("registry not closed yet")
 		})
 		return errors.Is(err, pooling.ErrClosed)
@@ -386,7 +388,7 @@ func TestRegistryCloseClosesMemberCreatedDuringShutdown(t *testing.T) {
 }
 
 func TestRegistryMetricsSortedAndFiltered(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{})
+	r := newRegistry(t, project.RegistryConfig{})
 	ms := &members{}
 	use(t, r, ms, "/b", "vector")
 	use(t, r, ms, "/a", "vector")
@@ -408,10 +410,15 @@ func TestRegistryMetricsSortedAndFiltered(t *testing.T) {
 }
 
 func TestRegistryHoldsRealPools(t *testing.T) {
-	r := newRegistry(t, pooling.RegistryConfig{})
-	b := &testBackend{}
-	m, release, err := r.Get(context.Background(), "/ws", "operational", func(context.Context) (pooling.Member, error) {
-		p, err := pooling.New(baseConfig(), b.hooks())
+	r := newRegistry(t, project.RegistryConfig{})
+	var open atomic.Int32
+	hooks := pooling.Hooks[int]{
+		Open:  func(context.Context) (int, error) { open.Add(1); return 1, nil },
+		Close: func(int) error { open.Add(-1); return nil },
+	}
+	m, release, err := project.GetMember(context.Background(), r, "/ws", "operational", func(context.Context) (project.Member, error) {
+		p, err := pooling.New(pooling.Config{Name: "test.pool", Backend: "operational", Workspace: "/ws", MaxConns: 2,
+			AcquireTimeout: 5 * time.Second, LIFO: true, Logger: discard}, hooks)
 		if err != nil {
 			return nil, err
 		}
@@ -420,7 +427,10 @@ func TestRegistryHoldsRealPools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := mustAcquire(t, m.(poolMember).Pool)
+	c, err := m.(poolMember).Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.Release()
 	release()
 	if got := r.Metrics("/ws"); len(got) != 1 || got[0].Idle != 1 || got[0].Name != "test.pool" {
@@ -429,12 +439,14 @@ func TestRegistryHoldsRealPools(t *testing.T) {
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if b.open() != 0 {
+	if open.Load() != 0 {
 		t.Fatal("Registry.Close left a pool's connection open")
 	}
 }
 
 // poolMember is the smallest Member: one pool.
-type poolMember struct{ *pooling.Pool[*testConn] }
+type poolMember struct{ *pooling.Pool[int] }
 
 func (m poolMember) PoolMetrics() []pooling.Metrics { return []pooling.Metrics{m.Metrics()} }
+
+var discard = slog.New(slog.DiscardHandler)
