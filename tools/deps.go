@@ -19,7 +19,7 @@ import (
 )
 
 // BackendOperational is the registry key of the SQLite task store.
-const BackendOperational = "operational"
+const BackendOperational = workspace.BackendOperational
 
 // Deps is what every handler needs: where projects are, how they are configured,
 // and the registry that owns their pools.
@@ -148,10 +148,10 @@ func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Stor
 }
 
 // BackendVector is the registry key of the Chroma vector store.
-const BackendVector = "vector"
+const BackendVector = workspace.BackendVector
 
 // BackendGraph is the registry key of the Neo4j graph store.
-const BackendGraph = "graph"
+const BackendGraph = workspace.BackendGraph
 
 // chromaOptions says how this project reaches Chroma, from the server's config
 // (addresses, commands and embeddings are never taken from a project's file).
