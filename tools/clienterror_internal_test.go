@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,5 +69,16 @@ func TestToolErrorKnowsNoAdapter(t *testing.T) {
 		if strings.Contains(path, "/adapters/") && !strings.HasSuffix(path, "/adapters/progress") {
 			t.Errorf("call.go imports %s", path)
 		}
+	}
+}
+
+// BenchmarkToolErrorOfAnAdapterError is the cost of rendering one adapter
+// error (a path made relative, credentials masked, length capped).
+func BenchmarkToolErrorOfAnAdapterError(b *testing.B) {
+	d := &Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := fmt.Errorf("task_update: %w", &sqlite.Error{Kind: sqlite.KindConflict, Field: "version",
+		Msg: "task t-1 was changed by another call (version 3, you sent 2); read it again with task_get and retry"})
+	for b.Loop() {
+		_ = toolErrorIn(d, "task_update", "/home/u/proj", err)
 	}
 }
