@@ -318,7 +318,7 @@ func checkProjectConfig(rep *Report, cfg workspace.Config, l workspace.Layout, g
 	pools := merged.DatabasePools
 	for i, p := range []workspace.PoolSettings{pools.Operational, pools.Vector, pools.Graph} {
 		if !p.IsEnabled() {
-			off = append(off, []string{"operational", "vector", "graph"}[i])
+			off = append(off, workspace.BackendNames()[i])
 		}
 	}
 	detail := path + " is valid"

@@ -396,12 +396,12 @@ func (s *workspaceSource) snapshot(ctx context.Context) Snapshot {
 		sqliteState, note = "off", "turned off by the project config"
 	}
 	ws.Pools = append(ws.Pools,
-		tools.PoolView{Name: "sqlite.writer", Backend: tools.BackendOperational, State: sqliteState, Max: 1, Note: note},
-		tools.PoolView{Name: "sqlite.readers", Backend: tools.BackendOperational, State: sqliteState, Max: pools.Operational.MaxConnections, Note: note})
+		tools.PoolView{Name: workspace.DatabaseSQLite + ".writer", Backend: workspace.BackendOperational, State: sqliteState, Max: 1, Note: note},
+		tools.PoolView{Name: workspace.DatabaseSQLite + ".readers", Backend: workspace.BackendOperational, State: sqliteState, Max: pools.Operational.MaxConnections, Note: note})
 	vmode, vreason := chroma.Resolve(chroma.Options{Workspace: s.root.Path, Layout: s.layout, Backends: s.cfg.Backends, Embeddings: s.cfg.Embeddings})
-	ws.Pools = append(ws.Pools, configuredPool("chroma", tools.BackendVector, string(vmode), vreason, pools.Vector))
+	ws.Pools = append(ws.Pools, configuredPool(workspace.DatabaseChroma, workspace.BackendVector, string(vmode), vreason, pools.Vector))
 	gmode, greason := neo4j.Resolve(neo4j.Options{Workspace: s.root.Path, Layout: s.layout, Backends: s.cfg.Backends})
-	ws.Pools = append(ws.Pools, configuredPool("neo4j", tools.BackendGraph, string(gmode), greason, pools.Graph))
+	ws.Pools = append(ws.Pools, configuredPool(workspace.DatabaseNeo4j, workspace.BackendGraph, string(gmode), greason, pools.Graph))
 	snap.Workspaces = []WorkspaceStatus{ws}
 	return snap
 }

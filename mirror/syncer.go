@@ -10,11 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
 )
 
 // States of a mirror, as pool_status shows them.
@@ -368,9 +367,9 @@ func (r *run) linger(ctx context.Context) bool {
 }
 
 // notConfigured reports whether err says the backend is not set up for the
-// project: retrying cannot help.
+// project: retrying cannot help. Every adapter says so with the same kind.
 func notConfigured(err error) bool {
-	return chroma.IsKind(err, chroma.KindNotConfigured) || neo4j.IsKind(err, neo4j.KindNotConfigured)
+	return clienterr.IsKind(err, clienterr.NotConfigured)
 }
 
 // park answers reconcile requests with why the mirror is skipped until Stop.

@@ -6,13 +6,14 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // Names of the mirrors: their cursors in the outbox and their names in
 // pool_status and task_reconcile.
 const (
-	Vector = "vector"
-	Graph  = "graph"
+	Vector = workspace.BackendVector
+	Graph  = workspace.BackendGraph
 )
 
 // Target is one mirror's backend. Every write is idempotent: delivering the

@@ -21,9 +21,9 @@ import (
 // Backend names: the keys of a project's backends in pool_status and
 // metrics, and their sections under database_pools in a config file.
 const (
-	BackendOperational = "operational" // the SQLite task store
-	BackendVector      = "vector"      // the Chroma vector store
-	BackendGraph       = "graph"       // the Neo4j graph store
+	BackendOperational = workspace.BackendOperational // the SQLite task store
+	BackendVector      = workspace.BackendVector      // the Chroma vector store
+	BackendGraph       = workspace.BackendGraph       // the Neo4j graph store
 )
 
 // errProjectClosing stops what a project started (its mirror syncer) from

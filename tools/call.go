@@ -24,10 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -40,7 +37,10 @@ const maxArgumentBytes = 32 << 20
 // files by their project-relative path, with no Go type names, source paths
 // or credentials. Any package may implement it; toolError finds it anywhere
 // in an error's chain and shows ClientMessage (made project-relative and
-// capped at maxClientMessage bytes).
+// capped at maxClientMessage bytes). The adapters' errors are all one type,
+// *clienterr.Error ("kind: msg"); workspace.UnsafeFileError and userError
+// are the others. The outermost one in the chain speaks, except that a
+// refusal of the project's files always speaks for itself.
 type clientError interface {
 	error
 	ClientMessage() string
@@ -209,29 +209,19 @@ func toolError(d *Deps, tool string, err error) *mcp.CallToolResult {
 // toolErrorIn is toolError for a call about the project at root ("" if not
 // known yet): paths inside it are shown relative to it.
 func toolErrorIn(d *Deps, tool, root string, err error) *mcp.CallToolResult {
+	var unsafe *workspace.UnsafeFileError
 	var ce clientError
-	var se *sqlite.Error
-	var ge *neo4j.Error
-	var vse *chroma.Error
 	var co *pooling.CircuitOpenError
 	switch {
+	case errors.As(err, &unsafe):
+		// A refusal of the project's own files is shown as itself, whatever
+		// layer wrapped it (an adapter's "could not open" is less precise).
+		return mcp.NewToolResultError(clientText(root, unsafe.ClientMessage()))
 	case errors.As(err, &ce):
+		if cause := errors.Unwrap(ce); cause != nil {
+			d.logger().Debug("client error", "tool", tool, "message", ce.ClientMessage(), "cause", cause)
+		}
 		return mcp.NewToolResultError(clientText(root, ce.ClientMessage()))
-	case errors.As(err, &se):
-		if se.Err != nil {
-			d.logger().Debug("store error", "tool", tool, "kind", string(se.Kind), "cause", se.Err)
-		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", se.Kind, se.Msg))
-	case errors.As(err, &vse):
-		if vse.Err != nil {
-			d.logger().Debug("vector store error", "tool", tool, "kind", string(vse.Kind), "cause", vse.Err)
-		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", vse.Kind, workspace.Redact(vse.Msg)))
-	case errors.As(err, &ge):
-		if ge.Err != nil {
-			d.logger().Debug("graph store error", "tool", tool, "kind", string(ge.Kind), "cause", ge.Err)
-		}
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", ge.Kind, workspace.Redact(ge.Msg)))
 	case errors.As(err, &co):
 		return mcp.NewToolResultError(workspace.Redact(co.Error()))
 	case errors.Is(err, pooling.ErrTimeout), errors.Is(err, pooling.ErrClosed):

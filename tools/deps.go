@@ -14,9 +14,9 @@ import (
 
 // Backend names, as pool_status and workspace_info show them.
 const (
-	BackendOperational = project.BackendOperational
-	BackendVector      = project.BackendVector
-	BackendGraph       = project.BackendGraph
+	BackendOperational = workspace.BackendOperational
+	BackendVector      = workspace.BackendVector
+	BackendGraph       = workspace.BackendGraph
 )
 
 // Deps is what every handler needs: where projects are, how they are

@@ -127,24 +127,24 @@ func (d *Deps) workspacePools(ctx context.Context, root string) WorkspacePools {
 		wp.Pools = append(wp.Pools, viewOf(m))
 	}
 	if !open[BackendOperational] {
-		wp.Pools = append(wp.Pools, PoolView{Name: "sqlite", Backend: BackendOperational, State: "not opened",
+		wp.Pools = append(wp.Pools, PoolView{Name: workspace.DatabaseSQLite, Backend: BackendOperational, State: "not opened",
 			Note: "opens on the first task call for this project"})
 	}
 	if !open[BackendVector] {
 		mode, reason := chroma.Resolve(d.chromaOptions(root, workspace.LayoutFor(root), d.Config, nil))
 		if mode == chroma.ModeNone {
-			wp.Pools = append(wp.Pools, PoolView{Name: "chroma", Backend: BackendVector, State: string(pooling.StateNotConfigured), Note: reason})
+			wp.Pools = append(wp.Pools, PoolView{Name: workspace.DatabaseChroma, Backend: BackendVector, State: string(pooling.StateNotConfigured), Note: reason})
 		} else {
-			wp.Pools = append(wp.Pools, PoolView{Name: "chroma", Backend: BackendVector, State: "not opened",
+			wp.Pools = append(wp.Pools, PoolView{Name: workspace.DatabaseChroma, Backend: BackendVector, State: "not opened",
 				Note: fmt.Sprintf("%s mode; opens on the first vector call (%s)", mode, reason)})
 		}
 	}
 	if !open[BackendGraph] {
 		mode, reason := neo4j.Resolve(d.neo4jOptions(root, workspace.LayoutFor(root), d.Config, nil))
 		if mode == neo4j.ModeNone {
-			wp.Pools = append(wp.Pools, PoolView{Name: "neo4j", Backend: BackendGraph, State: string(pooling.StateNotConfigured), Note: reason})
+			wp.Pools = append(wp.Pools, PoolView{Name: workspace.DatabaseNeo4j, Backend: BackendGraph, State: string(pooling.StateNotConfigured), Note: reason})
 		} else {
-			wp.Pools = append(wp.Pools, PoolView{Name: "neo4j", Backend: BackendGraph, State: "not opened",
+			wp.Pools = append(wp.Pools, PoolView{Name: workspace.DatabaseNeo4j, Backend: BackendGraph, State: "not opened",
 				Note: fmt.Sprintf("%s mode; opens on the first graph call (%s)", mode, reason)})
 		}
 	}
@@ -179,7 +179,7 @@ func (d *Deps) mirrorStatus(ctx context.Context, root string) []mirror.Status {
 // vectorInfo says whether and how the project reaches Chroma, without starting anything.
 func (d *Deps) vectorInfo(root string, layout workspace.Layout, cfg workspace.Config) BackendInfo {
 	mode, reason := chroma.Resolve(d.chromaOptions(root, layout, cfg, nil))
-	bi := BackendInfo{Backend: BackendVector, Database: "chroma", Configured: mode != chroma.ModeNone,
+	bi := BackendInfo{Backend: BackendVector, Database: workspace.DatabaseChroma, Configured: mode != chroma.ModeNone,
 		Enabled: cfg.DatabasePools.Vector.IsEnabled(), Mode: string(mode), Detail: reason}
 	bi.Open = d.isOpen(root, BackendVector)
 	emb := d.Config.Embeddings.Provider
@@ -198,7 +198,7 @@ func (d *Deps) isOpen(root, backend string) bool { return d.Projects.Open(root, 
 // graphInfo says whether and how the project reaches Neo4j, without starting anything.
 func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Config) BackendInfo {
 	mode, reason := neo4j.Resolve(d.neo4jOptions(root, layout, cfg, nil))
-	bi := BackendInfo{Backend: BackendGraph, Database: "neo4j", Configured: mode != neo4j.ModeNone,
+	bi := BackendInfo{Backend: BackendGraph, Database: workspace.DatabaseNeo4j, Configured: mode != neo4j.ModeNone,
 		Enabled: cfg.DatabasePools.Graph.IsEnabled(), Mode: string(mode), Detail: reason}
 	bi.Open = d.isOpen(root, BackendGraph)
 	return bi
@@ -278,7 +278,7 @@ func workspaceInfo(d *Deps) server.ServerTool {
 		open := d.isOpen(root.Path, BackendOperational)
 		op := cfg.DatabasePools.Operational
 		res.Backends = []BackendInfo{
-			{Backend: BackendOperational, Database: "sqlite", Configured: true, Enabled: op.IsEnabled(), Open: open, Mode: "embedded",
+			{Backend: BackendOperational, Database: workspace.DatabaseSQLite, Configured: true, Enabled: op.IsEnabled(), Open: open, Mode: "embedded",
 				Detail: "SQLite file " + res.Paths.TasksDB + " (one writer, up to " + fmt.Sprint(op.MaxConnections) + " readers)"},
 			d.vectorInfo(root.Path, layout, cfg),
 			d.graphInfo(root.Path, layout, cfg),

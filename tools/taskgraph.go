@@ -35,8 +35,8 @@ import (
 // Sources of a task_graph answer.
 const (
 	sourceAuto   = "auto"
-	sourceNeo4j  = "neo4j"
-	sourceSQLite = "sqlite"
+	sourceNeo4j  = workspace.DatabaseNeo4j
+	sourceSQLite = workspace.DatabaseSQLite
 )
 
 type taskGraphArgs struct {

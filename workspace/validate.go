@@ -268,7 +268,7 @@ func (c Config) violations() []Violation {
 	for _, p := range []struct {
 		name string
 		s    PoolSettings
-	}{{"operational", c.DatabasePools.Operational}, {"vector", c.DatabasePools.Vector}, {"graph", c.DatabasePools.Graph}} {
+	}{{BackendOperational, c.DatabasePools.Operational}, {BackendVector, c.DatabasePools.Vector}, {BackendGraph, c.DatabasePools.Graph}} {
 		pre := "database_pools." + p.name + "."
 		s := p.s
 		r.limit(pre+"min_connections", s.MinConnections, ceiling)

@@ -10,41 +10,29 @@ import (
 
 	chhttp "github.com/amikos-tech/chroma-go/pkg/commons/http"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
-// Kind classifies an error for the client (same values as adapters/sqlite where they overlap).
-type Kind string
+// Kind classifies an error for the client (the kinds are shared by every adapter).
+type Kind = clienterr.Kind
 
+// The kinds the vector store answers with (the shared ones, named for this store).
 const (
-	KindInvalid       Kind = "invalid_argument"   // bad input: fix the argument
-	KindNotFound      Kind = "not_found"          // unknown collection or id
-	KindDimension     Kind = "dimension_mismatch" // vector size differs from the collection's
-	KindEmbedding     Kind = "embedding_error"    // provider missing, unreachable or mismatched
-	KindUnavailable   Kind = "unavailable"        // server down, breaker open, pool timeout
-	KindNotConfigured Kind = "not_configured"     // no chroma found and no CHROMA_URL
+	KindInvalid       = clienterr.InvalidArgument   // bad input: fix the argument
+	KindNotFound      = clienterr.NotFound          // unknown collection or id
+	KindDimension     = clienterr.DimensionMismatch // vector size differs from the collection's
+	KindEmbedding     = clienterr.EmbeddingError    // provider missing, unreachable or mismatched
+	KindUnavailable   = clienterr.Unavailable       // server down, breaker open, pool timeout
+	KindNotConfigured = clienterr.NotConfigured     // no chroma found and no CHROMA_URL
 )
 
 // Error is an error the client can act on; Msg says what and how to fix it, never a credential.
-type Error struct {
-	Kind  Kind
-	Msg   string
-	Field string // the argument at fault, if any ("documents[3].embedding", "where.$and[1].year")
-	Err   error  // the cause, for logs (never shown raw to a client)
-	// RetryAfter is set on KindUnavailable errors from an open circuit breaker:
-	// how long calls keep failing fast.
-	RetryAfter time.Duration
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
+type Error = clienterr.Error
 
 // IsKind reports whether err is an *Error of kind k.
-func IsKind(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
-}
+func IsKind(err error, k Kind) bool { return clienterr.IsKind(err, k) }
 
 func invalid(field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Field: field, Msg: fmt.Sprintf(format, args...)}

@@ -71,7 +71,7 @@ func (o Options) tenant() string {
 	return DefaultTenant
 }
 
-func (o Options) dataDir() string { return filepath.Join(o.Layout.Databases, "chroma") }
+func (o Options) dataDir() string { return filepath.Join(o.Layout.Databases, workspace.DatabaseChroma) }
 
 func (o Options) cooldown() time.Duration {
 	return time.Duration(o.Cooldown * float64(time.Second))

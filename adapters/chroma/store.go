@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 const (
@@ -183,7 +184,7 @@ func (s *Store) newTransport() *http.Transport {
 
 func (s *Store) poolConfig() pooling.Config {
 	cfg := s.opts.Settings.PoolConfig()
-	cfg.Name, cfg.Backend, cfg.Workspace = "chroma", "vector", s.opts.Workspace
+	cfg.Name, cfg.Backend, cfg.Workspace = workspace.DatabaseChroma, workspace.BackendVector, s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.ResetOnReturn = false // slots hold no state to reset
 	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.cooldown(), s.log

@@ -11,25 +11,27 @@ import (
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
-// Kind classifies an error for the client.
-type Kind string
+// Kind classifies an error for the client (the kinds are shared by every adapter).
+type Kind = clienterr.Kind
 
+// The kinds the graph store answers with (the shared ones, named for this store).
 const (
-	KindInvalid       Kind = "invalid_argument"
-	KindNotFound      Kind = "not_found"
-	KindNotReadOnly   Kind = "not_read_only" // graph_query refused: the plan is not read-only, or it reaches outside the database
-	KindForbidden     Kind = "forbidden"     // raw Cypher on a shared server not dedicated to this project
-	KindUnavailable   Kind = "unavailable"
-	KindNotConfigured Kind = "not_configured"
-	KindQuery         Kind = "query_error"      // the caller's statement: syntax, semantics, types, constraints, memory (message sanitized)
-	KindTimeout       Kind = "timed_out"        // the statement or the call ran past a time limit (the message names which)
-	KindTooLarge      Kind = "result_too_large" // one row alone is larger than the byte cap
-	KindBusy          Kind = "busy"             // another raw Cypher call of this project is still reading its result
-	KindCancelled     Kind = "cancelled"        // the client cancelled the call
+	KindInvalid       = clienterr.InvalidArgument
+	KindNotFound      = clienterr.NotFound
+	KindNotReadOnly   = clienterr.NotReadOnly // graph_query refused: the plan is not read-only, or it reaches outside the database
+	KindForbidden     = clienterr.Forbidden   // raw Cypher on a shared server not dedicated to this project
+	KindUnavailable   = clienterr.Unavailable
+	KindNotConfigured = clienterr.NotConfigured
+	KindQuery         = clienterr.QueryError     // the caller's statement: syntax, semantics, types, constraints, memory (message sanitized)
+	KindTimeout       = clienterr.TimedOut       // the statement or the call ran past a time limit (the message names which)
+	KindTooLarge      = clienterr.ResultTooLarge // one row alone is larger than the byte cap
+	KindBusy          = clienterr.Busy           // another raw Cypher call of this project is still reading its result
+	KindCancelled     = clienterr.Cancelled      // the client cancelled the call
 )
 
 // callersFault reports whether err is an *Error about the caller's request
@@ -42,24 +44,10 @@ func callersFault(err error) bool {
 
 // Error is an error the client can act on; Msg says what and how to fix it,
 // never a credential.
-type Error struct {
-	Kind  Kind
-	Msg   string
-	Field string // the argument at fault, if any ("label", "properties.owner", "types[1]")
-	Err   error  // the cause, for logs (never shown raw to a client)
-	// RetryAfter is set on KindUnavailable errors from an open circuit breaker:
-	// how long calls keep failing fast.
-	RetryAfter time.Duration
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
+type Error = clienterr.Error
 
 // IsKind reports whether err is an *Error of kind k.
-func IsKind(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
-}
+func IsKind(err error, k Kind) bool { return clienterr.IsKind(err, k) }
 
 func invalid(field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Field: field, Msg: fmt.Sprintf(format, args...)}

@@ -53,7 +53,7 @@ func (o Options) root() string {
 	return o.Workspace
 }
 
-func (o Options) dataDir() string { return filepath.Join(o.Layout.Databases, "neo4j") }
+func (o Options) dataDir() string { return filepath.Join(o.Layout.Databases, workspace.DatabaseNeo4j) }
 
 func (o Options) logFile() string { return filepath.Join(o.Layout.Logs, "neo4j.log") }
 

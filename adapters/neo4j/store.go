@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 const (
@@ -249,7 +250,7 @@ func (s *Store) current() *handle {
 
 func (s *Store) poolConfig() pooling.Config {
 	cfg := s.opts.Settings.PoolConfig()
-	cfg.Name, cfg.Backend, cfg.Workspace = "neo4j", "graph", s.opts.Workspace
+	cfg.Name, cfg.Backend, cfg.Workspace = workspace.DatabaseNeo4j, workspace.BackendGraph, s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.ResetOnReturn = false // slots hold no state to reset
 	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.Cooldown, s.log

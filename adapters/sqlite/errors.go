@@ -11,37 +11,28 @@ import (
 
 	msqlite "modernc.org/sqlite"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 )
 
 // Kind classifies a store error so the tools layer can answer the client well.
-type Kind string
+type Kind = clienterr.Kind
 
+// The kinds the task store answers with (the shared ones, named for this store).
 const (
-	KindInvalid    Kind = "invalid_argument" // bad input: fix the argument
-	KindNotFound   Kind = "not_found"
-	KindConflict   Kind = "version_conflict" // optimistic lock: re-read and retry
-	KindTransition Kind = "invalid_transition"
-	KindCycle      Kind = "dependency_cycle"
-	KindBusy       Kind = "unavailable" // pool timeout / closed / breaker
+	KindInvalid    = clienterr.InvalidArgument // bad input: fix the argument
+	KindNotFound   = clienterr.NotFound
+	KindConflict   = clienterr.VersionConflict // optimistic lock: re-read and retry
+	KindTransition = clienterr.InvalidTransition
+	KindCycle      = clienterr.DependencyCycle
+	KindBusy       = clienterr.Unavailable // pool timeout / closed / breaker: the client sees "unavailable"
 )
 
 // Error is a store error the client can act on. Msg says what was wrong and how to fix it.
-type Error struct {
-	Kind  Kind
-	Msg   string
-	Field string // argument at fault, if any
-	Err   error  // cause, for logs (never shown raw to a client)
-}
-
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
+type Error = clienterr.Error
 
 // IsKind reports whether err is a *Error of kind k.
-func IsKind(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
-}
+func IsKind(err error, k Kind) bool { return clienterr.IsKind(err, k) }
 
 func invalid(field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Field: field, Msg: fmt.Sprintf(format, args...)}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -202,17 +203,19 @@ func TestADatabaseSwappedForALinkDuringTheOpenIsRefusedAfterIt(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	swapped := false
+	// The writer and the readers open concurrently: swap once, and in one
+	// step (a link renamed over the file), so no open ever finds the name
+	// missing — that would be an ordinary open failure, not the swap.
+	var swap sync.Once
 	sqlite.SetHookAfterCheck(func() {
-		if !swapped {
-			swapped = true
-			if err := os.Rename(path, path+".moved"); err != nil {
+		swap.Do(func() {
+			if err := os.Symlink(other, path+".link"); err != nil {
 				t.Error(err)
 			}
-			if err := os.Symlink(other, path); err != nil {
+			if err := os.Rename(path+".link", path); err != nil {
 				t.Error(err)
 			}
-		}
+		})
 	})
 	defer sqlite.SetHookAfterCheck(nil)
 	_, err := sqlite.Open(context.Background(), options(path))

@@ -268,8 +268,8 @@ func (s *Store) acquireTimeout() time.Duration {
 func (s *Store) writerConfig() pooling.Config {
 	st := s.opts.Settings
 	return pooling.Config{
-		Name:                "sqlite.writer",
-		Backend:             "operational",
+		Name:                workspace.DatabaseSQLite + ".writer",
+		Backend:             workspace.BackendOperational,
 		Workspace:           s.opts.Workspace,
 		MinConns:            1,
 		MaxConns:            1,
@@ -289,7 +289,7 @@ func (s *Store) writerConfig() pooling.Config {
 
 func (s *Store) readersConfig() pooling.Config {
 	cfg := s.opts.Settings.PoolConfig()
-	cfg.Name, cfg.Backend, cfg.Workspace = "sqlite.readers", "operational", s.opts.Workspace
+	cfg.Name, cfg.Backend, cfg.Workspace = workspace.DatabaseSQLite+".readers", workspace.BackendOperational, s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.Cooldown, s.log
 	return cfg
