@@ -39,6 +39,16 @@ func startProcs(t *testing.T, project string, n int, o procOpts) []*proc {
 	return ps
 }
 
+// warm opens the project's task store in every process (the first call of a
+// process opens it: pools, schema check, mirror syncer), so that the burst's
+// latencies are the claims', not a process's start-up.
+func warm(t *testing.T, ctx context.Context, ps []*proc, project string) {
+	t.Helper()
+	for _, p := range ps {
+		p.ok(ctx, "task_list", map[string]any{"workspace": project, "limit": 1}, nil)
+	}
+}
+
 // mpCall is proc.call for goroutines: a transport error is returned, not fatal.
 func mpCall(ctx context.Context, p *proc, name string, args map[string]any) (*mcp.CallToolResult, error) {
 	req := mcp.CallToolRequest{}
@@ -278,6 +288,7 @@ func TestMultiprocessSQLiteClaimsAreExactlyOnce(t *testing.T) {
 	ps := startProcs(t, project, mpProcs, procOpts{fast: true})
 	ctx := ctxT(t)
 	seedTasks(t, ctx, ps[0], project, mpTasks)
+	warm(t, ctx, ps, project)
 
 	b := claimAll(ctx, ps, project, func(int) bool { return false })
 	b.report(t, fmt.Sprintf("%d processes × %d agents", mpProcs, mpAgents))
@@ -298,6 +309,7 @@ func TestMultiprocessSQLiteClaimsSurviveAProcessKilledMidBurst(t *testing.T) {
 	ps := startProcs(t, project, mpProcs, procOpts{fast: true})
 	ctx := ctxT(t)
 	seedTasks(t, ctx, ps[0], project, mpTasks)
+	warm(t, ctx, ps, project)
 
 	// The victim is the process with the most acknowledged claims when a
 	// quarter of the tasks are acknowledged, so that it dies with claims of
@@ -380,6 +392,7 @@ func TestMultiprocessSQLiteMixedWritesKeepVersionsConsistent(t *testing.T) {
 	ctx := ctxT(t)
 	const seeded = 200
 	seedTasks(t, ctx, ps[0], project, seeded)
+	warm(t, ctx, ps, project)
 
 	var (
 		mu      sync.Mutex
@@ -503,6 +516,7 @@ func TestMultiprocessSQLiteClaimsWaitOutAnOutsideWriter(t *testing.T) {
 	ps := startProcs(t, project, 2, procOpts{fast: true, globalConfig: `{"server": {"sqlite_busy_timeout": 1}}`})
 	ctx := ctxT(t)
 	seedTasks(t, ctx, ps[0], project, 40)
+	warm(t, ctx, ps, project)
 
 	db, err := sql.Open("sqlite", "file:"+tasksDB(project)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
