@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -203,4 +204,70 @@ func TestStoresOnOneFileClaimEveryTaskExactlyOnce(t *testing.T) {
 	t.Logf("%d stores × %d agents, %d claims in %v (%.0f claims/s): p50 %v, p99 %v, max %v", stores, agents, len(lat),
 		elapsed.Round(time.Millisecond), float64(len(lat))/elapsed.Seconds(),
 		lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+}
+
+// The mirror lease across processes: of four stores racing for it, exactly
+// one holds it at a time; the others cannot move the cursor; once released
+// it goes to exactly one of the rest.
+func TestMirrorLeaseHasOneHolderAcrossStoresOnOneFile(t *testing.T) {
+	const stores = 4
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	var ss []*sqlite.Store
+	for range stores {
+		ss = append(ss, openWith(t, path, 0, 0))
+	}
+	ctx := context.Background()
+	race := func(skip map[int]bool) []int {
+		var (
+			mu     sync.Mutex
+			wg     sync.WaitGroup
+			holder []int
+		)
+		for i, s := range ss {
+			if skip[i] {
+				continue
+			}
+			for range 4 { // each process asks several times at once
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got, err := s.AcquireLease(ctx, "vector", fmt.Sprintf("owner-%d", i), time.Minute, nil)
+					if err != nil {
+						t.Errorf("AcquireLease: %v", err)
+						return
+					}
+					if got {
+						mu.Lock()
+						if !slices.Contains(holder, i) {
+							holder = append(holder, i)
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		return holder
+	}
+	first := race(nil)
+	if len(first) != 1 {
+		t.Fatalf("lease holders after the race: %v, want exactly one", first)
+	}
+	h := first[0]
+	for i, s := range ss {
+		err := s.AdvanceCursorLeased(ctx, "vector", fmt.Sprintf("owner-%d", i), time.Minute, 1)
+		if (i == h) != (err == nil) {
+			t.Errorf("store %d (holder %d) advancing the cursor: %v", i, h, err)
+		}
+		if i != h && !errors.Is(err, sqlite.ErrLeaseLost) {
+			t.Errorf("store %d, not the holder, advancing the cursor: %v, want ErrLeaseLost", i, err)
+		}
+	}
+	if err := ss[h].ReleaseLease(ctx, "vector", fmt.Sprintf("owner-%d", h)); err != nil {
+		t.Fatal(err)
+	}
+	second := race(map[int]bool{h: true})
+	if len(second) != 1 || second[0] == h {
+		t.Fatalf("lease holders after the release by %d: %v, want exactly one other", h, second)
+	}
 }
