@@ -271,3 +271,43 @@ func TestMirrorLeaseHasOneHolderAcrossStoresOnOneFile(t *testing.T) {
 		t.Fatalf("lease holders after the release by %d: %v, want exactly one other", h, second)
 	}
 }
+
+// Four processes opening a new project's database at the same moment: every
+// open succeeds (one creates the schema, the others find it) and each can write.
+func TestStoresOpeningOneNewFileAtOnceAllSucceed(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "tasks.db")
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+			ss   []*sqlite.Store
+		)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := sqlite.Open(context.Background(), options(path))
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				ss = append(ss, s)
+			}()
+		}
+		wg.Wait()
+		for _, s := range ss {
+			if _, err := s.Create(context.Background(), sqlite.NewTask{Title: "after open"}); err != nil {
+				errs = append(errs, err)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			t.Fatalf("round %d: %d of 4 opens or first writes failed, first: %v", round, len(errs), errs[0])
+		}
+	}
+}
