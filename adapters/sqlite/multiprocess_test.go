@@ -311,3 +311,45 @@ func TestStoresOpeningOneNewFileAtOnceAllSucceed(t *testing.T) {
 		}
 	}
 }
+
+// One process closing its store (idle eviction, exit) while another's reader
+// holds an old snapshot: the closing checkpoint must not keep the write lock
+// for its whole busy_timeout, so a write of a third process meanwhile goes
+// through.
+func TestAWriteGoesThroughWhileAnotherStoreClosesBehindAnOldReader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	closing := openWith(t, path, 0, 0) // busy_timeout 5 s
+	writer := openWith(t, path, 200*time.Millisecond, 0)
+	mustCreate(t, closing, sqlite.NewTask{Title: "before the reader"})
+
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rc, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var n int
+	if _, err := rc.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.QueryRowContext(ctx, "SELECT count(*) FROM tasks").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = rc.ExecContext(ctx, "ROLLBACK") }()
+	mustCreate(t, writer, sqlite.NewTask{Title: "after the reader"}) // the reader's snapshot is now old
+
+	closed := make(chan error, 1)
+	go func() { closed <- closing.Close(ctx) }()
+	time.Sleep(50 * time.Millisecond) // let the closing checkpoint take the write lock
+	if _, err := writer.Create(ctx, sqlite.NewTask{Title: "while the other closes"}); err != nil {
+		t.Fatalf("a write while another store closed: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
