@@ -429,8 +429,11 @@ func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (er
 	}
 	for attempt := 0; ; attempt++ {
 		err = c.inTx(ctx, begin, func() error { return fn(c) })
-		if !IsBusy(err) || ctx.Err() != nil {
+		if !IsBusy(err) {
 			return err
+		}
+		if ctx.Err() != nil {
+			return errors.Join(ctx.Err(), err) // answered as a cancelled or timed-out call
 		}
 		pause := busyPause(attempt)
 		waited := time.Since(start)
