@@ -34,6 +34,7 @@ func (s *Store) Claim(ctx context.Context, agent, role string, labels []string) 
 	}
 	var out *Task
 	err = s.writeChange(ctx, func(c *conn) error {
+		out = nil // a retried attempt starts afresh (see run)
 		var id string
 		err := c.queryRow(ctx, `SELECT t.id FROM tasks t
 			WHERE t.status = 'pending'
@@ -101,6 +102,7 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 		unblocked = []string{}
 	)
 	err := s.writeChange(ctx, func(c *conn) error {
+		unblocked = unblocked[:0] // a retried attempt starts afresh (see run)
 		var status string
 		err := c.queryRow(ctx, `SELECT status FROM tasks WHERE id = ?`, id).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {

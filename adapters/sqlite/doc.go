@@ -8,7 +8,13 @@
 // pooled twice. The writer stays open while the store is open so that the WAL
 // is never checkpointed away between calls.
 //
-// It must never write to stdout, never retry around SQLITE_BUSY (the single
-// writer makes it impossible inside one process), and never leave a change
-// half-written: every multi-statement change is one transaction.
+// Several server processes may open one project's file, each with its own
+// writer: their writes meet in SQLite's file locks. Every write is BEGIN
+// IMMEDIATE under busy_timeout; a transaction that still finds the file
+// locked changed nothing and is run again within pool_timeout (see run), so
+// SQLITE_BUSY never reaches a caller: it becomes a sentence naming the cause.
+//
+// It must never write to stdout, never show SQLite's own error text to a
+// client, and never leave a change half-written: every multi-statement change
+// is one transaction.
 package sqlite

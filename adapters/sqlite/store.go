@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +26,9 @@ const (
 	defaultBusyTimeout    = 5 * time.Second
 	defaultAcquireTimeout = 30 * time.Second
 	defaultMaxMetadata    = 64 << 10
+	// closeBusyTimeout bounds how long Close's checkpoint waits for other
+	// processes (see checkpoint).
+	closeBusyTimeout = 100 * time.Millisecond
 )
 
 // Options configure a Store.
@@ -355,8 +360,19 @@ func (s *Store) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c := pc.Value()
+	// A TRUNCATE checkpoint holds the write lock while it waits, in the busy
+	// handler, for other processes' readers to move on: with the full
+	// busy_timeout it could keep every other process on this project from
+	// writing for that long. The connection is closed next, so it may keep a
+	// short one: when others are busy the checkpoint gives up and SQLite
+	// checkpoints later, on their commits or at the last close.
+	if _, err := c.exec(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", closeBusyTimeout.Milliseconds())); err != nil {
+		s.done(pc, err)
+		return err
+	}
 	var busy, logFrames, checkpointed int
-	err = pc.Value().queryRow(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
+	err = c.queryRow(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
 	s.done(pc, err)
 	if err == nil && busy != 0 {
 		err = fmt.Errorf("checkpoint could not finish (%d of %d frames)", checkpointed, logFrames)
@@ -391,7 +407,17 @@ func (s *Store) read(ctx context.Context, fn func(c *conn) error) error {
 	return s.run(ctx, false, fn)
 }
 
+// run runs fn in one transaction on a writer or a reader. Inside one process
+// writers queue in Go, but the writers of other processes on the same file
+// (a second server, the migrate command, a backup) meet ours only in SQLite's
+// file locks. SQLite waits busy_timeout for them; a transaction that still
+// finds the file locked (SQLITE_BUSY, or SQLITE_LOCKED) was rolled back and
+// changed nothing, so it is run again after a short, growing pause, until
+// pool_timeout from the start of the call has passed: then the caller gets a
+// sentence naming the cause (lockedError), never SQLite's own text. fn must
+// therefore set, not accumulate, what it reports to its caller.
 func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (err error) {
+	start := time.Now()
 	c, done, err := s.acquire(ctx, write)
 	if err != nil {
 		return err
@@ -402,7 +428,50 @@ func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (er
 	if write {
 		begin = "BEGIN IMMEDIATE"
 	}
-	return c.inTx(ctx, begin, func() error { return fn(c) })
+	for attempt := 0; ; attempt++ {
+		err = c.inTx(ctx, begin, func() error { return fn(c) })
+		if !IsBusy(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return errors.Join(ctx.Err(), err) // answered as a cancelled or timed-out call
+		}
+		pause := busyPause(attempt)
+		waited := time.Since(start)
+		if waited+pause >= s.acquireTimeout() {
+			return s.lockedError(err, waited, attempt+1)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= pause {
+			return s.lockedError(err, waited, attempt+1)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// busyPause is the pause before the next attempt of a transaction that found
+// the file locked by another process: growing from 1 ms to 64 ms, with
+// jitter so that processes retrying together do not stay in step. SQLite's
+// busy handler has already waited busy_timeout inside the attempt, so this
+// pause only spaces the attempts.
+func busyPause(attempt int) time.Duration {
+	d := time.Millisecond << min(attempt, 6)
+	return d/2 + rand.N(d/2+1)
+}
+
+// lockedError is the answer when the file stayed locked by another process
+// for the whole of pool_timeout.
+func (s *Store) lockedError(cause error, waited time.Duration, attempts int) error {
+	return &Error{Kind: KindBusy, Err: fmt.Errorf("%d attempts over %s: %w", attempts, waited.Round(time.Millisecond), cause),
+		Msg: fmt.Sprintf("the project's database (.task_orchestrator/databases/tasks.db) stayed locked by another process "+
+			"for %d s, so nothing was changed; retry, and if it keeps happening look for a program holding the file open "+
+			"(another server on this project, a backup, a migrate run), or raise database_pools.operational.pool_timeout",
+			max(1, int(math.Round(waited.Seconds()))))}
 }
 
 // acquire checks a connection out of the writer or the readers pool; done
