@@ -18,8 +18,8 @@ import (
 type supervisor struct {
 	spec    Spec
 	onReady func(pid, port int) // after every successful (re)start: publish it (nil: nothing)
-	log  *slog.Logger
-	hc   *http.Client // for Health: no keep-alives, so no idle connections outlive a check
+	log     *slog.Logger
+	hc      *http.Client // for Health: no keep-alives, so no idle connections outlive a check
 
 	stopCtx  context.Context // ends when Stop is called: supervision and a restart in progress give up
 	stopSup  context.CancelFunc
@@ -50,7 +50,7 @@ func startSupervisor(ctx context.Context, spec Spec, onReady func(pid, port int)
 	s := &supervisor{
 		spec:    spec,
 		onReady: onReady,
-		log:  spec.Logger,
+		log:     spec.Logger,
 		hc: &http.Client{
 			Transport: &http.Transport{
 				Proxy:             nil, // loopback only
@@ -401,4 +401,3 @@ func (s *supervisor) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
-
