@@ -62,12 +62,26 @@ type Server struct {
 	log  *slog.Logger
 	acq  chan struct{} // capacity 1: one acquire at a time; Stop holds it to end
 
+	// life ends at Stop. A takeover runs under it, not under the context of
+	// the call that noticed the loss: a call's pool_timeout may be shorter
+	// than a JVM's start, and a start cut short would be retried forever.
+	life context.Context
+	end  context.CancelFunc
+	bg   sync.WaitGroup // the takeover goroutine
+
 	// mu guards the fields below; never held across a wait, a start or a signal.
-	mu      sync.Mutex
-	own     *supervisor // owner: the server we started
-	lock    *os.File    // owner in shared mode: the flocked lock file
-	peer    *peer       // attached: the server another process started
-	stopped bool
+	mu       sync.Mutex
+	own      *supervisor // owner: the server we started
+	lock     *os.File    // owner in shared mode: the flocked lock file
+	peer     *peer       // attached: the server another process started
+	stopped  bool
+	takeover *attempt // the takeover in progress, nil when none
+}
+
+// attempt is one takeover; err is set before done is closed.
+type attempt struct {
+	done chan struct{}
+	err  error
 }
 
 // peer is a server another process owns, verified from its discovery file.
@@ -118,7 +132,9 @@ func Start(ctx context.Context, spec Spec) (*Server, error) {
 		}
 	}
 	s := &Server{spec: spec, log: spec.Logger, acq: make(chan struct{}, 1)}
+	s.life, s.end = context.WithCancel(context.Background())
 	if err := s.acquire(ctx); err != nil {
+		s.end()
 		return nil, err
 	}
 	return s, nil
@@ -180,8 +196,48 @@ func (s *Server) Ready(ctx context.Context) error {
 		if p != nil && p.alive() {
 			return nil
 		}
-		if err := s.acquire(ctx); err != nil {
+		if err := s.takeOver(ctx); err != nil {
 			return err
+		}
+	}
+}
+
+// takeOver runs the acquire path again after the attached server vanished, in
+// the background under s.life (one attempt for all callers), and waits for it
+// up to ctx.
+func (s *Server) takeOver(ctx context.Context) error {
+	s.mu.Lock()
+	a := s.takeover
+	if a == nil {
+		a = &attempt{done: make(chan struct{})}
+		s.takeover = a
+		s.log.Info("managed server: the server of another process is gone; starting it here or using the one another process starts",
+			"server", s.spec.Name, "project", s.spec.Project)
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			err := s.acquire(s.life)
+			s.mu.Lock()
+			a.err = err
+			s.takeover = nil
+			s.mu.Unlock()
+			close(a.done)
+		}()
+	}
+	s.mu.Unlock()
+	begin := time.Now()
+	tick := time.NewTicker(reportEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.done:
+			return a.err
+		case <-tick.C:
+			progress.Report(ctx, fmt.Sprintf("waiting for %s to be started again (%.1fs)", s.spec.Name, time.Since(begin).Seconds()), 0, 0)
+		case <-ctx.Done():
+			return &failure{kind: ErrBusy, cause: ctx.Err(), msg: fmt.Sprintf(
+				"%s is being started again (the server process that ran it has exited) and was not ready after %s; retry in a moment",
+				s.spec.Name, time.Since(begin).Round(time.Millisecond))}
 		}
 	}
 }
@@ -194,6 +250,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
+	s.end()             // a takeover in progress gives up ...
+	s.bg.Wait()         // ... and is gone
 	s.acq <- struct{}{} // an acquire in progress ends (bounded by its caller's context) and sees stopped
 	defer func() { <-s.acq }()
 	s.mu.Lock()
@@ -321,8 +379,8 @@ func (s *Server) acquireShared(ctx context.Context) error {
 		case <-deadline.C:
 			t.Stop()
 			return &failure{kind: ErrBusy, msg: fmt.Sprintf(
-				"%s: another server process of this project holds %s and has not announced a running server within %s; retry, "+
-					"and if it persists check that process's log", s.spec.Name, sh.LockFile, s.spec.StartTimeout)}
+				"%s: another server process of this project holds the lock of its server and has not announced a running server "+
+					"within %s; retry, and if it persists check that process's log", s.spec.Name, s.spec.StartTimeout)}
 		case <-ctx.Done():
 			t.Stop()
 			return &failure{kind: ErrBusy, cause: ctx.Err(), msg: fmt.Sprintf(

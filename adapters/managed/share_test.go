@@ -305,3 +305,37 @@ func TestAProcessAlreadyOnTheDataFolderIsWaitedForNotSignalled(t *testing.T) {
 	}
 	answers(t, s.BaseURL())
 }
+
+func TestACallShorterThanTheTakeoverFailsClearlyAndTheTakeoverGoesOn(t *testing.T) {
+	spec, _ := newShared(t)
+	spec.Args = func(port int) []string {
+		return []string{"-port", strconv.Itoa(port), "-data", spec.Share.DataDir, "-slow-start", "1500ms"}
+	}
+	a, err := managed.Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, spec)
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err = b.Ready(short)
+	cancel()
+	if !errors.Is(err, managed.ErrBusy) {
+		t.Fatalf("Ready with a context shorter than the restart = %v, want ErrBusy", err)
+	}
+	mustContain(t, err.Error(), "fake is being started again", "retry in a moment")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Ready(ctx); err != nil {
+		t.Fatalf("Ready after the short call: %v", err)
+	}
+	if !b.Owned() {
+		t.Fatal("the takeover that the short call began did not make the second user the owner")
+	}
+	answers(t, b.BaseURL())
+	if pids := serversOn(spec.Share.DataDir); len(pids) != 1 {
+		t.Fatalf("processes on the data folder: %v, want one", pids)
+	}
+}
