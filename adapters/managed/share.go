@@ -207,6 +207,10 @@ func (s *Server) Ready(ctx context.Context) error {
 // up to ctx.
 func (s *Server) takeOver(ctx context.Context) error {
 	s.mu.Lock()
+	if s.stopped { // Stop sets it before waiting for bg: no Add after that Wait
+		s.mu.Unlock()
+		return fmt.Errorf("%s: %w", s.spec.Name, ErrStopped)
+	}
 	a := s.takeover
 	if a == nil {
 		a = &attempt{done: make(chan struct{})}
