@@ -339,3 +339,31 @@ func TestACallShorterThanTheTakeoverFailsClearlyAndTheTakeoverGoesOn(t *testing.
 		t.Fatalf("processes on the data folder: %v, want one", pids)
 	}
 }
+
+func TestWhenTheServerCrashesItsOwnerRestartsItAndTheOthersFollow(t *testing.T) {
+	spec, root := newShared(t)
+	marker := filepath.Join(root, "crashed-once")
+	spec.Args = func(port int) []string {
+		return []string{"-port", strconv.Itoa(port), "-data", spec.Share.DataDir, "-exit-after", "400ms", "-once", marker}
+	}
+	a := start(t, spec)
+	b := start(t, spec)
+	first := a.PID()
+	if b.Owned() || b.PID() != first {
+		t.Fatalf("the second uses pid %d (owned %v), want the first's %d", b.PID(), b.Owned(), first)
+	}
+	eventually(t, "the server to crash", func() bool { return !alive(first) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Ready(ctx); err != nil {
+		t.Fatalf("the owner's Ready after the crash: %v", err)
+	}
+	eventually(t, "the second to follow the restarted server", func() bool {
+		return b.Ready(ctx) == nil && b.PID() == a.PID()
+	})
+	if b.Owned() || a.PID() == first || b.BaseURL() != a.BaseURL() {
+		t.Fatalf("after the crash: owner pid %d at %s; second pid %d at %s (owned %v); first pid was %d",
+			a.PID(), a.BaseURL(), b.PID(), b.BaseURL(), b.Owned(), first)
+	}
+	answers(t, b.BaseURL())
+}
