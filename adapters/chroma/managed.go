@@ -25,7 +25,8 @@ func (s *Store) logFile() string { return filepath.Join(s.opts.Layout.Logs, "chr
 
 // startManaged starts the project's own Chroma server: data under
 // .task_orchestrator/databases/chroma, bound to 127.0.0.1 on a free port,
-// supervised by adapters/managed (restarted if it dies, never outliving us).
+// supervised by adapters/managed (restarted if it dies, never outliving us);
+// or, when another server process of the project already runs it, uses that one.
 func (s *Store) startManaged(ctx context.Context) error {
 	cmd, _, err := s.opts.command()
 	if err != nil {
@@ -55,6 +56,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 		StopTimeout:  stopTimeout,
 		Logger:       s.log,
 		Project:      s.opts.root(),
+		Share:        s.sharing(dataDir),
 	})
 	if err == nil && srv == nil {
 		err = fmt.Errorf("managed.Start returned no server")
@@ -69,7 +71,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 	}
 	s.server = srv
 	progress.Report(ctx, "the project's Chroma server is ready", 1, 1)
-	s.log.Info("chroma: started the project's server", "url", srv.BaseURL(), "pid", srv.PID(), "data", dataDir)
+	s.log.Info("chroma: the project's server is ready", "url", srv.BaseURL(), "pid", srv.PID(), "owned", srv.Owned(), "data", dataDir)
 	return nil
 }
 
@@ -108,6 +110,22 @@ func (s *Store) prepareDirs(dataDir string) error {
 		return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
 	}
 	return nil
+}
+
+// sharing makes the project's Chroma one for every server process of the
+// project: .task_orchestrator/databases/chroma.lock is held by the process
+// that started it, chroma.server.json announces it to the others.
+func (s *Store) sharing(dataDir string) *managed.Sharing {
+	l := s.opts.Layout
+	return &managed.Sharing{
+		LockFile:      filepath.Join(l.Databases, "chroma.lock"),
+		DiscoveryFile: filepath.Join(l.Databases, "chroma.server.json"),
+		DataDir:       dataDir,
+		Replace: func(path string, data []byte, perm fs.FileMode) error {
+			return workspace.ReplaceProjectFile(l, path, data, perm)
+		},
+		Remove: func(path string) error { return workspace.RemoveProjectFile(l, path) },
+	}
 }
 
 // openProjectFile opens a file of the project without following links (the managed server's log).

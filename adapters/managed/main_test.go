@@ -25,6 +25,7 @@ const (
 	helperEnv    = "MANAGED_TEST_ORPHAN_HELPER" // set: this binary is the orphan test's helper
 	helperBinEnv = "MANAGED_TEST_FAKESERVER"
 	helperLogEnv = "MANAGED_TEST_LOGFILE"
+	helperRoot   = "MANAGED_TEST_SHARE_ROOT" // set: the helper shares its server in this project
 )
 
 func TestMain(m *testing.M) {
@@ -55,6 +56,9 @@ func TestMain(m *testing.M) {
 // SIGKILLed by TestChildDiesWhenItsParentIsKilled.
 func orphanHelper() {
 	spec := fakeSpec(os.Getenv(helperBinEnv), os.Getenv(helperLogEnv))
+	if root := os.Getenv(helperRoot); root != "" {
+		spec = sharedSpec(os.Getenv(helperBinEnv), root)
+	}
 	s, err := managed.Start(context.Background(), spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

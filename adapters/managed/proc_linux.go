@@ -3,6 +3,11 @@
 package managed
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -39,6 +44,102 @@ func waitExited(pid int) bool {
 			continue
 		default:
 			return false
+		}
+	}
+}
+
+// sharingSupported: /proc tells a pid's start time and command line, and
+// Pdeathsig ties a server to its owner, so servers can be shared across
+// processes (see share.go).
+const sharingSupported = true
+
+// procInfo is what /proc says of a live process.
+type procInfo struct {
+	start   uint64 // field 22 of /proc/PID/stat: clock ticks after boot
+	zombie  bool
+	cmdline []string
+}
+
+// readProc reads /proc/PID/stat and /proc/PID/cmdline.
+func readProc(pid int) (procInfo, error) {
+	var info procInfo
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return info, err
+	}
+	// "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so split after the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return info, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	fields := strings.Fields(string(stat[i+1:])) // fields[0] is field 3 (state)
+	if len(fields) < 20 {
+		return info, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	info.zombie = fields[0] == "Z" || fields[0] == "X"
+	if info.start, err = strconv.ParseUint(fields[19], 10, 64); err != nil {
+		return info, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
+	}
+	cmd, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return info, err
+	}
+	info.cmdline = strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")
+	return info, nil
+}
+
+// bootID changes at every boot: a discovery file written before a reboot
+// names pids and start times of another boot.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// fileOwner is the uid that owns fi.
+func fileOwner(fi os.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, false
+	}
+	return int(st.Uid), true
+}
+
+// processesOn lists the live processes (not zombies, not us) whose command
+// line names dir.
+func processesOn(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		info, err := readProc(pid)
+		if err != nil || info.zombie || !namesDir(info.cmdline, dir) {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// tryLock takes an exclusive flock on f without waiting; false when another
+// open file (another process) holds it.
+func tryLock(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch err {
+		case nil:
+			return true, nil
+		case syscall.EINTR:
+			continue
+		case syscall.EWOULDBLOCK:
+			return false, nil
+		default:
+			return false, err
 		}
 	}
 }

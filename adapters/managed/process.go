@@ -36,7 +36,7 @@ type process struct {
 }
 
 // spawn starts the child on port, its output appended to the log file.
-func (s *Server) spawn(port, attempt int) (*process, error) {
+func (s *supervisor) spawn(port, attempt int) (*process, error) {
 	logf, err := s.spec.OpenFile(s.spec.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: open its log file: %w", s.spec.Name, err)

@@ -13,11 +13,13 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 )
 
-// Server is one running, supervised child process.
-type Server struct {
-	spec Spec
-	log  *slog.Logger
-	hc   *http.Client // for Health: no keep-alives, so no idle connections outlive a check
+// supervisor is one running, supervised child process: the server this
+// process owns.
+type supervisor struct {
+	spec    Spec
+	onReady func(pid, port int) // after every successful (re)start: publish it (nil: nothing)
+	log     *slog.Logger
+	hc      *http.Client // for Health: no keep-alives, so no idle connections outlive a check
 
 	stopCtx  context.Context // ends when Stop is called: supervision and a restart in progress give up
 	stopSup  context.CancelFunc
@@ -37,20 +39,18 @@ type Server struct {
 	changed  chan struct{} // closed and replaced whenever a field above changes
 }
 
-// Start picks a free 127.0.0.1 port, starts the process so that it cannot outlive
-// this one, waits for Health (reporting progress through adapters/progress), and
-// supervises it: a crash is logged and the process restarted (same port when free).
+// startSupervisor picks a free 127.0.0.1 port, starts the process so that it
+// cannot outlive this one, waits for Health (reporting progress through
+// adapters/progress), and supervises it: a crash is logged and the process
+// restarted (same port when free). spec has its defaults already.
 //
 // A failed start leaves no process behind; its error matches ErrExited (the
 // message quotes the end of the log), ErrStartTimeout, or ctx's error.
-func Start(ctx context.Context, spec Spec) (*Server, error) {
-	spec, err := spec.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		spec: spec,
-		log:  spec.Logger,
+func startSupervisor(ctx context.Context, spec Spec, onReady func(pid, port int)) (*supervisor, error) {
+	s := &supervisor{
+		spec:    spec,
+		onReady: onReady,
+		log:     spec.Logger,
 		hc: &http.Client{
 			Transport: &http.Transport{
 				Proxy:             nil, // loopback only
@@ -75,7 +75,7 @@ func Start(ctx context.Context, spec Spec) (*Server, error) {
 
 // BaseURL is http://127.0.0.1:PORT of the current process. It changes when a
 // restart had to move to another port, so call it for every use.
-func (s *Server) BaseURL() string {
+func (s *supervisor) BaseURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur == nil {
@@ -85,7 +85,7 @@ func (s *Server) BaseURL() string {
 }
 
 // PID of the current process (0 when none).
-func (s *Server) PID() int {
+func (s *supervisor) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur == nil || s.cur.hasExited() {
@@ -102,7 +102,7 @@ func (s *Server) PID() int {
 // the process is dead and the supervisor is only waiting out its restart
 // backoff, Ready has it restart now: someone is waiting. When that restart
 // fails, Ready returns its error rather than waiting for the next one.
-func (s *Server) Ready(ctx context.Context) error {
+func (s *supervisor) Ready(ctx context.Context) error {
 	begin := time.Now()
 	var tick *time.Ticker
 	s.mu.Lock()
@@ -153,7 +153,7 @@ func (s *Server) Ready(ctx context.Context) error {
 //
 // A SIGKILL (StopTimeout passed, or ctx ended first) is reported as an error
 // matching ErrKilled: the server may not have flushed its data.
-func (s *Server) Stop(ctx context.Context) error {
+func (s *supervisor) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.stopped {
 		s.stopped = true
@@ -176,7 +176,7 @@ func (s *Server) Stop(ctx context.Context) error {
 
 // terminate sends SIGTERM to p's group, waits up to StopTimeout or ctx, then
 // SIGKILLs it; it returns once p has been reaped.
-func (s *Server) terminate(ctx context.Context, p *process) error {
+func (s *supervisor) terminate(ctx context.Context, p *process) error {
 	begin := time.Now()
 	if err := p.signal(sigTerm); err != nil {
 		s.log.Warn("managed server: SIGTERM failed; will SIGKILL", "server", s.spec.Name, "pid", p.pid, "err", err)
@@ -209,7 +209,7 @@ func (s *Server) terminate(ctx context.Context, p *process) error {
 }
 
 // supervise restarts p's successors when they exit, until Stop.
-func (s *Server) supervise(p *process) {
+func (s *supervisor) supervise(p *process) {
 	defer close(s.done)
 	delay := firstRestart
 	attempt := 1
@@ -249,7 +249,7 @@ func (s *Server) supervise(p *process) {
 }
 
 // sleep waits d, or less when Ready kicks; it reports false when Stop was called.
-func (s *Server) sleep(d time.Duration) bool {
+func (s *supervisor) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -264,7 +264,7 @@ func (s *Server) sleep(d time.Duration) bool {
 // launch starts a process, on prefer when that port is free, and waits for it
 // to answer Health. On failure the process has been stopped, except when Stop
 // cut the start short: then it is left as s.cur for Stop to end.
-func (s *Server) launch(ctx context.Context, attempt, prefer int) (p *process, err error) {
+func (s *supervisor) launch(ctx context.Context, attempt, prefer int) (p *process, err error) {
 	s.mu.Lock()
 	s.starting = true
 	select { // a kick is a request for this start: drop it
@@ -311,6 +311,9 @@ func (s *Server) launch(ctx context.Context, attempt, prefer int) (p *process, e
 		if err == nil {
 			s.log.Info("managed server ready", "server", s.spec.Name, "project", s.spec.Project, "pid", p.pid,
 				"url", p.baseURL, "attempt", attempt, "took", time.Since(begin).Round(time.Millisecond))
+			if s.onReady != nil {
+				s.onReady(p.pid, p.port)
+			}
 			return p, nil
 		}
 		if errors.Is(err, ErrExited) && try < portTries && !portFree(port) {
@@ -331,7 +334,7 @@ func (s *Server) launch(ctx context.Context, attempt, prefer int) (p *process, e
 
 // waitHealthy polls Health with a growing pause until it answers, the process
 // exits, ctx ends or StartTimeout passes, reporting progress every reportEvery.
-func (s *Server) waitHealthy(ctx context.Context, p *process, begin time.Time) error {
+func (s *supervisor) waitHealthy(ctx context.Context, p *process, begin time.Time) error {
 	name, timeout := s.spec.Name, s.spec.StartTimeout
 	deadline := time.NewTimer(timeout - time.Since(begin))
 	defer deadline.Stop()
@@ -394,31 +397,7 @@ func (s *Server) waitHealthy(ctx context.Context, p *process, begin time.Time) e
 	}
 }
 
-func (s *Server) broadcastLocked() {
+func (s *supervisor) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
-}
-
-// Settle waits until the server is Ready and check passes. A server that just
-// died still looks ready until its supervisor notices the exit, so a failing
-// check is retried (every 100 ms, Ready first each time, which restarts a dead
-// server) for up to settle before its error is returned.
-func (s *Server) Settle(ctx context.Context, settle time.Duration, check func(context.Context) error) error {
-	deadline := time.Now().Add(settle)
-	for {
-		if err := s.Ready(ctx); err != nil {
-			return err
-		}
-		err := check(ctx)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-	}
 }

@@ -45,6 +45,9 @@ type Spec struct {
 	Logger      *slog.Logger
 	// Project names the project in progress messages and logs ("" = Dir).
 	Project string
+	// Share, when set, makes the server one per project for every server
+	// process of the project (see Sharing); nil: a server of this process's own.
+	Share *Sharing
 }
 
 var (

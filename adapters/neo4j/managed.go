@@ -44,7 +44,8 @@ func (s *Store) passwordFile() string { return filepath.Join(s.opts.dataDir(), p
 // startManaged starts the project's own Neo4j: data under
 // .task_orchestrator/databases/neo4j, bound to 127.0.0.1 on a free port, the
 // user neo4j with a password generated for the project, supervised by
-// adapters/managed (restarted if it dies, never outliving us).
+// adapters/managed (restarted if it dies, never outliving us); or, when
+// another server process of the project already runs it, uses that one.
 func (s *Store) startManaged(ctx context.Context) error {
 	argv, err := s.opts.command()
 	if err != nil {
@@ -87,6 +88,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 		StopTimeout:  stopTimeout,
 		Logger:       s.log,
 		Project:      s.opts.root(),
+		Share:        s.sharing(dataDir, pw),
 	})
 	if err == nil && srv == nil {
 		err = errors.New("managed.Start returned no server")
@@ -101,7 +103,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 	}
 	s.server = srv
 	progress.Report(ctx, "the project's Neo4j server is ready", 1, 1)
-	s.log.Info("neo4j: started the project's server", "uri", s.boltURI(), "pid", srv.PID(), "data", dataDir)
+	s.log.Info("neo4j: the project's server is ready", "uri", s.boltURI(), "pid", srv.PID(), "owned", srv.Owned(), "data", dataDir)
 	return nil
 }
 
@@ -213,6 +215,23 @@ func (s *Store) prepareDirs(dataDir string) error {
 		return &Error{Kind: KindUnavailable, Err: err, Msg: workspace.UnsafeFileMessage(err)}
 	}
 	return nil
+}
+
+// sharing makes the project's Neo4j one for every server process of the
+// project: .task_orchestrator/databases/neo4j.lock is held by the process
+// that started it, neo4j.server.json announces it (with the password) to the others.
+func (s *Store) sharing(dataDir, password string) *managed.Sharing {
+	l := s.opts.Layout
+	return &managed.Sharing{
+		LockFile:      filepath.Join(l.Databases, "neo4j.lock"),
+		DiscoveryFile: filepath.Join(l.Databases, "neo4j.server.json"),
+		DataDir:       dataDir,
+		Secret:        password,
+		Replace: func(path string, data []byte, perm fs.FileMode) error {
+			return workspace.ReplaceProjectFile(l, path, data, perm)
+		},
+		Remove: func(path string) error { return workspace.RemoveProjectFile(l, path) },
+	}
 }
 
 // openProjectFile opens a file of the project without following links (the managed server's log).

@@ -29,6 +29,7 @@ func main() {
 	printEnv := flag.Bool("print-env", false, "print the environment to stdout")
 	helperPIDFile := flag.String("helper-pidfile", "", "start a helper child process in our group and write its pid here")
 	helper := flag.Bool("helper", false, "be the helper: sleep")
+	_ = flag.String("data", "", "the data folder (only named on the command line, as a real server's)")
 	flag.Parse()
 
 	if *helper {
