@@ -12,8 +12,8 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 // States of a mirror, as pool_status shows them.
