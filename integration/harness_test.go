@@ -99,6 +99,87 @@ func start(t testing.TB, o procOpts) *proc {
 	if overHTTP {
 		return startOverHTTP(t, o)
 	}
+	pd := prepare(t, o)
+	if err := pd.launch(); err != nil {
+		t.Fatal(err)
+	}
+	return pd.p
+}
+
+// startTogether starts n servers with the same options at the same moment:
+// each is prepared on the test goroutine, then all are launched at once
+// behind one barrier, and their errors are reported when all have returned
+// (launch calls no method of t, so it may run off the test goroutine). Over
+// HTTP (IT_TRANSPORT=http) they start one after another: that harness waits
+// for each server's health check on the test goroutine.
+func startTogether(t testing.TB, n int, o procOpts) []*proc {
+	t.Helper()
+	ps := make([]*proc, n)
+	if overHTTP {
+		for i := range ps {
+			ps[i] = start(t, o)
+		}
+		return ps
+	}
+	pds := make([]*pending, n)
+	for i := range pds {
+		pds[i] = prepare(t, o)
+	}
+	errs := make([]error, n)
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, pd := range pds {
+		wg.Go(func() {
+			<-gate
+			errs[i] = pd.launch()
+		})
+	}
+	close(gate)
+	wg.Wait()
+	first, last := pds[0].started, pds[0].started
+	for i, pd := range pds {
+		if errs[i] != nil {
+			t.Errorf("server %d of %d: %v", i, n, errs[i])
+			continue
+		}
+		first, last = minTime(first, pd.started), maxTime(last, pd.started)
+		ps[i] = pd.p
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("started %d server processes together: their starts spread over %v", n, last.Sub(first).Round(time.Microsecond))
+	return ps
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// pending is a stdio server that prepare has set up and launch has not yet
+// started: its command and its client are built.
+type pending struct {
+	p       *proc
+	c       *client.Client
+	init    mcp.InitializeRequest
+	started time.Time // set by launch once the process runs
+}
+
+// prepare does on the test goroutine all of start that may fail the test
+// (its config home, its global config) and builds the command and the
+// client; it starts nothing.
+func prepare(t testing.TB, o procOpts) *pending {
+	t.Helper()
 	p := &proc{t: t, stderr: &lockedBuffer{}}
 	xdg := t.TempDir()
 	if o.globalConfig != "" {
@@ -116,15 +197,12 @@ func start(t testing.TB, o procOpts) *proc {
 	if !o.fast {
 		args = append([]string{"--validate-output"}, args...)
 	}
+	p.cmd = exec.Command(binPath, args...)
+	p.cmd.Env = env
+	p.cmd.Dir = o.dir
+	p.cmd.Stderr = p.stderr
 	tr := transport.NewStdioWithOptions(binPath, env, args, transport.WithCommandFunc(
-		func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
-			cmd := exec.Command(command, args...)
-			cmd.Env = env
-			cmd.Dir = o.dir
-			cmd.Stderr = p.stderr
-			p.cmd = cmd
-			return cmd, nil
-		}))
+		func(context.Context, string, []string, []string) (*exec.Cmd, error) { return p.cmd, nil }))
 	var opts []client.ClientOption
 	if o.protocol != "" {
 		opts = append(opts, client.WithProtocolVersion(o.protocol))
@@ -132,28 +210,33 @@ func start(t testing.TB, o procOpts) *proc {
 	if o.roots != nil {
 		opts = append(opts, client.WithRootsHandler(rootsHandler{o.roots}))
 	}
-	c := client.NewClient(tr, opts...)
-	// The transport keeps Start's context for the requests the server sends us
-	// (roots/list), so it must outlive this function.
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("starting the server: %v", err)
-	}
-	p.c = c
-	t.Cleanup(func() { p.close() })
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = o.protocol
-	init.Params.ClientInfo = mcp.Implementation{Name: "integration-test", Version: "1"}
+	pd := &pending{p: p, c: client.NewClient(tr, opts...)}
+	pd.init.Params.ProtocolVersion = o.protocol
+	pd.init.Params.ClientInfo = mcp.Implementation{Name: "integration-test", Version: "1"}
 	if o.roots != nil {
-		init.Params.Capabilities.Roots = &struct {
+		pd.init.Params.Capabilities.Roots = &struct {
 			ListChanged bool `json:"listChanged,omitempty"`
 		}{}
 	}
+	t.Cleanup(func() { p.close() })
+	return pd
+}
+
+// launch starts the prepared server process and initializes its client.
+func (pd *pending) launch() error {
+	// The transport keeps Start's context for the requests the server sends us
+	// (roots/list), so it must outlive this function.
+	if err := pd.c.Start(context.Background()); err != nil {
+		return fmt.Errorf("starting the server: %w", err)
+	}
+	pd.started = time.Now()
+	pd.p.c = pd.c
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("initialize: %v\nstderr:\n%s", err, p.stderr.String())
+	if _, err := pd.c.Initialize(ctx, pd.init); err != nil {
+		return fmt.Errorf("initialize: %w\nstderr:\n%s", err, pd.p.stderr.String())
 	}
-	return p
+	return nil
 }
 
 // close ends the session by closing stdin and waits for the server to exit.

@@ -24,12 +24,13 @@ import (
 // managed Chroma and one managed Neo4j: two database servers on one data
 // folder is how data gets corrupted.
 //
-// Four server processes (the real binary, stdio) are started on one project
-// whose .task_orchestrator carries planted discovery files (one names the pid
-// of a `sleep` and a foreign port, one is a link), and then all of them call
-// vector_upsert and graph_merge_node at once. A sampler reads /proc every
-// 50 ms. In the middle of the burst the process that owns the managed servers
-// is SIGKILLed; the others keep calling.
+// Four server processes (the real binary, stdio) are started at the same
+// moment (behind one barrier) on one project whose .task_orchestrator
+// carries planted discovery files (one names the pid of a `sleep` and a
+// foreign port, one is a link), and then all of them call vector_upsert and
+// graph_merge_node at once. A sampler reads /proc every 50 ms. In the middle
+// of the burst the process that owns the managed servers is SIGKILLed; the
+// others keep calling.
 func TestManagedServersAreSharedByFourProcessesAndTakenOverWhenTheOwnerIsKilled(t *testing.T) {
 	const (
 		procs         = 4
@@ -121,10 +122,7 @@ func TestManagedServersAreSharedByFourProcessesAndTakenOverWhenTheOwnerIsKilled(
 	stopSampler := sync.OnceFunc(func() { close(sampleStop); <-sampleDone })
 	t.Cleanup(stopSampler)
 
-	ps := make([]*proc, procs)
-	for i := range ps {
-		ps[i] = start(t, procOpts{dir: project, env: env, globalConfig: globalCfg})
-	}
+	ps := startTogether(t, procs, procOpts{dir: project, env: env, globalConfig: globalCfg})
 
 	// The burst: per process one vector and one graph worker, released at once.
 	type result struct {

@@ -36,7 +36,7 @@ const (
 // concurrent use.
 //
 // Requests go through one keep-alive http.Transport (the TCP connections) and
-// a pool of request slots (pooling.Pool[*slot]) that bounds how many requests
+// a pool of request slots (managed.Slots) that bounds how many requests
 // are in flight, pings the server (heartbeat) and trips a circuit breaker
 // when it stops answering. A slot holds no connection of its own, only the
 // chroma-go client of the current server address, so nothing is pooled twice.
@@ -52,7 +52,7 @@ type Store struct {
 
 	transport *http.Transport
 	hc        *http.Client
-	pool      *pooling.Pool[*slot]
+	pool      *pooling.Pool[*client] // a slot: the client of the address it was opened on
 
 	// fresh, when set (the benchmarks' baseline), replaces the pool: every
 	// call builds its own transport and client and drops them afterwards.
@@ -87,10 +87,6 @@ type coll struct {
 	dims      int    // 0: not known yet
 	space     string
 }
-
-// slot is what the pool hands out: the right to have one request in flight,
-// and the client to send it with.
-type slot struct{ c *client }
 
 var errStaleClient = errors.New("the Chroma server moved to a new address")
 
@@ -133,7 +129,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	pool, err := pooling.New(s.poolConfig(), s.hooks())
+	pool, err := pooling.New(s.poolConfig(), s.slots().Hooks())
 	if err != nil {
 		s.stopManaged(context.WithoutCancel(ctx))
 		s.transport.CloseIdleConnections()
@@ -191,54 +187,17 @@ func (s *Store) poolConfig() pooling.Config {
 	return cfg
 }
 
-// hooks: opening a slot proves the server alive (heartbeat), so a server that
-// is down trips the breaker; pre-ping is the heartbeat too. Slots hold no
-// resource, so closing one does nothing.
-func (s *Store) hooks() pooling.Hooks[*slot] {
-	return pooling.Hooks[*slot]{
-		Open: func(ctx context.Context) (*slot, error) {
-			if s.server != nil {
-				return s.openManaged(ctx)
-			}
-			c, err := s.client()
-			if err != nil {
-				return nil, err
-			}
-			if err := s.heartbeat(ctx, c); err != nil {
-				return nil, err
-			}
-			return &slot{c: c}, nil
-		},
-		Close: func(*slot) error { return nil },
-		Ping: func(ctx context.Context, sl *slot) error {
-			if sl.c.base != s.baseURL() {
-				return errStaleClient
-			}
-			return s.heartbeat(ctx, sl.c)
-		},
+// slots: opening a slot proves the server alive (heartbeat), so a server
+// that is down trips the breaker; pre-ping is the heartbeat too, and a slot
+// of an old address (a managed server restarted on a new port) is replaced.
+func (s *Store) slots() managed.Slots[*client] {
+	return managed.Slots[*client]{
+		Server:   s.server,
+		Current:  s.client,
+		Check:    s.heartbeat,
+		Stale:    func(c *client) bool { return c.base != s.baseURL() },
+		ErrStale: errStaleClient,
 	}
-}
-
-// managedSettle is how long opening a slot keeps retrying the heartbeat of a
-// managed server that just died: its supervisor needs a moment to notice the
-// exit, after which Ready restarts it and waits.
-const managedSettle = 5 * time.Second
-
-// openManaged opens a slot on the project's own server: Ready restarts a
-// crashed server (and waits for it) rather than failing the call.
-func (s *Store) openManaged(ctx context.Context) (*slot, error) {
-	var c *client
-	err := s.server.Settle(ctx, managedSettle, func(ctx context.Context) error {
-		var err error
-		if c, err = s.client(); err != nil {
-			return err
-		}
-		return s.heartbeat(ctx, c)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &slot{c: c}, nil
 }
 
 func (s *Store) heartbeat(ctx context.Context, c *client) error {
@@ -318,7 +277,7 @@ func (s *Store) with(ctx context.Context, fn func(c *client) error) error {
 	if err != nil {
 		return s.poolError(err)
 	}
-	c := pc.Value().c
+	c := pc.Value()
 	err = s.ensureDatabase(ctx, c)
 	if err == nil {
 		err = fn(c)

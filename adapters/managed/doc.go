@@ -15,6 +15,11 @@
 // the server waits until no process runs on the data folder, then starts it
 // again. The logic lives here once, for every managed backend (share.go).
 //
+// Slots (slots.go) are the pool hooks of an adapter whose driver keeps its
+// own connections (Chroma, Neo4j): a slot proves the server alive when it
+// opens, waits for a managed server that just died, and is replaced when the
+// server moved; the adapter supplies the handle and the check.
+//
 // It owns the child process and nothing else: it never talks to the database
 // beyond the health check the caller supplies, never writes to our stdout (the
 // child's output goes to a log file), never leaves a child behind, and never

@@ -50,12 +50,12 @@ type Store struct {
 	opts     Options
 	log      *slog.Logger
 	mode     Mode
-	project  string          // shared: the _project of this project's nodes; "" in managed mode
-	raw      bool            // graph_query / graph_write are allowed
-	database string          // "" = the server's default database
-	server   *managed.Server // managed mode
-	password string          // managed: the generated password (never logged or shown)
-	pool     *pooling.Pool[*slot]
+	project  string                 // shared: the _project of this project's nodes; "" in managed mode
+	raw      bool                   // graph_query / graph_write are allowed
+	database string                 // "" = the server's default database
+	server   *managed.Server        // managed mode
+	password string                 // managed: the generated password (never logged or shown)
+	pool     *pooling.Pool[*handle] // a slot: the driver that passed the connectivity check
 	// rawGate lets one raw Cypher statement (Query, Write) of this project
 	// run at a time: a record is decoded whole by the driver, so this bounds
 	// the memory one project's results can take at once.
@@ -81,10 +81,6 @@ type handle struct {
 	uri string
 	d   driver.DriverWithContext
 }
-
-// slot is what the pool hands out: the right to have one session open, and
-// the driver that passed the connectivity check.
-type slot struct{ h *handle }
 
 var errStaleDriver = errors.New("the Neo4j server moved to a new address")
 
@@ -121,7 +117,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	pool, err := pooling.New(s.poolConfig(), s.hooks())
+	pool, err := pooling.New(s.poolConfig(), s.slots().Hooks())
 	if err != nil {
 		s.closeDriver(context.WithoutCancel(ctx))
 		_ = s.stopManaged(context.WithoutCancel(ctx))
@@ -257,54 +253,17 @@ func (s *Store) poolConfig() pooling.Config {
 	return cfg
 }
 
-// hooks: opening a slot proves the server alive (VerifyConnectivity), so a
-// server that is down trips the breaker; pre-ping is the same check. Slots
-// hold no resource, so closing one does nothing.
-func (s *Store) hooks() pooling.Hooks[*slot] {
-	return pooling.Hooks[*slot]{
-		Open: func(ctx context.Context) (*slot, error) {
-			if s.server != nil {
-				return s.openManaged(ctx)
-			}
-			h, err := s.handle()
-			if err != nil {
-				return nil, err
-			}
-			if err := s.verify(ctx, h); err != nil {
-				return nil, err
-			}
-			return &slot{h: h}, nil
-		},
-		Close: func(*slot) error { return nil },
-		Ping: func(ctx context.Context, sl *slot) error {
-			if sl.h != s.current() || sl.h.uri != s.boltURI() {
-				return errStaleDriver
-			}
-			return s.verify(ctx, sl.h)
-		},
+// slots: opening a slot proves the server alive (VerifyConnectivity), so a
+// server that is down trips the breaker; pre-ping is the same check, and a
+// slot of a driver that was replaced (the server moved) is replaced too.
+func (s *Store) slots() managed.Slots[*handle] {
+	return managed.Slots[*handle]{
+		Server:   s.server,
+		Current:  s.handle,
+		Check:    s.verify,
+		Stale:    func(h *handle) bool { return h != s.current() || h.uri != s.boltURI() },
+		ErrStale: errStaleDriver,
 	}
-}
-
-// managedSettle is how long opening a slot keeps retrying the check of a
-// managed server that just died: its supervisor needs a moment to notice the
-// exit, after which Ready restarts it and waits.
-const managedSettle = 5 * time.Second
-
-// openManaged opens a slot on the project's own server: Ready restarts a
-// crashed server (and waits for it) rather than failing the call.
-func (s *Store) openManaged(ctx context.Context) (*slot, error) {
-	var h *handle
-	err := s.server.Settle(ctx, managedSettle, func(ctx context.Context) error {
-		var err error
-		if h, err = s.handle(); err != nil {
-			return err
-		}
-		return s.verify(ctx, h)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &slot{h: h}, nil
 }
 
 // verify is the connectivity check: a Bolt connection is borrowed (opened,
