@@ -86,6 +86,9 @@ func TestStatusListsTheServerProcessesOfAProjectAndTheOwnerOfItsChroma(t *testin
 
 	// Planted entries.
 	dir := filepath.Join(project, ".task_orchestrator", "processes")
+	if err := os.MkdirAll(dir, 0o700); err != nil { // made by the server itself on this branch
+		t.Fatal(err)
+	}
 	sleep := exec.Command("sleep", "300")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
