@@ -140,3 +140,31 @@ func TestPresenceIgnoresPlantedFilesAndCleansStaleOnes(t *testing.T) {
 		t.Errorf("sleep %d is no longer running", sp)
 	}
 }
+
+// A processes folder planted as a link is never written through: the task
+// store still opens (registration is only for status), nothing appears at the
+// link's target, and ReadProcesses refuses the folder with a sentence.
+func TestPresenceRefusesALinkedProcessesFolder(t *testing.T) {
+	root := newRoot(t)
+	layout, err := workspace.Ensure(root.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	if err := os.Symlink(elsewhere, project.ProcessesDir(layout)); err != nil {
+		t.Fatal(err)
+	}
+	r := newProjects(t, project.RegistryConfig{})
+	p, release := acquire(t, r, root)
+	defer release()
+	if _, err := p.Tasks(context.Background()); err != nil {
+		t.Fatalf("a linked processes folder stopped the task store: %v", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("%d files written through the link", len(entries))
+	}
+	_, _, err = project.ReadProcesses(layout)
+	if err == nil || !strings.Contains(err.Error(), ".task_orchestrator/processes is a symbolic link") {
+		t.Errorf("ReadProcesses of a linked folder: %v", err)
+	}
+}
