@@ -216,6 +216,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Logger:        logger,
 		Server:        cfg,
 		LogHandler:    handler,
+		Transport:     transportName(o.httpAddr),
 	})
 	deps := &tools.Deps{
 		Projects: registry, Resolver: resolver, Config: cfg, ConfigFiles: files,
@@ -332,4 +333,12 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// transportName says how this process serves MCP, in its presence file (status shows it).
+func transportName(httpAddr string) string {
+	if httpAddr != "" {
+		return "http " + httpAddr
+	}
+	return "stdio"
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -22,8 +23,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -51,6 +54,28 @@ type WorkspaceStatus struct {
 	DB      *DBFacts         `json:"db,omitempty"`
 	// FromFiles marks a project read from its own files (status --workspace), not from a server.
 	FromFiles bool `json:"from_files,omitempty"`
+	// Processes are the server processes registered in the project (status
+	// --workspace): live ones, and those that ended without closing it.
+	Processes []ProcessView `json:"processes,omitempty"`
+	// IgnoredProcessFiles are files in .task_orchestrator/processes that were not trusted.
+	IgnoredProcessFiles []project.IgnoredEntry `json:"ignored_process_files,omitempty"`
+	// ManagedServers are the project's managed servers announced to every
+	// server process, with their owners (never a credential).
+	ManagedServers []ManagedView `json:"managed_servers,omitempty"`
+}
+
+// ProcessView is one server process using the project.
+type ProcessView struct {
+	project.ProcessStatus
+	// Owns lists the managed servers this process started and owns.
+	Owns []string `json:"owns,omitempty"`
+}
+
+// ManagedView is one managed server as its verified discovery file announces
+// it; a file that failed verification has Ignored set and nothing else.
+type ManagedView struct {
+	managed.Announcement
+	Ignored string `json:"ignored,omitempty"`
 }
 
 // MirrorList is pool_status's "mirrors" section, read without assuming more
@@ -402,8 +427,44 @@ func (s *workspaceSource) snapshot(ctx context.Context) Snapshot {
 	ws.Pools = append(ws.Pools, configuredPool(workspace.DatabaseChroma, workspace.BackendVector, string(vmode), vreason, pools.Vector))
 	gmode, greason := neo4j.Resolve(neo4j.Options{Workspace: s.root.Path, Layout: s.layout, Backends: s.cfg.Backends})
 	ws.Pools = append(ws.Pools, configuredPool(workspace.DatabaseNeo4j, workspace.BackendGraph, string(gmode), greason, pools.Graph))
+	if err := s.processes(&ws); err != nil && snap.Err == "" {
+		snap.Err = "reading the project's server processes: " + workspace.UnsafeFileMessage(err)
+	}
 	snap.Workspaces = []WorkspaceStatus{ws}
 	return snap
+}
+
+// processes fills in the server processes registered in the project and the
+// owners of its managed servers, from files it verifies (see
+// project.ReadProcesses and managed.ReadAnnouncement). It signals nothing.
+func (s *workspaceSource) processes(ws *WorkspaceStatus) error {
+	ps, ignored, err := project.ReadProcesses(s.layout)
+	ws.IgnoredProcessFiles = ignored
+	open := func(path string, flag int, perm fs.FileMode) (*os.File, error) {
+		return workspace.OpenProjectFile(s.layout, path, flag, perm)
+	}
+	for _, kind := range []string{workspace.DatabaseChroma, workspace.DatabaseNeo4j} {
+		file := filepath.Join(s.layout.Databases, kind+".server.json")
+		if fi, cerr := workspace.CheckProjectFile(s.layout, file); cerr == nil && fi == nil {
+			continue // no managed server announced
+		}
+		a, aerr := managed.ReadAnnouncement(open, kind, file, filepath.Join(s.layout.Databases, kind))
+		v := ManagedView{Announcement: a}
+		if aerr != nil {
+			v = ManagedView{Announcement: managed.Announcement{Kind: kind}, Ignored: workspace.Redact(workspace.UnsafeFileMessage(aerr))}
+		}
+		ws.ManagedServers = append(ws.ManagedServers, v)
+	}
+	for _, p := range ps {
+		v := ProcessView{ProcessStatus: p}
+		for _, m := range ws.ManagedServers {
+			if p.Live && m.Ignored == "" && m.OwnerAlive && m.OwnerPID == p.PID {
+				v.Owns = append(v.Owns, m.Kind)
+			}
+		}
+		ws.Processes = append(ws.Processes, v)
+	}
+	return err
 }
 
 func configuredPool(name, backend, mode, reason string, st workspace.PoolSettings) tools.PoolView {

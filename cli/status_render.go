@@ -64,6 +64,9 @@ func render(s Snapshot, width int, interval time.Duration) []string {
 		if len(ws.Mirrors) > 0 {
 			out = append(out, mirrorLines(ws.Mirrors, width)...)
 		}
+		if ws.FromFiles {
+			out = append(out, processLines(ws, width)...)
+		}
 	}
 	if len(s.Mirrors) > 0 {
 		add("")
@@ -262,4 +265,59 @@ func fit(s string, w int) string {
 		return string([]rune(s)[:w])
 	}
 	return string([]rune(s)[:w-1]) + "…"
+}
+
+// processLines lists the server processes using the project, which of them
+// owns each managed server, and the files that were not trusted.
+func processLines(ws WorkspaceStatus, width int) []string {
+	add := func(out []string, format string, args ...any) []string {
+		return append(out, fit(fmt.Sprintf(format, args...), width))
+	}
+	live := 0
+	for _, p := range ws.Processes {
+		if p.Live {
+			live++
+		}
+	}
+	out := add(nil, "")
+	switch live {
+	case 0:
+		out = add(out, "server processes on this project: none running")
+	default:
+		out = add(out, "server processes on this project: %d running", live)
+		out = add(out, "  %-8s %-9s %-20s %-22s %s", "PID", "OPENED", "TRANSPORT", "BACKENDS", "OWNS")
+	}
+	for _, p := range ws.Processes {
+		if !p.Live {
+			continue
+		}
+		opened := p.Opened
+		if t, err := time.Parse(time.RFC3339, p.Opened); err == nil {
+			opened = t.Local().Format("15:04:05")
+		}
+		owns := strings.Join(p.Owns, ",")
+		if owns == "" {
+			owns = "-"
+		}
+		out = add(out, "  %-8d %-9s %-20s %-22s %s", p.PID, fit(opened, 9), fit(p.Transport, 20), fit(strings.Join(p.Backends, ","), 22), owns)
+	}
+	for _, p := range ws.Processes {
+		if !p.Live {
+			out = add(out, "  pid %d: gone (%s)", p.PID, p.Gone)
+		}
+	}
+	for _, m := range ws.ManagedServers {
+		switch {
+		case m.Ignored != "":
+			out = add(out, "managed %s: announcement ignored: %s", m.Kind, m.Ignored)
+		case m.OwnerAlive:
+			out = add(out, "managed %s: pid %d on 127.0.0.1:%d, owned by server process %d", m.Kind, m.PID, m.Port, m.OwnerPID)
+		default:
+			out = add(out, "managed %s: pid %d on 127.0.0.1:%d; its owner (pid %d) has ended, the next process that needs it takes over", m.Kind, m.PID, m.Port, m.OwnerPID)
+		}
+	}
+	for _, f := range ws.IgnoredProcessFiles {
+		out = add(out, "  ignored %s: %s", f.File, f.Why)
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/tools"
 )
 
@@ -94,5 +96,63 @@ func TestMirrorListReadsEitherShape(t *testing.T) {
 		if want == "" && strings.Contains(text, "MIRROR") {
 			t.Errorf("%s: an unreadable mirrors section was rendered", doc)
 		}
+	}
+}
+
+// status --workspace lists the live server processes, marks the owner of each
+// managed server, shows gone and ignored entries, and never a secret.
+func TestRenderListsProcessesAndOwners(t *testing.T) {
+	live := func(pid int, backends ...string) project.ProcessStatus {
+		return project.ProcessStatus{Live: true, ProcessEntry: project.ProcessEntry{PID: pid, Transport: "stdio", Opened: "2026-12-04T10:00:00Z", Backends: backends}}
+	}
+	ws := WorkspaceStatus{Root: "/p", FromFiles: true,
+		Processes: []ProcessView{
+			{ProcessStatus: live(4100, "operational", "vector"), Owns: []string{"chroma"}},
+			{ProcessStatus: live(4200, "operational")},
+			{ProcessStatus: project.ProcessStatus{ProcessEntry: project.ProcessEntry{PID: 4300}, Gone: "ended without closing the project (killed?)"}},
+		},
+		ManagedServers: []ManagedView{
+			{Announcement: managed.Announcement{Kind: "chroma", PID: 5100, Port: 41234, OwnerPID: 4100, OwnerAlive: true}},
+			{Announcement: managed.Announcement{Kind: "neo4j"}, Ignored: "the discovery file has mode 644, not 600"},
+		},
+		IgnoredProcessFiles: []project.IgnoredEntry{{File: ".task_orchestrator/processes/2.json", Why: "is a symbolic link"}},
+	}
+	text := strings.Join(render(Snapshot{Workspaces: []WorkspaceStatus{ws}}, 100, 0), "\n")
+	for _, want := range []string{
+		"server processes on this project: 2 running",
+		"4100", "operational,vector", "chroma",
+		"pid 4300: gone",
+		"managed chroma: pid 5100 on 127.0.0.1:41234, owned by server process 4100",
+		"managed neo4j: announcement ignored: the discovery file has mode 644",
+		"ignored .task_orchestrator/processes/2.json: is a symbolic link",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("%q missing from\n%s", want, text)
+		}
+	}
+	var owner string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "4100 ") {
+			owner = l
+		}
+		if strings.HasPrefix(strings.TrimSpace(l), "4200 ") && strings.HasSuffix(l, "chroma") {
+			t.Errorf("pid 4200 shown as an owner: %q", l)
+		}
+	}
+	if !strings.HasSuffix(owner, "chroma") {
+		t.Errorf("the owner's row %q does not say it owns chroma", owner)
+	}
+	b, _ := json.Marshal(ws)
+	for _, key := range []string{`"processes"`, `"owns":["chroma"]`, `"owner_pid":4100`, `"managed_servers"`, `"ignored_process_files"`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("--json lacks %s: %s", key, b)
+		}
+	}
+	if strings.Contains(string(b), "secret") {
+		t.Errorf("--json has a secret field: %s", b)
+	}
+	none := strings.Join(render(Snapshot{Workspaces: []WorkspaceStatus{{Root: "/p", FromFiles: true}}}, 80, 0), "\n")
+	if !strings.Contains(none, "server processes on this project: none running") {
+		t.Errorf("no processes rendered as\n%s", none)
 	}
 }

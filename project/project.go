@@ -55,6 +55,10 @@ type Project struct {
 	// syncer is the mirror syncer while the task store is open.
 	syncerMu sync.Mutex
 	syncer   *mirror.Syncer
+
+	// present: this Project holds a reference on its process's presence
+	// file (presence.go). Guarded by presence.mu.
+	present bool
 }
 
 func newProject(r *Registry, root workspace.Root) *Project {
@@ -168,6 +172,7 @@ func (p *Project) open(ctx context.Context, backend, what string, settings func(
 			return nil, err
 		}
 		logger.Info("backend opened", "backend", backend, "root", p.root.Path, "source", string(p.root.Source))
+		p.announce(backend)
 		return m, nil
 	})
 }

@@ -36,6 +36,9 @@ type RegistryConfig struct {
 	LogHandler slog.Handler
 	// LookPath finds executables for managed servers (nil = exec.LookPath).
 	LookPath func(string) (string, error)
+	// Transport is how this process serves MCP ("stdio", "http ADDR"), for
+	// the presence file status reads.
+	Transport string
 }
 
 const defaultRegistryCloseTimeout = 10 * time.Second
@@ -341,6 +344,7 @@ func (r *Registry) closeProject(ctx context.Context, p *Project) error {
 			errs = append(errs, fmt.Errorf("workspace %s: close the %s backend: %w", nm.workspace, nm.backend, err))
 		}
 	}
+	p.withdraw()
 	errs = append(errs, p.closeLog())
 	return errors.Join(errs...)
 }

@@ -5,13 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -482,72 +478,14 @@ func (s *Server) publish(pid, port int) {
 	}
 }
 
-// readPeer reads and verifies the discovery file. The file is untrusted (a
-// cloned repository may carry one): it is used only if it is a regular file
-// (not a link) owned by us with mode 0600, for this kind of server and data
-// folder, of this boot, on a loopback port, naming a live process whose start
-// time and command line (the data folder) match. Any other file is ignored,
-// and its pid never signalled.
+// readPeer reads and verifies the discovery file (see readDiscovery and
+// verifyDiscovery): any file that fails is ignored, and its pid never signalled.
 func (s *Server) readPeer() (*peer, error) {
-	sh := s.spec.Share
-	f, err := s.spec.OpenFile(sh.DiscoveryFile, os.O_RDONLY, 0)
+	d, err := readDiscovery(s.spec.OpenFile, s.spec.Share.DiscoveryFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("the discovery file is not a regular file")
-	}
-	if uid, ok := fileOwner(fi); !ok || uid != os.Geteuid() {
-		return nil, fmt.Errorf("the discovery file belongs to uid %d, not to us", uid)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		return nil, fmt.Errorf("the discovery file has mode %o, not 600", fi.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxDiscovery))
-	if err != nil {
-		return nil, err
-	}
-	var d discovery
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("the discovery file is not valid JSON: %w", err)
-	}
-	return s.verify(d)
-}
-
-// verify checks what a discovery file claims against the system.
-func (s *Server) verify(d discovery) (*peer, error) {
-	sh := s.spec.Share
-	switch {
-	case d.Kind != s.spec.Name:
-		return nil, fmt.Errorf("the discovery file is for %q", d.Kind)
-	case d.DataDir != sh.DataDir:
-		return nil, fmt.Errorf("the discovery file names another data folder")
-	case d.Port < 1 || d.Port > 65535:
-		return nil, fmt.Errorf("the discovery file names port %d", d.Port)
-	case d.PID <= 1:
-		return nil, fmt.Errorf("the discovery file names pid %d", d.PID)
-	case d.BootID == "" || d.BootID != bootID():
-		return nil, errors.New("the discovery file was written before the last boot")
-	}
-	if ip, err := netip.ParseAddr(d.Host); err != nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("the discovery file names host %q, not a loopback address", d.Host)
-	}
-	info, err := readProc(d.PID)
-	switch {
-	case err != nil || info.zombie:
-		return nil, fmt.Errorf("the server it names (pid %d) is not running", d.PID)
-	case info.start != d.PIDStart:
-		return nil, fmt.Errorf("pid %d started at another time than the server it names (a recycled pid)", d.PID)
-	case !namesDir(info.cmdline, sh.DataDir):
-		return nil, fmt.Errorf("pid %d is not a server on this project's data folder", d.PID)
-	}
-	return &peer{pid: d.PID, start: d.PIDStart, port: d.Port, owner: d.OwnerPID,
-		baseURL: "http://" + net.JoinHostPort(d.Host, strconv.Itoa(d.Port))}, nil
+	return verifyDiscovery(d, s.spec.Name, s.spec.Share.DataDir)
 }
 
 // namesDir reports whether an argument of cmdline names dir: is dir, or holds
