@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"os"
 	"testing"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 func TestLocateKeyFindsNestedKeysByLine(t *testing.T) {
-	doc := []byte("{\n  \"server\": {\"log_level\": \"x\"},\n  \"database_pools\": {\n    \"vector\": {\n      \"min_connections\": 1,\n      \"max_connections\": 0\n    }\n  }\n}\n")
+	doc, err := os.ReadFile("../testdata/configs/bad/global-nested-keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string][2]int{
 		"database_pools.vector.max_connections": {6, 7},
 		"database_pools.vector":                 {4, 5},

@@ -108,6 +108,17 @@ func TestDoctorOnAHealthySetupIsAllOK(t *testing.T) {
 	assertNoPassword(t, text)
 }
 
+// configFixture is a sample config under testdata/configs/ (good/ or bad/;
+// its README says what each shows).
+func configFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "configs", filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Chroma down, a bad project config and a wrong Neo4j password: exactly three
 // errors, each naming its fix, and exit code 1. The wrong password is never printed.
 func TestDoctorNamesEachBrokenThingAndItsFix(t *testing.T) {
@@ -119,8 +130,8 @@ func TestDoctorNamesEachBrokenThingAndItsFix(t *testing.T) {
 		}
 	}
 	// max_connections is on line 4.
-	bad := "{\n  \"database_pools\": {\n    \"vector\": {\n      \"max_connections\": 0\n    }\n  }\n}\n"
-	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(bad), 0o600); err != nil {
+	bad := configFixture(t, "bad/project-zero-connections.json")
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), bad, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	closedPort := freePort(t) // listened on, then closed: nothing answers there
@@ -190,7 +201,7 @@ func TestDoctorCreatesNothing(t *testing.T) {
 func TestDoctorReportsAGlobalConfigSyntaxErrorWithItsLine(t *testing.T) {
 	project := newProject(t)
 	cfg := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(cfg, []byte("{\n  \"server\": {\n    \"max_workspaces\": 4,,\n  }\n}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, configFixture(t, "bad/global-double-comma.json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rep, _, code := runDoctor(t, project, nil, "--config", cfg)

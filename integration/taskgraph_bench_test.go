@@ -13,7 +13,7 @@ import (
 func BenchmarkTaskGraph(b *testing.B) {
 	project := newProject(b)
 	p := start(b, procOpts{dir: project, env: sharedNeo4jEnv(b), fast: true})
-	randomProject(b, p, project, 500, 42)
+	buildProject(b, p, project, readGraphPlan(b, graph500))
 	m := fillMirrors(b, p, project, mirrorTargets{graph: true})
 	var ids []string
 	for i, tk := range m.tasks {

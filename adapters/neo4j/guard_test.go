@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,36 @@ func fingerprint(t *testing.T, label string) string {
 	return string(b)
 }
 
+// hostileStatement is one line of testdata/cypher/hostile.txt: a statement
+// graph_query must refuse, the kind of the refusal and words its message holds.
+type hostileStatement struct {
+	cypher string
+	kind   neo4j.Kind
+	says   string
+}
+
+// readHostileCypher reads the shared list of hostile statements (its format is
+// in the file's header).
+func readHostileCypher(t *testing.T, path string) []hostileStatement {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []hostileStatement
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.SplitN(line, "\t", 3)
+		if len(f) != 3 || f[0] == "" || f[1] == "" || f[2] == "" {
+			t.Fatalf("%s:%d: want kind<TAB>words<TAB>statement, got %q", path, i+1, line)
+		}
+		out = append(out, hostileStatement{cypher: strings.ReplaceAll(f[2], `\n`, "\n"), kind: neo4j.Kind(f[0]), says: f[1]})
+	}
+	return out
+}
+
 // The read-only guard of graph_query against the real server: Neo4j's own
 // plan decides, LOAD CSV and administration are refused even when the plan
 // says read, and not one of these statements changes anything.
@@ -43,55 +74,7 @@ func TestQueryGuardRefusesEveryHostileStatement(t *testing.T) {
 	before := fingerprint(t, g)
 	label := strings.NewReplacer(":G", ":"+g, "_G", "_"+g) // the test's own label and names
 
-	const (
-		plan   = "Neo4j's query plan"
-		refuse = "graph_query refuses"
-	)
-	hostile := []struct {
-		cypher string
-		kind   neo4j.Kind
-		says   string
-	}{
-		{"CREATE (n:G {name: 'sneaky'}) RETURN n", neo4j.KindNotReadOnly, "read-write (rw)"},
-		{"MERGE (n:G {name: 'm'}) RETURN n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) SET n.x = 1 RETURN n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) SET n += {x: 1}", neo4j.KindNotReadOnly, "write (w)"},
-		{"MATCH (n:G {name: 'c'}) DELETE n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) DETACH DELETE n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) REMOVE n.name RETURN n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) REMOVE n:G RETURN n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) SET n:Other RETURN n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (a:G), (b:G) CREATE (a)-[:R]->(b)", neo4j.KindNotReadOnly, plan},
-		{"FOREACH (i IN range(1, 3) | CREATE (:G {i: i}))", neo4j.KindNotReadOnly, plan},
-		{"UNWIND range(1, 3) AS i CALL { WITH i CREATE (:G {i: i}) } IN TRANSACTIONS", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) CALL { WITH n SET n.hidden = true } RETURN n", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) WITH collect(n) AS ns CALL { WITH ns UNWIND ns AS x DETACH DELETE x } RETURN 1", neo4j.KindNotReadOnly, plan},
-		{"CALL { CREATE (x:G) RETURN x } RETURN x", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) RETURN n.name AS v UNION MATCH (m:G) SET m.u = 1 RETURN m.name AS v", neo4j.KindNotReadOnly, plan},
-		{"MATCH (n:G) WITH n LIMIT 1 MERGE (n)-[:LINK]->(:G {name: 'x'}) RETURN n", neo4j.KindNotReadOnly, plan},
-		{"// only a comment\n/* CREATE? no: */ cReAtE (:G {c: 1})", neo4j.KindNotReadOnly, plan},
-		{"mAtCh (n:G) dEtAcH dElEtE n", neo4j.KindNotReadOnly, plan},
-		{"LOAD CSV FROM 'file:///etc/passwd' AS l RETURN l", neo4j.KindNotReadOnly, "LOAD CSV"},
-		{"load   csv with headers from 'file:///etc/hostname' as l return l", neo4j.KindNotReadOnly, "LOAD CSV"},
-		{"LOAD/* hidden */CSV FROM 'http://127.0.0.1:9/x.csv' AS l RETURN l", neo4j.KindNotReadOnly, "LOAD CSV"},
-		{"CALL dbms.listConfig() YIELD name RETURN name", neo4j.KindNotReadOnly, "dbms"},
-		{"CALL dbms.killQuery('query-1')", neo4j.KindNotReadOnly, "dbms"},
-		{"CALL `dbms`.`listConfig`() YIELD name RETURN name", neo4j.KindNotReadOnly, "procedure dbms.listConfig"},
-		{"CALL dbms.components() YIELD name RETURN name", neo4j.KindNotReadOnly, "dbms"},
-		{"CALL db.clearQueryCaches()", neo4j.KindNotReadOnly, refuse},
-		{"CALL db.stats.retrieve('GRAPH COUNTS')", neo4j.KindNotReadOnly, refuse},
-		{"CALL apoc.load.json('file:///etc/passwd') YIELD value RETURN value", neo4j.KindNotReadOnly, "apoc.load.json"},
-		{"SHOW SETTINGS", neo4j.KindNotReadOnly, "ShowSettings"},
-		{"SHOW TRANSACTIONS YIELD * RETURN *", neo4j.KindNotReadOnly, "ShowTransactions"},
-		{"TERMINATE TRANSACTIONS 'neo4j-transaction-1'", neo4j.KindNotReadOnly, "TerminateTransactions"},
-		{"SHOW USERS", neo4j.KindNotReadOnly, "administration command"},
-		{"CREATE USER intruder_G SET PASSWORD 'pw-pw-pw' CHANGE NOT REQUIRED", neo4j.KindNotReadOnly, "administration command"},
-		{"CREATE INDEX idx_G FOR (n:G) ON (n.name)", neo4j.KindNotReadOnly, "schema or administration (s)"},
-		{"CREATE CONSTRAINT c_G FOR (n:G) REQUIRE n.name IS UNIQUE", neo4j.KindNotReadOnly, plan},
-		{"DROP INDEX never_G IF EXISTS", neo4j.KindNotReadOnly, plan},
-		{"PROFILE CREATE (:G)", neo4j.KindQuery, "conflicting"},
-		{"MATCH (n:G) RETURN n; CREATE (:G)", neo4j.KindQuery, "one statement"},
-	}
+	hostile := readHostileCypher(t, "../../testdata/cypher/hostile.txt")
 	for _, h := range hostile {
 		cypher := label.Replace(h.cypher)
 		_, err := s.Query(ctx, cypher, nil)
