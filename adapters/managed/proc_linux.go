@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
 type stopSignal = syscall.Signal
@@ -128,18 +130,4 @@ func processesOn(dir string) []int {
 
 // tryLock takes an exclusive flock on f without waiting; false when another
 // open file (another process) holds it.
-func tryLock(f *os.File) (bool, error) {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		switch err {
-		case nil:
-			return true, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EWOULDBLOCK:
-			return false, nil
-		default:
-			return false, err
-		}
-	}
-}
+func tryLock(f *os.File) (bool, error) { return workspace.TryLockFile(f, false) }
