@@ -248,7 +248,9 @@ func TestCrashIsLoggedAndRestartedOnTheSamePort(t *testing.T) {
 	spec.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	s := start(t, spec)
 	url, pid := s.BaseURL(), s.PID()
-	eventually(t, "the first process to crash", func() bool { return !alive(pid) })
+	// Reaped, and seen by the supervisor: between the two, Ready still answers
+	// from the state before the crash.
+	eventually(t, "the first process to crash", func() bool { return !alive(pid) && s.PID() != pid })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -270,7 +272,9 @@ func TestRestartMovesToANewPortWhenTheOldOneIsTaken(t *testing.T) {
 	spec := newSpec(t, "-exit-after", "200ms", "-once", filepath.Join(t.TempDir(), "crashed"))
 	s := start(t, spec)
 	url, pid := s.BaseURL(), s.PID()
-	eventually(t, "the first process to crash", func() bool { return !alive(pid) })
+	// Reaped, and seen by the supervisor: between the two, Ready still answers
+	// from the state before the crash.
+	eventually(t, "the first process to crash", func() bool { return !alive(pid) && s.PID() != pid })
 	// The supervisor waits a second before restarting; take the port now.
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(portOf(t, url))))
 	if err != nil {
@@ -295,7 +299,9 @@ func TestReadyReturnsTheErrorOfAFailedRestart(t *testing.T) {
 	spec := newSpec(t, "-fail-if-exists", marker, "-touch", marker, "-exit-after", "200ms")
 	s := start(t, spec)
 	pid := s.PID()
-	eventually(t, "the first process to crash", func() bool { return !alive(pid) })
+	// Reaped, and seen by the supervisor: between the two, Ready still answers
+	// from the state before the crash.
+	eventually(t, "the first process to crash", func() bool { return !alive(pid) && s.PID() != pid })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -170,6 +170,9 @@ func TestWhenTheOwnerIsKilledItsServerDiesAndAUserTakesOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = helper.Wait()
+	// Its server dies by Pdeathsig, a moment after the owner: until then an
+	// attached user rightly still sees a live server.
+	eventually(t, "the killed owner's server to die", func() bool { return !alive(serverPID) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := b.Ready(ctx); err != nil {
