@@ -3,6 +3,7 @@ package pooling_test
 import (
 	"context"
 	"errors"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/logcapture"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -311,7 +312,7 @@ func TestHealthCheckRecyclesExpiredIdleConnectionsAndRefills(t *testing.T) {
 }
 
 func TestLeakDetectionLogsHolderOnce(t *testing.T) {
-	log, records := newCapture()
+	log, records := logcapture.New()
 	cfg := baseConfig()
 	cfg.Logger = log
 	cfg.LeakThreshold = 5 * time.Millisecond
@@ -323,20 +324,20 @@ func TestLeakDetectionLogsHolderOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The monitor goroutine finds it on its own.
-	eventually(t, "the leak is logged", func() bool { return len(records.matching("leak threshold")) > 0 })
+	eventually(t, "the leak is logged", func() bool { return len(records.Matching("leak threshold")) > 0 })
 	// More passes must not report the same checkout again.
 	pooling.HealthCheck(p)
 	pooling.HealthCheck(p)
-	leaks := records.matching("leak threshold")
+	leaks := records.Matching("leak threshold")
 	if len(leaks) != 1 {
 		t.Fatalf("leak logged %d times, want once", len(leaks))
 	}
 	r := leaks[0]
-	if r.attrs["holder"] != "task_claim" || r.attrs["held"] == "" || r.attrs["pool"] != "test.pool" {
+	if r.Attrs["holder"] != "task_claim" || r.Attrs["held"] == "" || r.Attrs["pool"] != "test.pool" {
 		t.Fatalf("leak record %+v: want holder task_claim, held, pool", r)
 	}
-	if r.level.String() != "WARN" {
-		t.Fatalf("leak logged at %s, want WARN", r.level)
+	if r.Level.String() != "WARN" {
+		t.Fatalf("leak logged at %s, want WARN", r.Level)
 	}
 	if m := p.Metrics(); m.Leaks != 1 {
 		t.Fatalf("Leaks = %d, want 1", m.Leaks)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/logcapture"
 	"log/slog"
 	"slices"
 	"strings"
@@ -272,7 +273,7 @@ func TestRegistryEvictionClosesEveryMemberOfTheWorkspace(t *testing.T) {
 }
 
 func TestRegistryDoesNotEvictLeasedWorkspace(t *testing.T) {
-	log, records := newCapture()
+	log, records := logcapture.New()
 	r := newRegistry(t, project.RegistryConfig{MaxWorkspaces: 1, Logger: log})
 	ms := &members{}
 	_, releaseA, err := project.GetMember(context.Background(), r, "/a", "operational", ms.create("/a", "operational"))
@@ -283,7 +284,7 @@ func TestRegistryDoesNotEvictLeasedWorkspace(t *testing.T) {
 	if ms.get("/a", "operational").isClosed() {
 		t.Fatal("a workspace with an outstanding lease was evicted")
 	}
-	if len(r.Workspaces()) != 2 || len(records.matching("max_workspaces")) != 1 {
+	if len(r.Workspaces()) != 2 || len(records.Matching("max_workspaces")) != 1 {
 		t.Fatalf("want 2 workspaces open (temporarily over the limit) and one warning, got %v", r.Workspaces())
 	}
 
