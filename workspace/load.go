@@ -238,24 +238,14 @@ func refusedFile(rule string) error {
 
 // refuseMode says why a project config file of this mode is refused, or "" for a regular file.
 func refuseMode(mode fs.FileMode) string {
-	what := ""
-	switch {
-	case mode.IsRegular():
+	switch kind := fileKind(mode); {
+	case kind == "":
 		return ""
 	case mode&fs.ModeSymlink != 0:
 		return "is a symbolic link; a project config must be a regular file, since a link may point anywhere on this machine: replace the link with the file itself"
-	case mode.IsDir():
-		what = "a folder"
-	case mode&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
-	case mode&fs.ModeSocket != 0:
-		what = "a socket"
-	case mode&fs.ModeDevice != 0:
-		what = "a device"
 	default:
-		what = "a special file"
+		return "is " + kind + ", not a regular file; remove it, and write the settings to a regular JSON file if the project needs any"
 	}
-	return "is " + what + ", not a regular file; remove it, and write the settings to a regular JSON file if the project needs any"
 }
 
 // readProjectConfig reads the project config file at path: opened without

@@ -382,19 +382,10 @@ func libPrefixed(root, lib string) bool {
 	return strings.HasPrefix(first, "lib")
 }
 
-// specialFileKind names a device, FIFO or socket ("" for anything else).
+// specialFileKind names a device, FIFO or socket ("" for a file, a folder or a link).
 func specialFileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeIrregular != 0:
-		return "not a regular file"
+	if m.IsRegular() || m.IsDir() || m&fs.ModeSymlink != 0 {
+		return ""
 	}
-	return ""
+	return fileKind(m)
 }

@@ -50,23 +50,38 @@ func (e *UnsafeFileError) ClientMessage() string { return e.Error() }
 
 const whyLink = "is a symbolic link"
 
-// whyNot says what kind of file mode is, for a refusal ("" if it is a regular file).
-func whyNot(mode fs.FileMode) string {
-	switch t := mode.Type(); {
+// fileKind names what a file of mode m is, for refusals ("" for a regular
+// file): the one naming of file kinds for the opener, the config reader and
+// the workspace resolver.
+func fileKind(m fs.FileMode) string {
+	switch t := m.Type(); {
 	case t == 0:
 		return ""
 	case t&fs.ModeSymlink != 0:
-		return whyLink
-	case t&fs.ModeNamedPipe != 0:
-		return "is a named pipe (FIFO), not a regular file"
-	case t&fs.ModeSocket != 0:
-		return "is a socket, not a regular file"
-	case t&fs.ModeDevice != 0:
-		return "is a device, not a regular file"
+		return "a symbolic link"
 	case t&fs.ModeDir != 0:
-		return "is a folder, not a regular file"
+		return "a folder"
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	case t&fs.ModeCharDevice != 0:
+		return "a character device"
+	case t&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+// whyNot says what kind of file mode is, for a refusal ("" if it is a regular file).
+func whyNot(mode fs.FileMode) string {
+	switch kind := fileKind(mode); {
+	case kind == "":
+		return ""
+	case mode&fs.ModeSymlink != 0:
+		return whyLink
 	default:
-		return "is not a regular file"
+		return "is " + kind + ", not a regular file"
 	}
 }
 
