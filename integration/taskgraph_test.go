@@ -102,7 +102,7 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	rdeps := map[string][]string{}
 	var ids []string
 	for _, tk := range tasks {
-		status[tk.ID] = tk.Status
+		status[tk.ID] = string(tk.Status)
 		ids = append(ids, tk.ID)
 		deps[tk.ID] = tk.DependsOn
 		for _, d := range tk.DependsOn {

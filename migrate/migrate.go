@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for i, r := range res.Tasks {
 		t := p.Tasks[i]
 		rep.Tasks = append(rep.Tasks, TaskLine{ID: r.ID, Kind: p.Kinds[r.ID], Title: t.Title, PythonStatus: p.From[r.ID],
-			Status: t.Status, Outcome: r.Outcome, Diff: r.Diff, Artifacts: len(t.Artifacts)})
+			Status: string(t.Status), Outcome: r.Outcome, Diff: r.Diff, Artifacts: len(t.Artifacts)})
 		switch r.Outcome {
 		case sqlite.ImportCreated:
 			rep.Created++

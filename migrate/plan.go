@@ -1,6 +1,8 @@
 package migrate
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -103,7 +105,8 @@ func buildPlan(db *pyDB) (*plan, error) {
 		}
 		t.Priority = "medium"
 		t.CreatedAt = b.CreatedAt
-		t.Status, t.CompletedAt = parentStatus(children[b.ID])
+		st, done := parentStatus(children[b.ID])
+		t.Status, t.CompletedAt = work.Status(st), done
 		t.UpdatedAt = t.CreatedAt
 		if t.CompletedAt != nil {
 			t.UpdatedAt = *t.CompletedAt
@@ -121,7 +124,7 @@ func buildPlan(db *pyDB) (*plan, error) {
 			t.Title = "Python subtask " + s.ID
 		}
 		t.Description = s.Description
-		t.Status = StatusMap[s.Status]
+		t.Status = work.Status(StatusMap[s.Status])
 		t.Priority = "medium"
 		if r := strings.TrimSpace(s.Specialist); r != "" {
 			t.Role = &r

@@ -155,7 +155,7 @@ func (d *Deps) openTasks(ctx context.Context, root workspace.Root) (any, error) 
 	}
 	for _, t := range page {
 		out.Tasks = append(out.Tasks, OpenTask{
-			ID: t.ID, Title: t.Title, Status: t.Status, Priority: t.Priority, Labels: t.Labels,
+			ID: t.ID, Title: t.Title, Status: string(t.Status), Priority: t.Priority, Labels: t.Labels,
 			Role: t.Role, Assignee: t.Assignee, ParentID: t.ParentID, DependsOn: t.DependsOn, Version: t.Version,
 		})
 	}

@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -313,7 +315,7 @@ func taskClaim(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (*sqlite.Task, error) {
-			return s.Claim(ctx, a.Agent, a.Role, a.Labels)
+			return s.Claim(ctx, work.ClaimRequest{Agent: a.Agent, Role: a.Role, Labels: a.Labels})
 		})
 		if err != nil {
 			return nil, "", err

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -17,8 +19,9 @@ const readySQL = `NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x ON 
 // then id. It becomes in_progress and assigned to agent. Returns nil when
 // nothing is ready. The pick and the update are one transaction on the single
 // writer, so two agents can never claim the same task.
-func (s *Store) Claim(ctx context.Context, agent, role string, labels []string) (*Task, error) {
-	agent, err := checkName("agent", agent)
+func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error) {
+	role, labels := req.Role, req.Labels
+	agent, err := checkName("agent", req.Agent)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"fmt"
 	"reflect"
@@ -21,7 +23,7 @@ func TestClaimTakesHighestPriorityThenOldest(t *testing.T) {
 
 	want := []string{highOld.ID, highNew.ID, medium.ID, lowOld.ID}
 	for i, id := range want {
-		got, err := s.Claim(ctx, "agent-1", "", nil)
+		got, err := s.Claim(ctx, work.ClaimRequest{Agent: "agent-1", Role: "", Labels: nil})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,14 +34,14 @@ func TestClaimTakesHighestPriorityThenOldest(t *testing.T) {
 			t.Errorf("claimed task = %+v", got)
 		}
 	}
-	if got, err := s.Claim(ctx, "agent-1", "", nil); err != nil || got != nil {
+	if got, err := s.Claim(ctx, work.ClaimRequest{Agent: "agent-1", Role: "", Labels: nil}); err != nil || got != nil {
 		t.Fatalf("claim with only a blocked task left = %+v, %v; want nil", got, err)
 	}
 	if _, unblocked, err := s.Complete(ctx, lowOld.ID, sqlite.Completion{Summary: "done"}); err != nil ||
 		!reflect.DeepEqual(unblocked, []string{critBlocked.ID}) {
 		t.Fatalf("Complete = %v, %v; want [%s]", unblocked, err, critBlocked.ID)
 	}
-	if got, err := s.Claim(ctx, "agent-1", "", nil); err != nil || got == nil || got.ID != critBlocked.ID {
+	if got, err := s.Claim(ctx, work.ClaimRequest{Agent: "agent-1", Role: "", Labels: nil}); err != nil || got == nil || got.ID != critBlocked.ID {
 		t.Fatalf("claim after its dependency completed = %+v, %v", got, err)
 	}
 }
@@ -51,21 +53,21 @@ func TestClaimFiltersByRoleAndLabels(t *testing.T) {
 	anyRole := mustCreate(t, s, sqlite.NewTask{Title: "any role", Labels: []string{"go", "db"}})
 	coder := mustCreate(t, s, sqlite.NewTask{Title: "code", Role: "coder", Labels: []string{"go", "db"}, Priority: "low"})
 
-	got, err := s.Claim(ctx, "a", "coder", []string{"db", "go"})
+	got, err := s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "coder", Labels: []string{"db", "go"}})
 	if err != nil || got == nil || got.ID != anyRole.ID {
 		t.Fatalf("coder with go+db = %+v, %v; want the role-less task %s", got, err, anyRole.ID)
 	}
-	got, err = s.Claim(ctx, "a", "coder", []string{"go"})
+	got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "coder", Labels: []string{"go"}})
 	if err != nil || got == nil || got.ID != coder.ID {
 		t.Fatalf("coder with go = %+v, %v; want %s (reviewer's task is not for a coder)", got, err, coder.ID)
 	}
-	if got, err = s.Claim(ctx, "a", "coder", nil); err != nil || got != nil {
+	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "coder", Labels: nil}); err != nil || got != nil {
 		t.Fatalf("coder with nothing left for coders = %+v, %v", got, err)
 	}
-	if got, err = s.Claim(ctx, "a", "", []string{"rust"}); err != nil || got != nil {
+	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "", Labels: []string{"rust"}}); err != nil || got != nil {
 		t.Fatalf("label nobody has = %+v, %v", got, err)
 	}
-	if got, err = s.Claim(ctx, "a", "", nil); err != nil || got == nil || got.ID != reviewer.ID {
+	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "", Labels: nil}); err != nil || got == nil || got.ID != reviewer.ID {
 		t.Fatalf("no role given takes any role: %+v, %v", got, err)
 	}
 }
@@ -90,7 +92,7 @@ func TestConcurrentClaimsTakeEachTaskExactlyOnce(t *testing.T) {
 			defer wg.Done()
 			agent := fmt.Sprintf("agent-%d", a)
 			for {
-				task, err := s.Claim(ctx, agent, "", nil)
+				task, err := s.Claim(ctx, work.ClaimRequest{Agent: agent, Role: "", Labels: nil})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)

@@ -204,7 +204,7 @@ func (s *Store) checkImport(batch []ImportTask) ([]ImportTask, error) {
 		if t.Priority == "" {
 			t.Priority = "medium"
 		}
-		if err := checkEnum("status", t.Status, statuses); err != nil {
+		if err := checkEnum("status", string(t.Status), statuses); err != nil {
 			return nil, at(err)
 		}
 		if err := checkEnum("priority", t.Priority, priorities); err != nil {
@@ -363,7 +363,7 @@ func importDiff(want ImportTask, have Task, arts []ArtifactRecord) string {
 	case have.Description != want.Description:
 		return f("description", str(&have.Description), str(&want.Description))
 	case have.Status != want.Status:
-		return f("status", have.Status, want.Status)
+		return f("status", string(have.Status), string(want.Status))
 	case have.Priority != want.Priority:
 		return f("priority", have.Priority, want.Priority)
 	case !strPtrEq(have.Role, want.Role):

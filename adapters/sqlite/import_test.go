@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 var t0 = time.Date(2025, 6, 1, 10, 0, 0, 123456000, time.UTC)
@@ -19,7 +20,7 @@ func importBatch() []sqlite.ImportTask {
 	done := t0.Add(time.Hour)
 	mk := func(id, title, status string, parent *string, deps []string) sqlite.ImportTask {
 		var it sqlite.ImportTask
-		it.ID, it.Title, it.Status, it.ParentID, it.DependsOn = id, title, status, parent, deps
+		it.ID, it.Title, it.Status, it.ParentID, it.DependsOn = id, title, work.Status(status), parent, deps
 		it.Description = "about " + title
 		it.CreatedAt = t0
 		it.Metadata = json.RawMessage(`{"migrated_from": "test"}`)

@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"fmt"
 	"testing"
@@ -14,7 +16,7 @@ func TestListFilters(t *testing.T) {
 	p := mustCreate(t, s, sqlite.NewTask{Title: "parent", Labels: []string{"ops"}})
 	c1 := mustCreate(t, s, sqlite.NewTask{Title: "child one", ParentID: p.ID, Role: "coder"})
 	c2 := mustCreate(t, s, sqlite.NewTask{Title: "child two", ParentID: p.ID, Labels: []string{"ops", "db"}})
-	if _, err := s.Claim(ctx, "alice", "coder", nil); err != nil { // takes p? no: p has no role and is oldest
+	if _, err := s.Claim(ctx, work.ClaimRequest{Agent: "alice", Role: "coder", Labels: nil}); err != nil { // takes p? no: p has no role and is oldest
 		t.Fatal(err)
 	}
 	ids := func(f sqlite.Filter) []string {

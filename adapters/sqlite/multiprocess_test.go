@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -91,7 +93,7 @@ func TestWriteWaitsOutAnotherProcessHoldingTheLockPastBusyTimeout(t *testing.T) 
 		}
 		<-released
 	}()
-	got, err := s.Claim(context.Background(), "ada", "", nil)
+	got, err := s.Claim(context.Background(), work.ClaimRequest{Agent: "ada"})
 	if err != nil {
 		t.Fatalf("Claim while another process held the lock for 8 × busy_timeout: %v", err)
 	}
@@ -108,7 +110,7 @@ func TestWriteLockedPastPoolTimeoutSaysAnotherProcessHeldIt(t *testing.T) {
 	task := mustCreate(t, s, sqlite.NewTask{Title: "one"})
 
 	holdWriteLock(t, path)
-	_, err := s.Claim(context.Background(), "ada", "", nil)
+	_, err := s.Claim(context.Background(), work.ClaimRequest{Agent: "ada"})
 	e := wantKind(t, err, sqlite.KindBusy)
 	for _, bad := range []string{"SQLITE_BUSY", "database is locked", "(5)"} {
 		if strings.Contains(e.Msg, bad) {
@@ -154,7 +156,7 @@ func TestStoresOnOneFileClaimEveryTaskExactlyOnce(t *testing.T) {
 				defer wg.Done()
 				for {
 					t0 := time.Now()
-					got, err := s.Claim(ctx, agent, "", nil)
+					got, err := s.Claim(ctx, work.ClaimRequest{Agent: agent, Role: "", Labels: nil})
 					d := time.Since(t0)
 					mu.Lock()
 					if err != nil {

@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +64,7 @@ func TestOutboxRecordsEveryTaskChangeInItsTransaction(t *testing.T) {
 	}
 	wantEvents(t, s, &seq, "update:"+a.ID, "status:"+b.ID)
 
-	claimed, err := s.Claim(ctx, "agent", "", nil)
+	claimed, err := s.Claim(ctx, work.ClaimRequest{Agent: "agent", Role: "", Labels: nil})
 	if err != nil || claimed == nil || claimed.ID != a.ID {
 		t.Fatalf("Claim = %v, %v; want %s", claimed, err, a.ID)
 	}

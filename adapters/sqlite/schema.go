@@ -117,6 +117,36 @@ CREATE TABLE mirror_leases (
 	expires_at TEXT NOT NULL
 ) STRICT;
 `,
+	// 3: claim leases and task history. An in-progress task is held by its
+	// assignee until lease_expires_at; after that the next claim may take it
+	// over. Claims made before leases existed get the default lease (900 s)
+	// from their last change, so stale ones become claimable again.
+	// task_history keeps every change of a task (bounded per task by the
+	// store's HistoryLimit); it outlives the task, so a deleted task's
+	// history can still be read.
+	`
+ALTER TABLE tasks ADD COLUMN lease_seconds INTEGER CHECK (lease_seconds IS NULL OR lease_seconds > 0);
+ALTER TABLE tasks ADD COLUMN lease_expires_at TEXT;
+-- 1 once the lease's expiry has been written to the history (by the sweeper
+-- or by the claim that takes the task over), so it is written once.
+ALTER TABLE tasks ADD COLUMN lease_expiry_noted INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET lease_seconds = 900,
+	lease_expires_at = strftime('%Y-%m-%dT%H:%M:%f', updated_at, '+900 seconds') || '000000Z'
+	WHERE status = 'in_progress';
+CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE status = 'in_progress';
+
+CREATE TABLE task_history (
+	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+	task_id TEXT NOT NULL,
+	at      TEXT NOT NULL,
+	actor   TEXT NOT NULL DEFAULT '',
+	event   TEXT NOT NULL,
+	changes TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(changes)),
+	late    INTEGER NOT NULL DEFAULT 0,
+	note    TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX task_history_task ON task_history (task_id, seq);
+`,
 }
 
 // migrate brings the schema up to date. It runs on the writer at Open, so a

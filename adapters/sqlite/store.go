@@ -41,6 +41,9 @@ type Options struct {
 	Cooldown    time.Duration // pool circuit breaker cooldown; 0 = the pool's default
 	Logger      *slog.Logger  // nil = slog.Default()
 	MaxMetadata int           // bytes; 0 = 64 KiB
+	// HistoryLimit is how many history events a task keeps (the oldest go
+	// first); 0 = DefaultHistoryLimit.
+	HistoryLimit int
 }
 
 // Store is one project's task database. It is safe for concurrent use.

@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -161,9 +163,12 @@ func TestInvalidInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"dependency unknown target", sqlite.KindNotFound, "depends_on", func() error { _, err := s.AddDependency(ctx, a.ID, "tsk_nope"); return err }},
 		{"dependency unknown task", sqlite.KindNotFound, "id", func() error { _, err := s.AddDependency(ctx, "tsk_nope", a.ID); return err }},
 		{"remove missing edge", sqlite.KindNotFound, "depends_on", func() error { _, err := s.RemoveDependency(ctx, a.ID, b.ID); return err }},
-		{"claim without agent", sqlite.KindInvalid, "agent", func() error { _, err := s.Claim(ctx, " ", "", nil); return err }},
-		{"claim long agent", sqlite.KindInvalid, "agent", func() error { _, err := s.Claim(ctx, strings.Repeat("a", 101), "", nil); return err }},
-		{"claim bad label", sqlite.KindInvalid, "labels", func() error { _, err := s.Claim(ctx, "ag", "", []string{"*"}); return err }},
+		{"claim without agent", sqlite.KindInvalid, "agent", func() error { _, err := s.Claim(ctx, work.ClaimRequest{Agent: " ", Role: "", Labels: nil}); return err }},
+		{"claim long agent", sqlite.KindInvalid, "agent", func() error { _, err := s.Claim(ctx, work.ClaimRequest{Agent: strings.Repeat("a", 101)}); return err }},
+		{"claim bad label", sqlite.KindInvalid, "labels", func() error {
+			_, err := s.Claim(ctx, work.ClaimRequest{Agent: "ag", Role: "", Labels: []string{"*"}})
+			return err
+		}},
 		{"complete bad outcome", sqlite.KindInvalid, "outcome", func() error { _, _, err := s.Complete(ctx, a.ID, sqlite.Completion{Outcome: "done"}); return err }},
 		{"complete bad artifact", sqlite.KindInvalid, "artifact.sha256", func() error {
 			_, _, err := s.Complete(ctx, a.ID, sqlite.Completion{Artifact: &sqlite.ArtifactRecord{Name: "r.md", Path: "p", SHA256: "xyz"}})
@@ -232,7 +237,7 @@ func TestStatusTransitions(t *testing.T) {
 					if len(allowed[from]) > 0 && !strings.Contains(e.Msg, strings.Join(allowed[from], ", ")) {
 						t.Errorf("message %q should list the allowed next statuses", e.Msg)
 					}
-					if d := mustGet(t, s, task.ID); d.Task.Status != from || d.Task.Version != task.Version {
+					if d := mustGet(t, s, task.ID); string(d.Task.Status) != from || d.Task.Version != task.Version {
 						t.Errorf("refused transition changed the task: %+v", d.Task)
 					}
 					return
@@ -240,7 +245,7 @@ func TestStatusTransitions(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Update %s→%s: %v", from, to, err)
 				}
-				if got.Status != to || got.Version != task.Version+1 {
+				if string(got.Status) != to || got.Version != task.Version+1 {
 					t.Errorf("status %s version %d, want %s %d", got.Status, got.Version, to, task.Version+1)
 				}
 				switch to {

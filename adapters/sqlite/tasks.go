@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // timeLayout stores times as UTC text with a fixed number of fractional
@@ -48,7 +50,7 @@ func newID() string {
 
 // taskCols is the column list scanTask reads, from tasks aliased t.
 const taskCols = `t.id, t.title, t.description, t.status, t.priority, t.role, t.assignee, t.parent_id,
-	t.version, t.created_at, t.updated_at, t.started_at, t.completed_at, t.summary, t.metadata`
+	t.version, t.created_at, t.updated_at, t.started_at, t.completed_at, t.summary, t.metadata, t.lease_expires_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -56,10 +58,11 @@ func scanTask(r scanner) (Task, error) {
 	var (
 		t                                                Task
 		role, assignee, parent, started, completed, summ sql.NullString
+		lease                                            sql.NullString
 		created, updated, meta                           string
 	)
 	if err := r.Scan(&t.ID, &t.Title, &t.Description, &t.Status, &t.Priority, &role, &assignee, &parent,
-		&t.Version, &created, &updated, &started, &completed, &summ, &meta); err != nil {
+		&t.Version, &created, &updated, &started, &completed, &summ, &meta, &lease); err != nil {
 		return Task{}, err
 	}
 	var err error
@@ -73,6 +76,9 @@ func scanTask(r scanner) (Task, error) {
 		return Task{}, err
 	}
 	if t.CompletedAt, err = nullTime(completed); err != nil {
+		return Task{}, err
+	}
+	if t.LeaseExpiresAt, err = nullTime(lease); err != nil {
 		return Task{}, err
 	}
 	t.Role, t.Assignee, t.ParentID, t.Summary = nullStr(role), nullStr(assignee), nullStr(parent), nullStr(summ)
@@ -547,11 +553,11 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 			next.Labels = cp.labels
 		}
 		now := s.now()
-		if cp.Status != nil && *cp.Status != cur.Status {
-			if err := checkTransition(id, cur.Status, *cp.Status); err != nil {
+		if cp.Status != nil && work.Status(*cp.Status) != cur.Status {
+			if err := work.CheckTransition(id, cur.Status, work.Status(*cp.Status)); err != nil {
 				return err
 			}
-			next.Status = *cp.Status
+			next.Status = work.Status(*cp.Status)
 			switch next.Status {
 			case "in_progress":
 				next.StartedAt = &now

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -30,34 +29,6 @@ var (
 	statuses   = []string{"pending", "in_progress", "blocked", "completed", "failed", "cancelled"}
 	priorities = []string{"low", "medium", "high", "critical"}
 )
-
-// transitions lists, per status, the statuses it may move to.
-var transitions = map[string][]string{
-	"pending":     {"in_progress", "blocked", "cancelled", "completed", "failed"},
-	"in_progress": {"pending", "blocked", "completed", "failed", "cancelled"},
-	"blocked":     {"pending", "in_progress", "cancelled"},
-	"failed":      {"pending", "cancelled"},
-	"completed":   nil,
-	"cancelled":   nil,
-}
-
-func checkTransition(id, from, to string) error {
-	if from == to {
-		return nil
-	}
-	next := transitions[from]
-	if slices.Contains(next, to) {
-		return nil
-	}
-	e := &Error{Kind: KindTransition, Field: "status"}
-	if len(next) == 0 {
-		e.Msg = fmt.Sprintf("task %s is %s, a final status: it cannot move to %s; create a new task instead", id, from, to)
-	} else {
-		e.Msg = fmt.Sprintf("task %s cannot move from %s to %s; allowed next statuses: %s",
-			id, from, to, strings.Join(next, ", "))
-	}
-	return e
-}
 
 func checkTitle(field, title string) (string, error) {
 	t := strings.TrimSpace(title)

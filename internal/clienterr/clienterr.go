@@ -38,6 +38,7 @@ const (
 	ResultTooLarge    Kind = "result_too_large"   // one row alone is larger than the byte cap
 	Busy              Kind = "busy"               // another call holds what this one needs: retry when it is done
 	Cancelled         Kind = "cancelled"          // the client cancelled the call
+	LeaseHeld         Kind = "lease_held"         // another agent holds the task's claim: leave it, or wait for its lease to expire
 )
 
 // Error is an error the client can act on. Msg says what was wrong and how
