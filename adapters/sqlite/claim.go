@@ -13,6 +13,18 @@ import (
 const readySQL = `NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.depends_on_id
 	WHERE d.task_id = t.id AND x.status <> 'completed')`
 
+// claimableSQL is true for a task t that task_claim may hand out, role and
+// labels aside, at the time given by the SQL expression now (a parameter
+// holding fmtTime of the current time): pending, or in progress under a
+// lease that has run out; every dependency completed; no open subtask.
+// task_list's ready filter and task_summary's ready count use it too.
+func claimableSQL(now string) string {
+	return `(t.status = 'pending' OR (t.status = 'in_progress' AND t.lease_expires_at < ` + now + `))
+	AND ` + readySQL + `
+	AND NOT EXISTS (SELECT 1 FROM tasks sub WHERE sub.parent_id = t.id
+		AND sub.status IN ('pending','in_progress','blocked'))`
+}
+
 // Claim atomically takes the best ready task for agent: pending, every
 // dependency completed, role unset or equal to role (any role when role is
 // ""), carrying every label in labels; highest priority first, then oldest,

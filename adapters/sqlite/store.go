@@ -44,6 +44,9 @@ type Options struct {
 	// HistoryLimit is how many history events a task keeps (the oldest go
 	// first); 0 = DefaultHistoryLimit.
 	HistoryLimit int
+	// DefaultLease is the lease given to a task moved to in_progress without
+	// a claim (task_update); 0 = work.DefaultLease.
+	DefaultLease time.Duration
 }
 
 // Store is one project's task database. It is safe for concurrent use.
