@@ -228,10 +228,12 @@ func (s *Store) summarize(ctx context.Context, c *conn, now time.Time, limit int
 
 	// Parents with open subtasks.
 	sum.Parents = []work.ParentRollup{}
-	err = each(ctx, c, `SELECT p.id, sum(s.status = 'completed'), count(*), count(*) OVER () FROM tasks p
-		JOIN tasks s ON s.parent_id = p.id
-		GROUP BY p.id HAVING sum(s.status IN ('pending','in_progress','blocked')) > 0
-		ORDER BY p.created_at, p.id LIMIT ?1`, []any{limit}, func(r *sql.Rows) error {
+	// Grouped over the subtasks (the parent index), the parent's row read
+	// once per group, not once per subtask.
+	err = each(ctx, c, `SELECT s.parent_id, sum(s.status = 'completed'), count(*), count(*) OVER () FROM tasks s
+		WHERE s.parent_id IS NOT NULL
+		GROUP BY s.parent_id HAVING sum(s.status IN ('pending','in_progress','blocked')) > 0
+		ORDER BY (SELECT p.created_at FROM tasks p WHERE p.id = s.parent_id), s.parent_id LIMIT ?1`, []any{limit}, func(r *sql.Rows) error {
 		var p work.ParentRollup
 		var n int
 		if err := r.Scan(&p.ID, &p.Done, &p.Total, &n); err != nil {
