@@ -208,12 +208,16 @@ type Summary struct {
 type BlockedEntry struct {
 	ID        string   `json:"id"`
 	WaitingOn []string `json:"waiting_on" jsonschema:"Unfinished dependencies and open subtasks"`
+	// WaitingMore counts what it waits for beyond WaitingOn (which shows at most 5).
+	WaitingMore int `json:"waiting_more,omitempty"`
 }
 
 // AgentWork is what one agent holds.
 type AgentWork struct {
 	Agent string   `json:"agent"`
 	Tasks []string `json:"tasks"`
+	// TasksMore counts its tasks beyond Tasks (which shows at most 5).
+	TasksMore int `json:"tasks_more,omitempty"`
 	// LeaseAgeS is how long ago (seconds) the oldest of its live claims was made.
 	LeaseAgeS int64 `json:"lease_age_s"`
 }

@@ -43,19 +43,6 @@ func (s *Store) NextLeaseExpiry(ctx context.Context) (at time.Time, ok bool, err
 	return time.Time{}, false, errStub
 }
 
-// CheckNewTask applies task_create's field rules without touching the database.
-func (s *Store) CheckNewTask(nt work.NewTask) error { return errStub }
-
-// CreatePlan writes a resolved plan in one transaction (see work.PlanStore).
-func (s *Store) CreatePlan(ctx context.Context, plan []work.ResolvedPlanTask, actor string) (work.PlanResult, error) {
-	return work.PlanResult{}, errStub
-}
-
-// Summary is the project at a glance (see work.Summary).
-func (s *Store) Summary(ctx context.Context, opt work.SummaryOptions) (work.Summary, error) {
-	return work.Summary{}, errStub
-}
-
 var (
 	_ work.Claimer   = (*Store)(nil)
 	_ work.Completer = (*Store)(nil)
