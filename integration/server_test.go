@@ -82,8 +82,8 @@ func TestReadOnlyModeLeavesWriteToolsOut(t *testing.T) {
 			t.Errorf("read-only server lists write tool %s", tl.Name)
 		}
 	}
-	if len(res.Tools) != 12 {
-		t.Errorf("read-only server lists %d tools, want the 12 read tools", len(res.Tools))
+	if len(res.Tools) != 14 {
+		t.Errorf("read-only server lists %d tools, want the 14 read tools", len(res.Tools))
 	}
 }
 
