@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -312,14 +313,12 @@ func TestClaimLeaseHeartbeatReleaseAndHistory(t *testing.T) {
 func TestPlanInOneCallWithProgress(t *testing.T) {
 	e := newEnv(t)
 	var mu sync.Mutex
-	var progress []float64
+	var progress []string
 	e.c.OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == string(mcp.MethodNotificationProgress) {
-			if p, ok := n.Params.AdditionalFields["progress"].(float64); ok {
-				mu.Lock()
-				progress = append(progress, p)
-				mu.Unlock()
-			}
+		if n.Method == string(mcp.MethodNotificationProgress) && n.Params.AdditionalFields["progressToken"] == "plan-1" {
+			mu.Lock()
+			progress = append(progress, fmt.Sprint(n.Params.AdditionalFields["progress"]))
+			mu.Unlock()
 		}
 	})
 	plan := []any{map[string]any{"ref": "goal", "title": "ship it"}}
@@ -351,12 +350,29 @@ func TestPlanInOneCallWithProgress(t *testing.T) {
 			t.Fatalf("%s's parent is %v, want the goal %s", pt.Ref, pt.ParentID, out.IDs["goal"])
 		}
 	}
-	mu.Lock()
-	n := len(progress)
-	mu.Unlock()
-	if n == 0 {
-		t.Fatal("a plan of 101 tasks with a progress token sent no progress notification")
+	// Notifications reach the client on their own path, maybe after the
+	// answer: wait for one, a bounded while; they must only go up.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(progress)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a plan of 101 tasks with a progress token sent no progress notification")
+		}
 	}
+	mu.Lock()
+	for i := 1; i < len(progress); i++ {
+		a, _ := strconv.ParseFloat(progress[i-1], 64)
+		b, _ := strconv.ParseFloat(progress[i], 64)
+		if b <= a {
+			t.Errorf("progress went %v", progress)
+			break
+		}
+	}
+	mu.Unlock()
 	// The parent with open subtasks is not what a claim gets.
 	var c tools.ClaimResult
 	e.ok("task_claim", map[string]any{"agent": "A"}, &c)

@@ -78,7 +78,7 @@ type taskListArgs struct {
 	Label     string   `json:"label,omitempty" jsonschema:"Only tasks with this label"`
 	Assignee  string   `json:"assignee,omitempty" jsonschema:"Only tasks assigned to this agent"`
 	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role"`
-	Ready     bool     `json:"ready,omitempty" jsonschema:"Only pending tasks whose dependencies are all completed"`
+	Ready     bool     `json:"ready,omitempty" jsonschema:"Only tasks task_claim could hand out: pending (or their claim expired), every dependency completed, no open subtask"`
 	Text      string   `json:"text,omitempty" jsonschema:"Full-text search over title and description"`
 	Limit     *int     `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
 	Cursor    string   `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
