@@ -12,15 +12,14 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
-// Entries per list of task_summary.
-const (
-	defaultSummaryLimit = 5
-	maxSummaryLimit     = 10
-)
+// maxSummaryLimit is the most entries per list of task_summary. Without a
+// limit the store's default (4) applies: it keeps the answer for a
+// 1,000-task project under 2 KB of JSON.
+const maxSummaryLimit = 10
 
 type taskSummaryArgs struct {
 	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 5); each list also counts the entries left out"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 4, a small answer); each list also counts the entries left out"`
 }
 
 func taskSummary(d *Deps) server.ServerTool {
@@ -28,7 +27,7 @@ func taskSummary(d *Deps) server.ServerTool {
 		"Where the project stands, in a small answer: tasks per status, how many are ready, the blocked tasks with what blocks them (dependencies and open subtasks), work in progress per agent with lease age, expired leases (claimable again), each parent's done/total, and the open tasks untouched the longest. Each list is cut at limit with a count of the rest.",
 		readHints, mcp.WithInputSchema[taskSummaryArgs](), mcp.WithOutputSchema[work.Summary]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskSummaryArgs) (any, string, error) {
-		limit := defaultSummaryLimit
+		limit := 0 // the store's default
 		if a.Limit != nil {
 			if *a.Limit < 1 || *a.Limit > maxSummaryLimit {
 				return nil, "", badArg("argument \"limit\" must be between 1 and %d, not %d", maxSummaryLimit, *a.Limit)
