@@ -411,3 +411,26 @@ func decodeStructured(t *testing.T, res *mcp.CallToolResult, out any) {
 		t.Fatal(err)
 	}
 }
+
+// Over HTTP with a named token, the history names the token's agent for what
+// it did, without an agent argument (after the merge: task_history).
+func TestNamedTokenIsTheActorInHistory(t *testing.T) {
+	h := newHTTPEnv(t)
+	alice := h.as(aliceToken)
+	ws := h.project
+	var created tools.TaskResult
+	alice.ok("task_create", map[string]any{"workspace": ws, "title": "write the report"}, &created)
+	alice.ok("task_claim", map[string]any{"workspace": ws, "lease_seconds": 60}, nil)
+	alice.ok("task_heartbeat", map[string]any{"workspace": ws, "id": created.Task.ID}, nil)
+	alice.ok("task_complete", map[string]any{"workspace": ws, "id": created.Task.ID, "summary": "done"}, nil)
+	var hist tools.HistoryResult
+	alice.ok("task_history", map[string]any{"workspace": ws, "id": created.Task.ID}, &hist)
+	if len(hist.Events) < 3 {
+		t.Fatalf("history = %+v, want created, claimed, completed", hist.Events)
+	}
+	for _, ev := range hist.Events {
+		if ev.Actor != "alice" {
+			t.Errorf("event %s by %q, want alice (the token's name)", ev.Event, ev.Actor)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -205,10 +206,12 @@ func taskCreate(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
+		actor, _ := authctx.Agent(ctx) // the history names a named token's agent as the creator
 		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
 			return s.Create(ctx, sqlite.NewTask{
 				Title: a.Title, Description: a.Description, ParentID: a.ParentID, DependsOn: a.DependsOn,
 				Priority: a.Priority, Labels: a.Labels, Role: a.Role, Metadata: meta,
+				Actor: actor,
 			})
 		})
 		if err != nil {
