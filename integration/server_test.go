@@ -20,7 +20,8 @@ import (
 var allTools = []string{
 	"graph_delete_node", "graph_merge_node", "graph_merge_relationship", "graph_neighbors", "graph_query", "graph_schema", "graph_write",
 	"pool_status", "task_claim", "task_complete", "task_create", "task_delete", "task_dependency",
-	"task_get", "task_graph", "task_link", "task_list", "task_reconcile", "task_similar", "task_update",
+	"task_get", "task_graph", "task_heartbeat", "task_history", "task_link", "task_list", "task_plan", "task_reconcile",
+	"task_release", "task_similar", "task_summary", "task_update",
 	"vector_collections", "vector_delete", "vector_drop_collection", "vector_get", "vector_query", "vector_upsert",
 	"workspace_info",
 }
@@ -82,8 +83,8 @@ func TestReadOnlyModeLeavesWriteToolsOut(t *testing.T) {
 			t.Errorf("read-only server lists write tool %s", tl.Name)
 		}
 	}
-	if len(res.Tools) != 12 {
-		t.Errorf("read-only server lists %d tools, want the 12 read tools", len(res.Tools))
+	if len(res.Tools) != 14 {
+		t.Errorf("read-only server lists %d tools, want the 14 read tools", len(res.Tools))
 	}
 }
 

@@ -72,18 +72,22 @@ func planText(goal string, agents int, wsArg string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Goal: %s\n\n", goal)
 	b.WriteString("Plan this goal in the project's task list (mcp-task-orchestrator), then carry it out." + wsArg + "\n\n")
-	b.WriteString(`1. Look first. Read the resource task-orchestrator://tasks/open (or call task_list with status ["pending","in_progress","blocked"]) and task_list with text set to the goal's key words, so you do not plan work that is already planned or done.
-2. Break the goal down. Create one parent task for the goal with task_create, then its subtasks with parent_id set to the parent's id. A good task is one agent's work in one sitting, with a title that starts with a verb and a description that says what "done" means.
-3. Order them. Give a task depends_on for every task that must be completed before it can start (task_create's depends_on, or task_dependency later). Only real ordering constraints: tasks without dependencies can run in parallel. The server refuses cycles.
-4. Set priority (critical, high, medium, low) by what blocks the most work, and labels or role where only some agents should take a task.
-5. Check the plan: task_graph on the parent shows what blocks it and the critical path of the open work; the longest chain is where extra agents will not help.
+	b.WriteString(`1. Look first. Call task_summary (counts, ready, blocked, who holds what) and task_list with text set to the goal's key words, so you do not plan work that is already planned or done.
+2. Write the whole plan in ONE task_plan call. Give every task a short ref of your own (e.g. "goal", "design", "api", "tests"; not shaped like a task id) and a title that starts with a verb; its description says what "done" means. A good task is one agent's work in one sitting.
+   - One task for the goal itself; every other task sets parent to its ref (parent may also be the id of an existing task).
+   - depends_on lists the refs (or existing ids) that must be completed before a task can start. Only real ordering constraints: tasks without dependencies run in parallel.
+   - Set priority (critical, high, medium, low) by what blocks the most work; labels or role where only some agents should take a task.
+   (task_create adds a single task later, with parent_id and depends_on as ids.) The plan is all or nothing: if the answer lists problems (by ref: a cycle, an unknown or duplicate ref, a bad field), fix them all and send the whole plan again. The answer maps each ref to its task id.
+3. Know the rules. A parent with open subtasks is not ready: nobody can claim it or complete it until its subtasks are completed (failing or cancelling it leaves them as they are). A task with a role is claimed only by an agent that passes that role to task_claim; an agent with a role may also take tasks with no role.
+4. Check the plan: task_graph on the goal's task shows what blocks it and the critical path of the open work; the longest chain is where extra agents will not help.
 `)
 	if agents > 1 {
-		fmt.Fprintf(&b, "6. Work with %d agents. Each agent, in a loop: task_claim with its own agent name (and role/labels if it has them) atomically takes the highest-priority ready task, so two agents never get the same one; when nothing is ready, wait and try again or help by reviewing finished work.\n", agents)
+		fmt.Fprintf(&b, "5. Work with %d agents. Each agent, in a loop: task_claim with its own agent name (and role/labels if it has them) atomically takes the highest-priority ready task, so two agents never get the same one; when nothing is ready, wait and try again, or look at task_summary.\n", agents)
 	} else {
-		b.WriteString("6. Work through it: task_claim with your agent name takes the highest-priority task whose dependencies are all completed.\n")
+		b.WriteString("5. Work through it in a loop: task_claim with your agent name takes the highest-priority ready task (all dependencies completed, no open subtask).\n")
 	}
-	b.WriteString(`7. Finish each task with task_complete (a summary of what was done, outcome completed or failed, and an artifact file when there is one): its answer lists the tasks that became ready. If a task turns out bigger, create subtasks for it instead of stretching it; if it is blocked by something outside the plan, task_update its status to blocked with the reason in the description.
-8. When every subtask is completed, complete the parent with a summary of the whole goal.`)
+	b.WriteString(`6. A claim is a lease (lease_seconds, default 900 s): while you work, call task_heartbeat {id, agent} before lease_expires_at; any task_update or task_complete of yours renews it too. Pass your agent name to task_update and task_complete on a task you hold: only the holder may change it. If your lease runs out, another agent may take the task over, and then your writes are refused; if you cannot finish, task_release {id, agent, reason} gives it back at once.
+7. Finish each task with task_complete (a summary of what was done, outcome completed or failed, and an artifact file when there is one): its answer lists the tasks that became ready. If a task turns out bigger, plan subtasks for it with task_plan (parent: its id) instead of stretching it; if it is blocked by something outside the plan, task_update its status to blocked with the reason in the description.
+8. When every subtask is completed, the goal's task becomes ready: claim it and complete it with a summary of the whole goal. task_history {id} shows who did what on any task.`)
 	return b.String()
 }

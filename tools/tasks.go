@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -77,7 +79,7 @@ type taskListArgs struct {
 	Label     string   `json:"label,omitempty" jsonschema:"Only tasks with this label"`
 	Assignee  string   `json:"assignee,omitempty" jsonschema:"Only tasks assigned to this agent"`
 	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role"`
-	Ready     bool     `json:"ready,omitempty" jsonschema:"Only pending tasks whose dependencies are all completed"`
+	Ready     bool     `json:"ready,omitempty" jsonschema:"Only tasks task_claim could hand out: pending (or their claim expired), every dependency completed, no open subtask"`
 	Text      string   `json:"text,omitempty" jsonschema:"Full-text search over title and description"`
 	Limit     *int     `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
 	Cursor    string   `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
@@ -97,13 +99,16 @@ type taskUpdateArgs struct {
 	ParentID    *string        `json:"parent_id,omitempty" jsonschema:"Empty string makes it a top-level task"`
 	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Replaces the metadata object"`
 	Summary     *string        `json:"summary,omitempty"`
+	Agent       string         `json:"agent,omitempty" jsonschema:"Who you are; required on a task under a live claim, which only its holder may change (over HTTP with a per-agent token: the token's name, the default)"`
 }
 
 type taskClaimArgs struct {
 	Workspace string   `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Agent     string   `json:"agent" jsonschema:"Name of the agent taking the task (becomes its assignee)"`
-	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role (or for no particular role)"`
+	Agent     string   `json:"agent,omitempty" jsonschema:"Name of the agent taking the task (becomes its assignee). Required, except over HTTP with a per-agent token, whose name it is"`
+	Role      string   `json:"role,omitempty" jsonschema:"Your role: you may take tasks for this role and tasks with no role (without it, only tasks with no role)"`
 	Labels    []string `json:"labels,omitempty" jsonschema:"Only tasks that have all these labels"`
+	// LeaseSeconds is a pointer so that 0 is refused rather than taken for "absent".
+	LeaseSeconds *int `json:"lease_seconds,omitempty" jsonschema:"How long the claim holds without a heartbeat or a write of yours, 1 to 86400 seconds (default tasks.lease_seconds of the global config, 900)"`
 }
 
 type artifactArg struct {
@@ -116,6 +121,7 @@ type taskCompleteArgs struct {
 	ID        string       `json:"id" jsonschema:"Task id"`
 	Summary   string       `json:"summary,omitempty" jsonschema:"What was done, for the agents that come next"`
 	Outcome   string       `json:"outcome,omitempty" jsonschema:"enum=completed,enum=failed"`
+	Agent     string       `json:"agent,omitempty" jsonschema:"Who you are; required on a task under a live claim, which only its holder may complete (over HTTP with a per-agent token: the token's name, the default)"`
 	Artifact  *artifactArg `json:"artifact,omitempty" jsonschema:"A file to keep with the task under .task_orchestrator/artifacts/<id>/"`
 }
 
@@ -200,10 +206,12 @@ func taskCreate(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
+		actor, _ := authctx.Agent(ctx) // the history names a named token's agent as the creator
 		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
 			return s.Create(ctx, sqlite.NewTask{
 				Title: a.Title, Description: a.Description, ParentID: a.ParentID, DependsOn: a.DependsOn,
 				Priority: a.Priority, Labels: a.Labels, Role: a.Role, Metadata: meta,
+				Actor: actor,
 			})
 		})
 		if err != nil {
@@ -270,7 +278,7 @@ func taskList(d *Deps) server.ServerTool {
 
 func taskUpdate(d *Deps) server.ServerTool {
 	tool := newTool("task_update", "Update task",
-		"Change a task's fields or status. Pass the version you read to refuse the update if someone changed the task since (optimistic locking). Status transitions are validated.",
+		"Change a task's fields or status. Pass the version you read to refuse the update if someone changed the task since (optimistic locking). Status transitions are validated. A task under a live claim is changed only by its holder (pass agent); the holder's write renews the lease. A parent with open subtasks cannot be set completed; failing or cancelling it leaves its subtasks as they are.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: false},
 		mcp.WithInputSchema[taskUpdateArgs](), mcp.WithOutputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskUpdateArgs) (any, string, error) {
@@ -284,9 +292,14 @@ func taskUpdate(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
+		agent, err := agentArg(ctx, a.Agent, false)
+		if err != nil {
+			return nil, "", err
+		}
 		p := sqlite.Patch{
 			Title: a.Title, Description: a.Description, Status: a.Status, Priority: a.Priority,
 			Role: a.Role, Assignee: a.Assignee, ParentID: a.ParentID, Metadata: meta, Summary: a.Summary,
+			Agent: agent,
 		}
 		if a.Labels != nil {
 			labels := a.Labels
@@ -308,14 +321,19 @@ func taskUpdate(d *Deps) server.ServerTool {
 
 func taskClaim(d *Deps) server.ServerTool {
 	tool := newTool("task_claim", "Claim next task",
-		"Atomically take the highest-priority, oldest ready task (pending, all dependencies completed) matching role and labels, and mark it in_progress for this agent. Two agents never get the same task. Returns task null when nothing is ready.",
+		"Atomically take the highest-priority, oldest ready task matching role and labels, and mark it in_progress for this agent under a lease (lease_expires_at): renew it with task_heartbeat or any write of yours, or another agent may take the task over once it runs out. Ready: pending (or its claim expired), every dependency completed, no open subtask (a parent waits for its subtasks). A task with a role goes only to an agent that passes that role. Two agents never get the same task. Returns task null when nothing is ready.",
 		additiveWrite, mcp.WithInputSchema[taskClaimArgs](), mcp.WithOutputSchema[ClaimResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskClaimArgs) (any, string, error) {
-		if err := required("agent", a.Agent); err != nil {
+		agent, err := agentArg(ctx, a.Agent, true)
+		if err != nil {
+			return nil, "", err
+		}
+		lease, err := leaseArg(d, a.LeaseSeconds)
+		if err != nil {
 			return nil, "", err
 		}
 		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (*sqlite.Task, error) {
-			return s.Claim(ctx, work.ClaimRequest{Agent: a.Agent, Role: a.Role, Labels: a.Labels})
+			return s.Claim(ctx, work.ClaimRequest{Agent: agent, Role: a.Role, Labels: a.Labels, Lease: time.Duration(lease) * time.Second})
 		})
 		if err != nil {
 			return nil, "", err
@@ -323,13 +341,13 @@ func taskClaim(d *Deps) server.ServerTool {
 		if t == nil {
 			return ClaimResult{}, "No ready task matches; nothing was claimed", nil
 		}
-		return ClaimResult{Task: t}, "Claimed " + describe(*t), nil
+		return ClaimResult{Task: t}, "Claimed " + describe(*t) + leaseText(*t), nil
 	})}
 }
 
 func taskComplete(d *Deps) server.ServerTool {
 	tool := newTool("task_complete", "Complete task",
-		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file under .task_orchestrator/artifacts/<id>/. Returns the task and the ids of tasks that became ready.",
+		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file under .task_orchestrator/artifacts/<id>/. A task under a live claim is completed only by its holder (pass agent); a holder whose lease ran out may still complete it unless another agent took it over. A parent with open subtasks cannot be completed (failing it leaves them as they are). Returns the task and the ids of tasks that became ready.",
 		additiveWrite, mcp.WithInputSchema[taskCompleteArgs](), mcp.WithOutputSchema[CompleteResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCompleteArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
@@ -341,6 +359,10 @@ func taskComplete(d *Deps) server.ServerTool {
 		}
 		if outcome != "completed" && outcome != "failed" {
 			return nil, "", badArg("argument \"outcome\" must be completed or failed, not %q", truncate(outcome, 40))
+		}
+		agent, err := agentArg(ctx, a.Agent, false)
+		if err != nil {
+			return nil, "", err
 		}
 		var name string
 		if a.Artifact != nil {
@@ -355,7 +377,16 @@ func taskComplete(d *Deps) server.ServerTool {
 			}
 		}
 		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, layout workspace.Layout) (CompleteResult, error) {
-			comp := sqlite.Completion{Summary: a.Summary, Outcome: outcome}
+			// TODO(merge): with the domain's workspace.ArtifactFiles (workspace/artifactfiles.go,
+			// written in parallel), this whole body becomes
+			//	var art *work.ArtifactInput
+			//	if a.Artifact != nil {
+			//		art = &work.ArtifactInput{Name: name, Content: []byte(a.Artifact.Content)}
+			//	}
+			//	files := workspace.ArtifactFiles{Layout: layout, MaxBytes: d.Config.Security.MaxArtifactBytes}
+			//	t, unblocked, err := work.CompleteWithArtifact(ctx, s, files, a.ID, comp, art)
+			// and the inline write-then-undo below goes.
+			comp := sqlite.Completion{Summary: a.Summary, Outcome: outcome, Agent: agent}
 			var written string
 			if a.Artifact != nil {
 				// The task must exist and be completable before anything is written to disk.

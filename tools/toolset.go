@@ -81,14 +81,14 @@ func (ts *Toolset) Register(s *server.MCPServer, readOnly bool) {
 func New(d *Deps) *Toolset {
 	ts := &Toolset{}
 	ts.AddRead(
-		taskGet(d), taskList(d),
+		taskGet(d), taskList(d), taskSummary(d), taskHistory(d),
 		vectorQuery(d), vectorGet(d), vectorCollections(d),
 		graphNeighbors(d), graphQuery(d), graphSchema(d),
 		taskGraph(d), taskSimilar(d),
 		poolStatus(d), workspaceInfo(d),
 	)
 	ts.AddWrite(
-		taskCreate(d), taskUpdate(d), taskClaim(d), taskComplete(d),
+		taskCreate(d), taskPlan(d), taskUpdate(d), taskClaim(d), taskHeartbeat(d), taskRelease(d), taskComplete(d),
 		taskDelete(d), taskDependency(d), taskReconcile(d),
 		vectorUpsert(d), vectorDelete(d), vectorDropCollection(d),
 		graphMergeNode(d), graphMergeRelationship(d), graphDeleteNode(d), graphWrite(d),
@@ -100,9 +100,11 @@ func New(d *Deps) *Toolset {
 // Instructions tell an agent what the tools are for (sent in the initialize result).
 const Instructions = `mcp-task-orchestrator keeps a per-project task list in the project's own .task_orchestrator/ folder (embedded SQLite).
 Use it to plan and coordinate work across agents:
-- Break a goal into tasks with task_create (parent_id for subtasks, depends_on for ordering, priority, labels, role).
-- Agents take work with task_claim (agent name, optional role/labels): it atomically returns the highest-priority oldest ready task, so two agents never get the same one.
+- Lay out a plan in one call with task_plan (each task with your own ref; parent and depends_on name refs or existing ids; all or nothing), or one task at a time with task_create (parent_id for subtasks, depends_on for ordering, priority, labels, role).
+- Agents take work with task_claim (agent name, optional role/labels, lease_seconds): it atomically returns the highest-priority oldest ready task under a lease, so two agents never get the same one. Keep the lease alive with task_heartbeat (or any write of yours) while you work; give a task back with task_release. A lease that runs out lets another agent take the task over.
+- Rules: a parent with open subtasks is not ready and cannot be completed (do its subtasks first); a task with a role goes only to an agent that claims with that role; on a claimed task pass your agent name to task_update and task_complete (only the holder may change it).
 - Finish with task_complete (summary, outcome, optional artifact file); it returns the tasks that became ready.
+- task_summary shows the project at a glance (counts, ready, blocked, who holds what, expired leases, parents' progress); task_history lists every change of a task.
 - task_list (filters, full-text "text", ready=true) and task_get (subtasks, dependencies, artifacts) read; task_update changes fields with optimistic locking (pass the version you read).
 - Semantic memory: vector_upsert stores documents (text and metadata) in a named collection; vector_query finds the nearest in meaning to a text; vector_get, vector_delete, vector_collections and vector_drop_collection manage them. They need Chroma (installed, or CHROMA_URL) and an embedding provider, or vectors you send.
 - Knowledge graph: graph_merge_node and graph_merge_relationship record what the project is made of (files, components, people's roles, decisions); graph_neighbors walks it; graph_query runs read-only Cypher (checked by Neo4j's own plan), graph_write runs changes, graph_schema lists labels and types. They need Neo4j (NEO4J_URI, or a managed server configured globally).

@@ -264,3 +264,18 @@ func TestIdleSessionsExpireTheirIDIsAnswered404AndANewSessionWorks(t *testing.T)
 		t.Fatalf("%d sessions, want the new one only", n)
 	}
 }
+
+// A call authenticated by a token of --auth-tokens-file carries the agent's
+// name in its context (the task tools hold "agent" to it); the unnamed
+// --auth-token-file token carries none.
+func TestNamedTokenPutsTheAgentNameInTheCallContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	writeTokens(t, path, "alice:"+aliceToken+"\nbob:"+bobToken+"\n")
+	h := start(t, transport.Options{AuthTokensFile: path, AuthToken: workspace.Secret(carolToken), RefusalDelay: -1})
+	for token, want := range map[string]string{aliceToken: `"alice" true`, bobToken: `"bob" true`, carolToken: `"" false`} {
+		c := newClient(t, h, mcp.ProtocolVersion20260728, bearer(token))
+		if text, isErr := call(t, c, "whoami", nil); isErr || text != want {
+			t.Errorf("whoami = %q (error %v), want %s", text, isErr, want)
+		}
+	}
+}

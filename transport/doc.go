@@ -9,7 +9,9 @@
 // the request body limit, the per-client rate limit, the blacklist (for
 // failed authentication only) and the expiry of idle sessions; and, through
 // ToolMiddleware, the per-client limit on concurrent tool calls and the tool
-// call metrics. Over stdio it bounds each JSON-RPC line (LimitStdio) before
+// call metrics. A call authenticated by a named token carries the agent's
+// name in its context (internal/authctx), so the task tools can hold their
+// "agent" argument to it without importing this package. Over stdio it bounds each JSON-RPC line (LimitStdio) before
 // mcp-go reads it.
 //
 // What this package must never do:

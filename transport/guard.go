@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
 )
 
 // Reasons a request is refused; they label the limit_rejections metric.
@@ -48,6 +50,7 @@ type clientKey struct{}
 type clientInfo struct {
 	id    string // "agent:<name>", "token:<8 hex>" or "ip:<address>"
 	agent string // the metrics label: an agent's name, "token" or "anonymous"
+	name  string // the agent's name when a token of --auth-tokens-file authenticated it, else ""
 }
 
 // ClientID returns the client identity the transport attached to a request
@@ -95,7 +98,7 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 		if s.auth.enabled() {
 			var tok *agentToken
 			if tok, authed = s.auth.match(r.Header.Get("Authorization")); authed {
-				who = clientInfo{id: tok.id(), agent: tok.label()}
+				who = clientInfo{id: tok.id(), agent: tok.label(), name: tok.name}
 			}
 		}
 		if rw, ok := w.(*statusRecorder); ok {
@@ -161,7 +164,11 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 			s.refused(reasonBody, who.agent)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, who)))
+		ctx := context.WithValue(r.Context(), clientKey{}, who)
+		// A named token acts as one agent: the task tools hold the
+		// "agent" argument to this name (see internal/authctx).
+		ctx = authctx.WithAgent(ctx, who.name)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/transport"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -54,6 +56,11 @@ func newMCP(g *gate) *server.MCPServer {
 	s.AddTool(mcp.NewTool("echo", mcp.WithString("text")),
 		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultText(req.GetString("text", "") + "|" + transport.ClientID(ctx)), nil
+		})
+	s.AddTool(mcp.NewTool("whoami"), // the agent name a named token put in the context
+		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			name, ok := authctx.Agent(ctx)
+			return mcp.NewToolResultText(fmt.Sprintf("%q %v", name, ok)), nil
 		})
 	s.AddTool(mcp.NewTool("slow"),
 		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {

@@ -135,6 +135,14 @@ type Embeddings struct {
 	Timeout Seconds `json:"timeout"`
 }
 
+// Tasks holds the task rules that are the server's to set. Global file only.
+type Tasks struct {
+	// LeaseSeconds is the lease task_claim gives when the call passes no lease_seconds: the holder must heartbeat or write within it, or the task may be claimed by another agent.
+	LeaseSeconds int `json:"lease_seconds"`
+	// HistoryLimit is how many history events each task keeps (task_history); older ones are dropped first.
+	HistoryLimit int `json:"history_limit"`
+}
+
 // Config is the merged configuration:
 // defaults < global file < environment < project file (pool tuning and "enabled" only).
 type Config struct {
@@ -143,7 +151,15 @@ type Config struct {
 	Server        Server        `json:"server"`
 	Backends      Backends      `json:"backends"`
 	Embeddings    Embeddings    `json:"embeddings"`
+	Tasks         Tasks         `json:"tasks"`
 }
+
+// Defaults of the tasks section (the task store uses the same figures when
+// it is given none).
+const (
+	DefaultLeaseSeconds = 900
+	DefaultHistoryLimit = 1000
+)
 
 // Defaults returns the configuration used when no file says otherwise.
 func Defaults() Config {
@@ -187,5 +203,6 @@ func Defaults() Config {
 		},
 		Backends:   Backends{ChromaStartTimeout: 60, Neo4jStartTimeout: 180},
 		Embeddings: Embeddings{Timeout: 30},
+		Tasks:      Tasks{LeaseSeconds: DefaultLeaseSeconds, HistoryLimit: DefaultHistoryLimit},
 	}
 }

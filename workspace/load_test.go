@@ -215,6 +215,10 @@ func TestValidateChecksEveryRule(t *testing.T) {
 		{"security.max_metadata_bytes", func(c *workspace.Config) { c.Security.MaxMetadataBytes = 1 << 30 }},
 		{"backends.chroma_url", func(c *workspace.Config) { c.Backends.ChromaURL = "ftp://chroma:8000" }},
 		{"backends.neo4j_uri", func(c *workspace.Config) { c.Backends.Neo4jURI = "http://neo4j:7474" }},
+		{"tasks.lease_seconds", func(c *workspace.Config) { c.Tasks.LeaseSeconds = 0 }},
+		{"tasks.lease_seconds", func(c *workspace.Config) { c.Tasks.LeaseSeconds = 86401 }},
+		{"tasks.history_limit", func(c *workspace.Config) { c.Tasks.HistoryLimit = 0 }},
+		{"tasks.history_limit", func(c *workspace.Config) { c.Tasks.HistoryLimit = 100_001 }},
 	}
 	for _, tt := range tests {
 		c := workspace.Defaults()
@@ -234,6 +238,11 @@ func TestValidateChecksEveryRule(t *testing.T) {
 	c.Server.LogLevel = "WARN"
 	c.Server.WorkspaceIdleTimeout, c.Server.RootsTimeout, c.Server.SQLiteBusyTimeout = 7*86400, 300, 0
 	c.Backends = workspace.Backends{ChromaURL: "https://chroma.example:8000", Neo4jURI: "neo4j+s://db.example:7687", ChromaStartTimeout: 1, Neo4jStartTimeout: 3600}
+	c.Tasks = workspace.Tasks{LeaseSeconds: 86400, HistoryLimit: 1}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("edge values rejected: %v", err)
+	}
+	c.Tasks = workspace.Tasks{LeaseSeconds: 1, HistoryLimit: 100_000}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("edge values rejected: %v", err)
 	}
@@ -251,7 +260,7 @@ func TestUnknownKeyIsNamedWithItsPathPositionAndASuggestion(t *testing.T) {
 	for _, s := range []string{
 		path + `: database_pools.vector.max_conections: unknown key; did you mean "max_connections"? (line 3, column 16)`,
 		`did you mean "max_overflow"?`,
-		"colour: unknown key; known keys here: database_pools, security, server, backends, embeddings (line 5, column 3)",
+		"colour: unknown key; known keys here: database_pools, security, server, backends, embeddings, tasks (line 5, column 3)",
 	} {
 		if !strings.Contains(msg, s) {
 			t.Fatalf("error\n%s\ndoes not contain\n%s", msg, s)
@@ -451,5 +460,43 @@ func TestConfigPathThatIsAFolderIsRefused(t *testing.T) {
 	}
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// tasks.lease_seconds and tasks.history_limit are read from the global file,
+// refused out of range with the key's path and range, and never taken from
+// a project's own file (an untrusted project must not hand itself day-long
+// leases or unbounded history).
+func TestTasksKeysComeFromTheGlobalFileOnly(t *testing.T) {
+	c := workspace.Defaults()
+	if c.Tasks.LeaseSeconds != 900 || c.Tasks.HistoryLimit != 1000 {
+		t.Fatalf("defaults = %+v, want lease 900, history 1000", c.Tasks)
+	}
+	c.Tasks.LeaseSeconds = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tasks.lease_seconds = 0: must be between 1 and 86400 seconds") {
+		t.Fatalf("lease 0: %v", err)
+	}
+	dir := t.TempDir()
+	global := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(global, []byte(`{"tasks": {"lease_seconds": 60, "history_limit": 50}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := workspace.LoadGlobal(workspace.LoadOptions{GlobalPath: global, Env: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tasks.LeaseSeconds != 60 || cfg.Tasks.HistoryLimit != 50 {
+		t.Fatalf("tasks from the global file = %+v", cfg.Tasks)
+	}
+	l := workspace.LayoutFor(t.TempDir())
+	if err := os.MkdirAll(l.Configs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.Configs, "config.json"), []byte(`{"tasks": {"lease_seconds": 86400}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = workspace.ApplyProject(cfg, l)
+	if err == nil || !strings.Contains(err.Error(), "tasks: not allowed in a project config (set it in the global config or environment)") {
+		t.Fatalf("a project file setting tasks: %v", err)
 	}
 }

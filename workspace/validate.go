@@ -81,6 +81,8 @@ var otherLimits = map[string]Limit{
 	"backends.neo4j_start_timeout":        {Min: 1, Max: hour, Seconds: true},
 	"embeddings.dimensions":               {Min: 0, Max: 65536},
 	"embeddings.timeout":                  {Min: 1, Max: hour, Seconds: true},
+	"tasks.lease_seconds":                 {Min: 1, Max: day, Seconds: true},
+	"tasks.history_limit":                 {Min: 1, Max: 100_000},
 }
 
 // LimitOf returns the range of the numeric setting at a dotted JSON path
@@ -356,6 +358,9 @@ func (c Config) violations() []Violation {
 	}
 	r.limit("embeddings.dimensions", e.Dimensions, 0)
 	r.limit("embeddings.timeout", e.Timeout, 0)
+
+	r.limit("tasks.lease_seconds", c.Tasks.LeaseSeconds, 0)
+	r.limit("tasks.history_limit", c.Tasks.HistoryLimit, 0)
 	return r.vs
 }
 

@@ -226,6 +226,8 @@ func sectionIntro(sec string) string {
 		return "Where Chroma and Neo4j are: a shared server, or a command that starts a managed one per project. Empty means not configured."
 	case "embeddings":
 		return "How text becomes vectors for the vector tools and the task mirror."
+	case "tasks":
+		return "Claim leases and task history (see the task tools in the README)."
 	}
 	return ""
 }

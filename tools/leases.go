@@ -1,0 +1,176 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// maxAgentName bounds an agent's name (the tokens file allows the same).
+const maxAgentName = 128
+
+// agentArg is the agent a call acts as. Over HTTP with a named token (from
+// --auth-tokens-file) the token decides: an "agent" argument must be its
+// name, and an omitted one is taken to be it. Otherwise the argument is
+// taken as given, and must be present when must is set.
+func agentArg(ctx context.Context, given string, must bool) (string, error) {
+	given = strings.TrimSpace(given)
+	if len(given) > maxAgentName {
+		return "", badArg("argument \"agent\" is %d bytes; an agent's name is at most %d", len(given), maxAgentName)
+	}
+	if name, ok := authctx.Agent(ctx); ok {
+		switch given {
+		case "", name:
+			return name, nil
+		}
+		return "", badArg("argument \"agent\" is %q, but this connection is authenticated as %q; pass agent %q (each token acts as one agent)", truncate(given, 80), name, name)
+	}
+	if must && given == "" {
+		return "", badArg("argument \"agent\" is required: pass the name you claim tasks with")
+	}
+	return given, nil
+}
+
+// leaseArg turns lease_seconds into a lease (0 = the global default).
+func leaseArg(d *Deps, secs *int) (int, error) {
+	if secs == nil {
+		if n := d.Config.Tasks.LeaseSeconds; n > 0 {
+			return n, nil
+		}
+		return workspace.DefaultLeaseSeconds, nil
+	}
+	lo, hi := int(work.MinLease.Seconds()), int(work.MaxLease.Seconds())
+	if *secs < lo || *secs > hi {
+		return 0, badArg("argument \"lease_seconds\" must be between %d and %d, not %d", lo, hi, *secs)
+	}
+	return *secs, nil
+}
+
+// HistoryResult is task_history's answer.
+type HistoryResult struct {
+	Events     []work.HistoryEvent `json:"events"`
+	NextCursor string              `json:"next_cursor" jsonschema:"Pass as cursor to get the next page; empty when there is none"`
+}
+
+type taskHeartbeatArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID        string `json:"id" jsonschema:"The task you hold"`
+	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as you claimed the task with (over HTTP with a per-agent token: the token's name, the default)"`
+}
+
+type taskReleaseArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID        string `json:"id" jsonschema:"The task you hold"`
+	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as you claimed the task with (over HTTP with a per-agent token: the token's name, the default)"`
+	Reason    string `json:"reason,omitempty" jsonschema:"Why you give it back (kept in the task's history), at most 2000 characters"`
+}
+
+type taskHistoryArgs struct {
+	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	ID        string `json:"id" jsonschema:"Task id (a deleted task's history is kept too)"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Events per page, 1 to 200 (default 50)"`
+	Cursor    string `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
+}
+
+const maxReason = 2000
+
+func taskHeartbeat(d *Deps) server.ServerTool {
+	tool := newTool("task_heartbeat", "Renew a claim",
+		"Renew your lease on a task you hold (by the lease it was claimed with), to keep working on it past lease_expires_at. Only the holder may; any write of yours (task_update, task_complete) renews it too. Returns the task with its new lease_expires_at.",
+		hints{readOnly: false, destructive: false, idempotent: true, openWorld: false},
+		mcp.WithInputSchema[taskHeartbeatArgs](), mcp.WithOutputSchema[TaskResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHeartbeatArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		agent, err := agentArg(ctx, a.Agent, true)
+		if err != nil {
+			return nil, "", err
+		}
+		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+			return s.Heartbeat(ctx, a.ID, agent)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return TaskResult{Task: t}, "Renewed " + describe(t) + leaseText(t), nil
+	})}
+}
+
+func taskRelease(d *Deps) server.ServerTool {
+	tool := newTool("task_release", "Give a claimed task back",
+		"Give back a task you claimed but will not finish: it becomes pending with no assignee, ready for the next task_claim. Only the holder may (anyone once its lease has expired). The reason is kept in the task's history.",
+		hints{readOnly: false, destructive: false, idempotent: false, openWorld: false},
+		mcp.WithInputSchema[taskReleaseArgs](), mcp.WithOutputSchema[TaskResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskReleaseArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		agent, err := agentArg(ctx, a.Agent, true)
+		if err != nil {
+			return nil, "", err
+		}
+		if n := len([]rune(a.Reason)); n > maxReason {
+			return nil, "", badArg("argument \"reason\" is %d characters; keep it under %d", n, maxReason)
+		}
+		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+			return s.Release(ctx, a.ID, agent, a.Reason)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return TaskResult{Task: t}, "Released " + describe(t), nil
+	})}
+}
+
+func taskHistory(d *Deps) server.ServerTool {
+	tool := newTool("task_history", "Task history",
+		"Every change of a task, oldest first: who, when, what changed (status, assignee, fields, claims, lease expiries, releases, completion; late=true when a holder wrote after its lease ran out). Pages with limit and next_cursor.",
+		readHints, mcp.WithInputSchema[taskHistoryArgs](), mcp.WithOutputSchema[HistoryResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHistoryArgs) (any, string, error) {
+		if err := checkID("id", a.ID); err != nil {
+			return nil, "", err
+		}
+		limit := 0
+		if a.Limit != nil {
+			if *a.Limit < 1 || *a.Limit > 200 {
+				return nil, "", badArg("argument \"limit\" must be between 1 and 200, not %d", *a.Limit)
+			}
+			limit = *a.Limit
+		}
+		if len(a.Cursor) > 200 {
+			return nil, "", badArg("argument \"cursor\" is not a cursor from task_history; pass the next_cursor of the previous page, or omit it to start from the first event")
+		}
+		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (HistoryResult, error) {
+			evs, next, err := s.History(ctx, a.ID, limit, a.Cursor)
+			return HistoryResult{Events: evs, NextCursor: next}, err
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if res.Events == nil {
+			res.Events = []work.HistoryEvent{}
+		}
+		text := fmt.Sprintf("%d events of %s", len(res.Events), a.ID)
+		if res.NextCursor != "" {
+			text += " (more: pass next_cursor)"
+		}
+		return res, text, nil
+	})}
+}
+
+// leaseText says until when the holder's lease runs, for the short text.
+func leaseText(t sqlite.Task) string {
+	if t.LeaseExpiresAt == nil {
+		return ""
+	}
+	return "; lease until " + t.LeaseExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00")
+}

@@ -1,0 +1,120 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// PlanResult is task_plan's answer.
+type PlanResult struct {
+	IDs   map[string]string `json:"ids" jsonschema:"ref -> the id of the task created for it"`
+	Tasks []PlannedTask     `json:"tasks" jsonschema:"The created tasks, in the order they were written (every task after those it names)"`
+}
+
+// PlannedTask is a created task in compact form.
+type PlannedTask struct {
+	ID        string   `json:"id"`
+	Ref       string   `json:"ref"`
+	Title     string   `json:"title"`
+	ParentID  *string  `json:"parent_id"`
+	DependsOn []string `json:"depends_on"`
+}
+
+type planTaskArg struct {
+	Ref         string         `json:"ref" jsonschema:"Your name for this task within the plan (e.g. design or api-2), used by parent and depends_on; not shaped like a task id"`
+	Title       string         `json:"title" jsonschema:"Short title (required, at most 500 characters)"`
+	Description string         `json:"description,omitempty" jsonschema:"What to do and how to know it is done"`
+	Parent      string         `json:"parent,omitempty" jsonschema:"The ref of a task of this plan, or the id of an existing task, to make this a subtask"`
+	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Refs of this plan or ids of existing tasks that must be completed before this one is ready"`
+	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
+	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels such as backend or docs"`
+	Role        string         `json:"role,omitempty" jsonschema:"Role that must do it: only an agent claiming with this role gets it"`
+	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
+}
+
+type taskPlanArgs struct {
+	Workspace string        `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Tasks     []planTaskArg `json:"tasks" jsonschema:"The whole plan, 1 to 500 tasks, in any order"`
+	Agent     string        `json:"agent,omitempty" jsonschema:"Who plans, for the tasks' history (over HTTP with a per-agent token: the token's name, the default)"`
+}
+
+// progressEvery is how many tasks pass between two progress notifications
+// (at least one in twenty of the plan, and the last always).
+func progressEvery(total int) int { return max(1, total/20) }
+
+func taskPlan(d *Deps) server.ServerTool {
+	tool := newTool("task_plan", "Plan tasks in one call",
+		"Create a whole plan in one call: up to 500 tasks, each with your own ref; parent and depends_on name refs of the same plan or ids of existing tasks. All or nothing: cycles, unknown or duplicate refs and bad fields are refused with every problem listed by ref, and nothing is written. Returns ref -> id and the created tasks. A parent is claimable only once its subtasks are done; a task with a role goes only to agents claiming with that role.",
+		additiveWrite, mcp.WithInputSchema[taskPlanArgs](), mcp.WithOutputSchema[PlanResult]())
+	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskPlanArgs) (any, string, error) {
+		if len(a.Tasks) == 0 {
+			return nil, "", badArg("argument \"tasks\" is empty: pass the plan's tasks, each with a ref and a title")
+		}
+		if len(a.Tasks) > work.MaxPlanTasks {
+			return nil, "", badArg("argument \"tasks\" holds %d tasks; a plan holds at most %d, so split it (later plans may name tasks of earlier ones by id)", len(a.Tasks), work.MaxPlanTasks)
+		}
+		agent, err := agentArg(ctx, a.Agent, false)
+		if err != nil {
+			return nil, "", err
+		}
+		plan := make([]work.PlanTask, len(a.Tasks))
+		for i, t := range a.Tasks {
+			meta, err := metadataJSON(t.Metadata)
+			if err != nil {
+				return nil, "", badArg("argument \"tasks[%d].metadata\" could not be encoded as JSON", i)
+			}
+			plan[i] = work.PlanTask{
+				Ref: t.Ref, Title: t.Title, Description: t.Description, Parent: t.Parent, DependsOn: t.DependsOn,
+				Priority: t.Priority, Labels: t.Labels, Role: t.Role, Metadata: meta,
+			}
+		}
+		var mu sync.Mutex
+		sent := 0
+		report := func(done, total int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if done < total && done-sent < progressEvery(total) {
+				return
+			}
+			sent = done
+			progress.Report(ctx, "planning tasks", float64(done), float64(total))
+		}
+		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (work.PlanResult, error) {
+			return work.Plan(ctx, s, plan, agent, report)
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		out := compactPlan(res)
+		return out, fmt.Sprintf("Planned %d tasks in one call", len(out.Tasks)), nil
+	})}
+}
+
+// compactPlan is the answer's form of what a plan created.
+func compactPlan(res work.PlanResult) PlanResult {
+	refOf := make(map[string]string, len(res.IDs))
+	for ref, id := range res.IDs {
+		refOf[id] = ref
+	}
+	out := PlanResult{IDs: res.IDs, Tasks: make([]PlannedTask, 0, len(res.Tasks))}
+	if out.IDs == nil {
+		out.IDs = map[string]string{}
+	}
+	for _, t := range res.Tasks {
+		deps := t.DependsOn
+		if deps == nil {
+			deps = []string{}
+		}
+		out.Tasks = append(out.Tasks, PlannedTask{ID: t.ID, Ref: refOf[t.ID], Title: t.Title, ParentID: t.ParentID, DependsOn: deps})
+	}
+	return out
+}
