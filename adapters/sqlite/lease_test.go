@@ -692,3 +692,37 @@ func TestMigrationGivesOldClaimsTheDefaultLease(t *testing.T) {
 		t.Fatalf("History of an old task = %v, %v", h, err)
 	}
 }
+
+// With a larger limit the prune runs now and then (see record): the history
+// stays near the limit and what it keeps is always the newest events.
+func TestTheHistoryStaysNearALargeLimit(t *testing.T) {
+	s := openClocked(t, newDB(t), newClock(), func(o *sqlite.Options) { o.HistoryLimit = 100 })
+	ctx := context.Background()
+	task := mustCreate(t, s, sqlite.NewTask{Title: "t"})
+	const updates = 400
+	for i := range updates {
+		if _, err := s.Update(ctx, task.ID, 0, sqlite.Patch{Description: ptr(fmt.Sprint("rev ", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []work.HistoryEvent
+	for cursor := ""; ; {
+		page, next, err := s.History(ctx, task.ID, 200, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if cursor = next; next == "" {
+			break
+		}
+	}
+	// The prune runs on one event in three: 40 more is a chance of (2/3)^40.
+	if len(all) < 100 || len(all) > 140 {
+		t.Fatalf("kept %d events, want 100 to 140", len(all))
+	}
+	for i, e := range all {
+		if want := fmt.Sprint("rev ", updates-len(all)+i); e.Changes["description"][1] != want {
+			t.Fatalf("event %d = %v, want the change to %q", i, e.Changes, want)
+		}
+	}
+}
