@@ -726,3 +726,24 @@ func TestTheHistoryStaysNearALargeLimit(t *testing.T) {
 		}
 	}
 }
+
+// An imported claim gets the default lease from its last change, so a stale
+// one is claimable again (as migration 3 does for old claims).
+func TestAnImportedClaimGetsTheDefaultLease(t *testing.T) {
+	s := openStore(t)
+	updated := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	who := "old-agent"
+	task := sqlite.ImportTask{Task: sqlite.Task{ID: "tsk_00000000000000b1", Title: "held elsewhere", Status: work.InProgress,
+		Priority: "medium", Assignee: &who, CreatedAt: updated, UpdatedAt: updated, StartedAt: &updated,
+		Metadata: []byte("{}")}}
+	if _, err := s.Import(context.Background(), []sqlite.ImportTask{task}); err != nil {
+		t.Fatal(err)
+	}
+	got := mustGet(t, s, task.ID).Task
+	if got.LeaseExpiresAt == nil || !got.LeaseExpiresAt.Equal(updated.Add(work.DefaultLease)) {
+		t.Fatalf("imported lease_expires_at = %v, want %v", got.LeaseExpiresAt, updated.Add(work.DefaultLease))
+	}
+	if c := claim(t, s, "new-agent", "", 0); c == nil || c.ID != task.ID {
+		t.Fatalf("claim = %+v, want the stale imported claim taken over", c)
+	}
+}
