@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // readySQL is true for a task t whose dependencies are all completed.
@@ -25,12 +26,16 @@ func claimableSQL(now string) string {
 		AND sub.status IN ('pending','in_progress','blocked'))`
 }
 
-// Claim atomically takes the best ready task for agent: pending, every
-// dependency completed, role unset or equal to role (any role when role is
-// ""), carrying every label in labels; highest priority first, then oldest,
-// then id. It becomes in_progress and assigned to agent. Returns nil when
-// nothing is ready. The pick and the update are one transaction on the single
-// writer, so two agents can never claim the same task.
+// Claim atomically takes the best claimable task for agent (see
+// claimableSQL): pending, or in progress under a lease that has run out;
+// every dependency completed; no open subtask; its role unset or equal to
+// req.Role (an agent without a role gets only tasks without one); carrying
+// every label in req.Labels; highest priority first, then oldest, then id.
+// It becomes in_progress, assigned to agent under a lease of req.Lease (0 =
+// the store's default). Taking over an expired claim records the expiry (if
+// not recorded yet) and a reclaimed event; a pending task gets claimed.
+// Returns nil when nothing is claimable. The pick and the update are one
+// transaction on the single writer, so two agents can never claim the same task.
 func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error) {
 	role, labels := req.Role, req.Labels
 	agent, err := checkName("agent", req.Agent)
@@ -47,27 +52,49 @@ func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error)
 	if err != nil {
 		return nil, err
 	}
+	lease, err := s.checkLease(req.Lease)
+	if err != nil {
+		return nil, err
+	}
 	var out *Task
 	err = s.writeChange(ctx, func(c *conn) error {
 		out = nil // a retried attempt starts afresh (see run)
+		now := s.now()
+		ts := fmtTime(now)
 		var id string
 		err := c.queryRow(ctx, `SELECT t.id FROM tasks t
-			WHERE t.status = 'pending'
-			AND (?1 = '' OR t.role IS NULL OR t.role = ?1)
+			WHERE (t.role IS NULL OR t.role = ?1)
 			AND (SELECT count(*) FROM task_labels l
 				WHERE l.task_id = t.id AND l.label IN (SELECT value FROM json_each(?2))) = ?3
-			AND `+readySQL+`
+			AND `+claimableSQL("?4")+`
 			ORDER BY t.priority_rank DESC, t.created_at, t.id LIMIT 1`,
-			role, jsonIDs(labels), len(labels)).Scan(&id)
+			role, jsonIDs(labels), len(labels), ts).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		now := fmtTime(s.now())
+		l, err := loadLease(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		expires := fmtTime(now.Add(lease))
+		entry := historyEntry{taskID: id, actor: agent, event: work.EventClaimed, changes: map[string][2]any{
+			"status": {string(l.status), string(work.InProgress)}, "assignee": {nullable(l.assignee), agent}}}
+		if l.status == work.InProgress {
+			if err := s.noteExpiry(ctx, c, &l, ts); err != nil {
+				return err
+			}
+			entry.event = work.EventReclaimed
+			entry.changes = map[string][2]any{"assignee": {nullable(l.assignee), agent},
+				"lease_expires_at": {nullable(l.expires), expires}}
+		}
 		res, err := c.exec(ctx, `UPDATE tasks SET status = 'in_progress', assignee = ?, started_at = ?,
-			updated_at = ?, version = version + 1 WHERE id = ? AND status = 'pending'`, agent, now, now, id)
+			lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = 0,
+			updated_at = ?, version = version + 1
+			WHERE id = ? AND (status = 'pending' OR (status = 'in_progress' AND lease_expires_at < ?))`,
+			agent, ts, int64(lease/time.Second), expires, ts, id, ts)
 		if err != nil {
 			return err
 		}
@@ -76,7 +103,10 @@ func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error)
 		} else if n != 1 {
 			return fmt.Errorf("claim %s: updated %d rows, want 1", id, n)
 		}
-		if err := enqueue(ctx, c, EventStatus, now, id); err != nil {
+		if err := s.record(ctx, c, ts, entry); err != nil {
+			return err
+		}
+		if err := enqueue(ctx, c, EventStatus, ts, id); err != nil {
 			return err
 		}
 		t, err := getTask(ctx, c, "id", id)
@@ -92,7 +122,11 @@ func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error)
 // Complete finishes a pending or in-progress task as completed or failed,
 // records its summary and, if given, its artifact (replacing one of the same
 // name). It returns the task and the ids of the tasks this completion made
-// ready, sorted.
+// ready (dependents, and the parent once its last open subtask is done),
+// sorted. Under a live lease only the holder (cp.Agent) may complete
+// it; a holder whose lease ran out still may (recorded as late). A parent
+// with open subtasks cannot be completed (it may fail). The status is checked
+// inside the write transaction, so no task is ever completed twice.
 func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, []string, error) {
 	if err := checkID("id", id); err != nil {
 		return Task{}, nil, err
@@ -107,6 +141,10 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 	if err := checkText("summary", cp.Summary, maxSummary); err != nil {
 		return Task{}, nil, err
 	}
+	agent, err := checkName("agent", cp.Agent)
+	if err != nil {
+		return Task{}, nil, err
+	}
 	if cp.Artifact != nil {
 		if err := checkArtifact(cp.Artifact); err != nil {
 			return Task{}, nil, err
@@ -116,24 +154,38 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 		out       Task
 		unblocked = []string{}
 	)
-	err := s.writeChange(ctx, func(c *conn) error {
+	err = s.writeChange(ctx, func(c *conn) error {
 		unblocked = unblocked[:0] // a retried attempt starts afresh (see run)
-		var status string
-		err := c.queryRow(ctx, `SELECT status FROM tasks WHERE id = ?`, id).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("id", id)
-		}
+		l, err := loadLease(ctx, c, id)
 		if err != nil {
 			return err
 		}
+		status := string(l.status)
 		if status != "pending" && status != "in_progress" {
 			return &Error{Kind: KindTransition, Field: "id", Msg: fmt.Sprintf(
 				"task %s is %s; only a pending or in_progress task can be completed", id, status) + completeHint(status)}
 		}
 		now := s.now()
 		ts := fmtTime(now)
+		late, err := checkHolder(ctx, c, l, agent, ts)
+		if err != nil {
+			return err
+		}
+		if outcome == "completed" {
+			if err := openSubtasks(ctx, c, id, "outcome"); err != nil {
+				return err
+			}
+		}
+		if err := s.noteExpiry(ctx, c, &l, ts); err != nil {
+			return err
+		}
 		if _, err := c.exec(ctx, `UPDATE tasks SET status = ?, summary = ?, completed_at = ?, updated_at = ?,
+			lease_seconds = NULL, lease_expires_at = NULL, lease_expiry_noted = 0,
 			version = version + 1 WHERE id = ?`, outcome, cp.Summary, ts, ts, id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: agent, event: outcome, late: late,
+			changes: map[string][2]any{"status": {status, outcome}}}); err != nil {
 			return err
 		}
 		if err := enqueue(ctx, c, EventStatus, ts, id); err != nil {
@@ -152,23 +204,25 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 				return err
 			}
 		}
-		if outcome == "completed" {
-			rows, err := c.query(ctx, `SELECT t.id FROM tasks t JOIN task_dependencies e ON e.task_id = t.id
-				WHERE e.depends_on_id = ? AND t.status = 'pending' AND `+readySQL+` ORDER BY t.id`, id)
-			if err != nil {
+		// Made ready: pending dependents (their last dependency done) and
+		// the parent (its last open subtask finished, whatever the outcome).
+		rows, err := c.query(ctx, `SELECT t.id FROM tasks t WHERE t.status = 'pending'
+			AND (t.id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id = ?1)
+				OR t.id = (SELECT parent_id FROM tasks WHERE id = ?1))
+			AND `+claimableSQL("?2")+` ORDER BY t.id`, id, ts)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
 				return err
 			}
-			for rows.Next() {
-				var v string
-				if err := rows.Scan(&v); err != nil {
-					rows.Close()
-					return err
-				}
-				unblocked = append(unblocked, v)
-			}
-			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-				return err
-			}
+			unblocked = append(unblocked, v)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
 		}
 		out, err = getTask(ctx, c, "id", id)
 		return err

@@ -37,7 +37,7 @@ func TestClaimTakesHighestPriorityThenOldest(t *testing.T) {
 	if got, err := s.Claim(ctx, work.ClaimRequest{Agent: "agent-1", Role: "", Labels: nil}); err != nil || got != nil {
 		t.Fatalf("claim with only a blocked task left = %+v, %v; want nil", got, err)
 	}
-	if _, unblocked, err := s.Complete(ctx, lowOld.ID, sqlite.Completion{Summary: "done"}); err != nil ||
+	if _, unblocked, err := s.Complete(ctx, lowOld.ID, sqlite.Completion{Summary: "done", Agent: "agent-1"}); err != nil ||
 		!reflect.DeepEqual(unblocked, []string{critBlocked.ID}) {
 		t.Fatalf("Complete = %v, %v; want [%s]", unblocked, err, critBlocked.ID)
 	}
@@ -67,8 +67,11 @@ func TestClaimFiltersByRoleAndLabels(t *testing.T) {
 	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "", Labels: []string{"rust"}}); err != nil || got != nil {
 		t.Fatalf("label nobody has = %+v, %v", got, err)
 	}
-	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "", Labels: nil}); err != nil || got == nil || got.ID != reviewer.ID {
-		t.Fatalf("no role given takes any role: %+v, %v", got, err)
+	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "", Labels: nil}); err != nil || got != nil {
+		t.Fatalf("an agent without a role took a task with one: %+v, %v", got, err)
+	}
+	if got, err = s.Claim(ctx, work.ClaimRequest{Agent: "a", Role: "reviewer", Labels: nil}); err != nil || got == nil || got.ID != reviewer.ID {
+		t.Fatalf("reviewer = %+v, %v; want %s", got, err, reviewer.ID)
 	}
 }
 

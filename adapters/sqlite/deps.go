@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // AddDependency makes id depend on dependsOn. An edge that exists already is a
@@ -44,7 +46,12 @@ func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, 
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n > 0 {
-			if err := touch(ctx, c, id, fmtTime(s.now())); err != nil {
+			ts := fmtTime(s.now())
+			if err := touch(ctx, c, id, ts); err != nil {
+				return err
+			}
+			if err := s.record(ctx, c, ts, historyEntry{taskID: id, event: work.EventDependency,
+				changes: map[string][2]any{"depends_on": {nil, dependsOn}}}); err != nil {
 				return err
 			}
 		}
@@ -77,7 +84,12 @@ func (s *Store) RemoveDependency(ctx context.Context, id, dependsOn string) (Tas
 			return &Error{Kind: KindNotFound, Field: "depends_on", Msg: fmt.Sprintf(
 				"task %s does not depend on %s; its dependencies are listed in depends_on of task_get", id, dependsOn)}
 		}
-		if err := touch(ctx, c, id, fmtTime(s.now())); err != nil {
+		ts := fmtTime(s.now())
+		if err := touch(ctx, c, id, ts); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, ts, historyEntry{taskID: id, event: work.EventDependency,
+			changes: map[string][2]any{"depends_on": {dependsOn, nil}}}); err != nil {
 			return err
 		}
 		out, err = getTask(ctx, c, "id", id)

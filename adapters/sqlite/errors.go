@@ -25,6 +25,7 @@ const (
 	KindConflict   = clienterr.VersionConflict // optimistic lock: re-read and retry
 	KindTransition = clienterr.InvalidTransition
 	KindCycle      = clienterr.DependencyCycle
+	KindLeaseHeld  = clienterr.LeaseHeld   // another agent holds the task under a live lease
 	KindBusy       = clienterr.Unavailable // pool timeout / closed / breaker: the client sees "unavailable"
 )
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // ImportTask is a task brought in from elsewhere (mcp-task-orchestrator
@@ -439,13 +441,20 @@ func parentsFirst(tasks []ImportTask, created map[string]bool) []ImportTask {
 }
 
 func insertImported(ctx context.Context, c *conn, t ImportTask) error {
+	// An imported claim gets the default lease from its last change, as
+	// migration 3 gives claims made before leases existed: a stale one is
+	// claimable again.
+	var leaseSecs, leaseExp any
+	if t.Status == "in_progress" {
+		leaseSecs, leaseExp = int64(work.DefaultLease/time.Second), fmtTime(t.UpdatedAt.Add(work.DefaultLease))
+	}
 	if _, err := c.exec(ctx, `INSERT INTO tasks
 		(id, seq, title, description, status, priority, role, assignee, parent_id, version,
-		 created_at, updated_at, started_at, completed_at, summary, metadata)
-		VALUES (?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM tasks), ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+		 created_at, updated_at, started_at, completed_at, summary, metadata, lease_seconds, lease_expires_at)
+		VALUES (?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM tasks), ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Title, t.Description, t.Status, t.Priority, optStr(t.Role), optStr(t.Assignee), optStr(t.ParentID),
 		fmtTime(t.CreatedAt), fmtTime(t.UpdatedAt), optTime(t.StartedAt), optTime(t.CompletedAt),
-		optStrNull(t.Summary), string(t.Metadata)); err != nil {
+		optStrNull(t.Summary), string(t.Metadata), leaseSecs, leaseExp); err != nil {
 		return err
 	}
 	if err := insertLabels(ctx, c, t.ID, t.Labels); err != nil {

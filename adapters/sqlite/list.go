@@ -105,7 +105,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 		args = append(args, v)
 	}
 	if f.Ready {
-		where = append(where, `t.status = 'pending' AND `+readySQL)
+		where = append(where, claimableSQL("?"))
+		args = append(args, fmtTime(s.now()))
 	}
 	if f.Text != "" {
 		if err := checkText("text", f.Text, maxText); err != nil {

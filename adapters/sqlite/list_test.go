@@ -16,8 +16,9 @@ func TestListFilters(t *testing.T) {
 	p := mustCreate(t, s, sqlite.NewTask{Title: "parent", Labels: []string{"ops"}})
 	c1 := mustCreate(t, s, sqlite.NewTask{Title: "child one", ParentID: p.ID, Role: "coder"})
 	c2 := mustCreate(t, s, sqlite.NewTask{Title: "child two", ParentID: p.ID, Labels: []string{"ops", "db"}})
-	if _, err := s.Claim(ctx, work.ClaimRequest{Agent: "alice", Role: "coder", Labels: nil}); err != nil { // takes p? no: p has no role and is oldest
-		t.Fatal(err)
+	// p is oldest but has open subtasks, so the coder takes c1.
+	if got, err := s.Claim(ctx, work.ClaimRequest{Agent: "alice", Role: "coder", Labels: nil}); err != nil || got == nil || got.ID != c1.ID {
+		t.Fatalf("Claim = %+v, %v; want %s", got, err, c1.ID)
 	}
 	ids := func(f sqlite.Filter) []string {
 		t.Helper()
@@ -41,10 +42,10 @@ func TestListFilters(t *testing.T) {
 	check("parent", ids(sqlite.Filter{ParentID: p.ID}), c1.ID, c2.ID)
 	check("label", ids(sqlite.Filter{Label: "ops"}), p.ID, c2.ID)
 	check("role", ids(sqlite.Filter{Role: "coder"}), c1.ID)
-	check("assignee", ids(sqlite.Filter{Assignee: "alice"}), p.ID)
-	check("status", ids(sqlite.Filter{Status: []string{"in_progress"}}), p.ID)
-	check("status pending", ids(sqlite.Filter{Status: []string{"pending", "blocked"}}), c1.ID, c2.ID)
-	check("ready", ids(sqlite.Filter{Ready: true}), c1.ID, c2.ID)
+	check("assignee", ids(sqlite.Filter{Assignee: "alice"}), c1.ID)
+	check("status", ids(sqlite.Filter{Status: []string{"in_progress"}}), c1.ID)
+	check("status pending", ids(sqlite.Filter{Status: []string{"pending", "blocked"}}), p.ID, c2.ID)
+	check("ready (a parent with open subtasks is not)", ids(sqlite.Filter{Ready: true}), c2.ID)
 	check("text", ids(sqlite.Filter{Text: "child TWO"}), c2.ID)
 	check("text and label", ids(sqlite.Filter{Text: "child", Label: "db"}), c2.ID)
 }

@@ -68,7 +68,7 @@ func TestOutboxRecordsEveryTaskChangeInItsTransaction(t *testing.T) {
 	if err != nil || claimed == nil || claimed.ID != a.ID {
 		t.Fatalf("Claim = %v, %v; want %s", claimed, err, a.ID)
 	}
-	if _, _, err := s.Complete(ctx, a.ID, sqlite.Completion{Summary: "done"}); err != nil {
+	if _, _, err := s.Complete(ctx, a.ID, sqlite.Completion{Summary: "done", Agent: "agent"}); err != nil {
 		t.Fatal(err)
 	}
 	wantEvents(t, s, &seq, "status:"+a.ID, "status:"+a.ID)

@@ -73,6 +73,8 @@ type Store struct {
 
 	clockMu sync.Mutex
 	lastNow time.Time // guarded by clockMu; see now
+	// clock, when set (tests only, before any call), replaces time.Now in now.
+	clock func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error

@@ -33,7 +33,12 @@ func parseTime(s string) (time.Time, error) {
 func (s *Store) now() time.Time {
 	s.clockMu.Lock()
 	defer s.clockMu.Unlock()
-	t := time.Now().UTC()
+	var t time.Time
+	if s.clock != nil {
+		t = s.clock().UTC()
+	} else {
+		t = time.Now().UTC()
+	}
 	if !t.After(s.lastNow) {
 		t = s.lastNow.Add(time.Nanosecond)
 	}
@@ -260,45 +265,12 @@ func insertLabels(ctx context.Context, c *conn, id string, labels []string) erro
 
 // Create validates t and stores it as a pending task.
 func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
-	title, err := checkTitle("title", nt.Title)
-	if err != nil {
-		return Task{}, err
-	}
-	if err := checkText("description", nt.Description, maxDescription); err != nil {
-		return Task{}, err
-	}
-	prio := nt.Priority
-	if prio == "" {
-		prio = "medium"
-	}
-	if err := checkEnum("priority", prio, priorities); err != nil {
-		return Task{}, err
-	}
-	labels, err := checkLabels("labels", nt.Labels)
-	if err != nil {
-		return Task{}, err
-	}
-	role, err := checkName("role", nt.Role)
-	if err != nil {
-		return Task{}, err
-	}
-	meta, err := s.checkMetadata(nt.Metadata)
-	if err != nil {
-		return Task{}, err
-	}
-	if meta == nil {
-		meta = []byte("{}")
-	}
-	if nt.ParentID != "" {
-		if err := checkID("parent_id", nt.ParentID); err != nil {
-			return Task{}, err
-		}
-	}
 	id := newID()
-	deps, err := checkDependsOn(id, nt.DependsOn)
+	ct, err := s.checkNewTask(nt, id)
 	if err != nil {
 		return Task{}, err
 	}
+	title, prio, role, labels, deps, meta := ct.title, ct.priority, ct.role, ct.labels, ct.deps, ct.meta
 
 	var out Task
 	err = s.writeChange(ctx, func(c *conn) error {
@@ -329,6 +301,10 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 			}
 		}
 		if err := enqueue(ctx, c, EventCreate, ts, id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: nt.Actor, event: work.EventCreated,
+			changes: map[string][2]any{"title": {nil, title}}}); err != nil {
 			return err
 		}
 		out = Task{
@@ -509,7 +485,15 @@ func strPtrEq(a, b *string) bool {
 
 // Update applies p to the task. version > 0 must equal the stored version
 // (optimistic locking); 0 skips the check. A patch that changes nothing
-// returns the task as it is, without a new version.
+// returns the task as it is, without a new version (a holder's empty patch
+// still renews its lease, like a heartbeat).
+//
+// Leases: on an in-progress task under a live lease only the holder
+// (p.Agent == assignee) may change it; the holder's write renews the lease by
+// the task's lease_seconds. A task moved to in_progress gets the assignee
+// p.Assignee or else p.Agent, and the store's default lease; a task moved out
+// of in_progress loses its lease. A parent with open subtasks cannot be
+// moved to completed. Every change is written to the history.
 func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (Task, error) {
 	if err := checkID("id", id); err != nil {
 		return Task{}, err
@@ -521,12 +505,26 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 	if err != nil {
 		return Task{}, err
 	}
+	agent, err := checkName("agent", p.Agent)
+	if err != nil {
+		return Task{}, err
+	}
 	if cp.ParentID != nil && *cp.ParentID == id {
 		return Task{}, invalid("parent_id", "task %s cannot be its own parent", id)
 	}
 	var out Task
 	err = s.writeChange(ctx, func(c *conn) error {
 		cur, err := getTask(ctx, c, "id", id)
+		if err != nil {
+			return err
+		}
+		l, err := loadLease(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		ts := fmtTime(now)
+		late, err := checkHolder(ctx, c, l, agent, ts)
 		if err != nil {
 			return err
 		}
@@ -552,19 +550,26 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 		if cp.Labels != nil {
 			next.Labels = cp.labels
 		}
-		now := s.now()
 		if cp.Status != nil && work.Status(*cp.Status) != cur.Status {
 			if err := work.CheckTransition(id, cur.Status, work.Status(*cp.Status)); err != nil {
 				return err
 			}
 			next.Status = work.Status(*cp.Status)
 			switch next.Status {
-			case "in_progress":
+			case work.InProgress:
 				next.StartedAt = &now
-			case "completed", "failed":
+				if cp.Assignee == nil && agent != "" {
+					next.Assignee = &agent
+				}
+			case work.Completed, work.Failed:
 				next.CompletedAt = &now
-			case "pending":
+			case work.Pending:
 				next.Assignee, next.StartedAt, next.CompletedAt = nil, nil, nil
+			}
+			if next.Status == work.Completed {
+				if err := openSubtasks(ctx, c, id, "status"); err != nil {
+					return err
+				}
 			}
 		}
 		if cp.Role != nil {
@@ -581,23 +586,74 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 				}
 			}
 		}
-		labelsChanged := !slices.Equal(next.Labels, cur.Labels)
-		if !labelsChanged && next.Title == cur.Title && next.Description == cur.Description &&
-			next.Status == cur.Status && next.Priority == cur.Priority && strPtrEq(next.Role, cur.Role) &&
-			strPtrEq(next.Assignee, cur.Assignee) && strPtrEq(next.ParentID, cur.ParentID) &&
-			strPtrEq(next.Summary, cur.Summary) && string(next.Metadata) == string(cur.Metadata) {
+		// The lease after the change: a task entering in_progress (or
+		// changing hands in it) gets a fresh lease; the holder's write renews
+		// it; a task leaving in_progress loses it.
+		holder := agent != "" && agent == l.assignee && l.status == work.InProgress
+		leaseSecs, leaseExp := any(nil), any(nil)
+		keepLease := false
+		switch {
+		case next.Status != work.InProgress:
+		case cur.Status != work.InProgress || !strPtrEq(next.Assignee, cur.Assignee):
+			d := s.defaultLease()
+			if cur.Status == work.InProgress {
+				d = s.leaseLength(l)
+			}
+			leaseSecs, leaseExp = int64(d/time.Second), fmtTime(now.Add(d))
+		case holder:
+			leaseSecs, leaseExp = int64(s.leaseLength(l)/time.Second), fmtTime(now.Add(s.leaseLength(l)))
+		default: // a non-holder's change leaves the lease as it is
+			leaseSecs, leaseExp, keepLease = nullInt(l.seconds), nullable(l.expires), true
+		}
+		changes := map[string][2]any{}
+		diff := func(field string, old, new any) {
+			if old != new {
+				changes[field] = [2]any{old, new}
+			}
+		}
+		diff("title", cur.Title, next.Title)
+		diff("description", cur.Description, next.Description)
+		diff("status", string(cur.Status), string(next.Status))
+		diff("priority", cur.Priority, next.Priority)
+		diff("role", strOrNil(cur.Role), strOrNil(next.Role))
+		diff("assignee", strOrNil(cur.Assignee), strOrNil(next.Assignee))
+		diff("parent_id", strOrNil(cur.ParentID), strOrNil(next.ParentID))
+		diff("summary", strOrNil(cur.Summary), strOrNil(next.Summary))
+		if !slices.Equal(next.Labels, cur.Labels) {
+			changes["labels"] = [2]any{cur.Labels, next.Labels}
+		}
+		if string(next.Metadata) != string(cur.Metadata) {
+			changes["metadata"] = [2]any{"…", "…"} // changed; the objects may be large
+		}
+		if len(changes) == 0 {
+			if holder {
+				if _, err := c.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, lease_expiry_noted = 0 WHERE id = ?`,
+					leaseExp, id); err != nil {
+					return err
+				}
+				out, err = getTask(ctx, c, "id", id)
+				return err
+			}
 			out = cur
 			return nil
 		}
+		if err := s.noteExpiry(ctx, c, &l, ts); err != nil {
+			return err
+		}
+		noted := 0
+		if keepLease && l.noted {
+			noted = 1
+		}
 		if _, err := c.exec(ctx, `UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,
 			role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
+			lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
 			version = version + 1, updated_at = ? WHERE id = ?`,
 			next.Title, next.Description, next.Status, next.Priority, optStr(next.Role), optStr(next.Assignee),
 			optStr(next.ParentID), optTime(next.StartedAt), optTime(next.CompletedAt), optStrNull(next.Summary),
-			string(next.Metadata), fmtTime(now), id); err != nil {
+			string(next.Metadata), leaseSecs, leaseExp, noted, ts, id); err != nil {
 			return err
 		}
-		if labelsChanged {
+		if _, ok := changes["labels"]; ok {
 			if _, err := c.exec(ctx, `DELETE FROM task_labels WHERE task_id = ?`, id); err != nil {
 				return err
 			}
@@ -605,17 +661,37 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 				return err
 			}
 		}
-		kind := EventUpdate
+		kind, event := EventUpdate, work.EventUpdated
 		if next.Status != cur.Status {
-			kind = EventStatus
+			kind, event = EventStatus, work.EventStatus
 		}
-		if err := enqueue(ctx, c, kind, fmtTime(now), id); err != nil {
+		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: agent, event: event, late: late,
+			changes: changes}); err != nil {
+			return err
+		}
+		if err := enqueue(ctx, c, kind, ts, id); err != nil {
 			return err
 		}
 		out, err = getTask(ctx, c, "id", id)
 		return err
 	})
 	return out, wrap("update task", err)
+}
+
+// strOrNil is *p, or nil (JSON null) for a nil pointer.
+func strOrNil(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// nullInt is v, or nil (SQL NULL) for 0.
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
 }
 
 // optStrNull stores a non-nil pointer as given, "" included (a summary may be empty).
@@ -703,6 +779,37 @@ func (s *Store) Delete(ctx context.Context, id string, cascade bool) ([]string, 
 			WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id IN (SELECT value FROM json_each(?2)))
 			AND id NOT IN (SELECT value FROM json_each(?2))`, ts, in); err != nil {
 			return err
+		}
+		// The history: a dependency event for each task outside the subtree
+		// that loses an edge, a deleted event for each deleted task.
+		rows, err = c.query(ctx, `SELECT task_id, depends_on_id FROM task_dependencies
+			WHERE depends_on_id IN (SELECT value FROM json_each(?1)) AND task_id NOT IN (SELECT value FROM json_each(?1))
+			ORDER BY task_id, depends_on_id`, in)
+		if err != nil {
+			return err
+		}
+		var lost [][2]string
+		for rows.Next() {
+			var e [2]string
+			if err := rows.Scan(&e[0], &e[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			lost = append(lost, e)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, e := range lost {
+			if err := s.record(ctx, c, ts, historyEntry{taskID: e[0], event: work.EventDependency,
+				changes: map[string][2]any{"depends_on": {e[1], nil}}, note: "the task it depended on was deleted"}); err != nil {
+				return err
+			}
+		}
+		for _, d := range deleted {
+			if err := s.record(ctx, c, ts, historyEntry{taskID: d, event: work.EventDeleted}); err != nil {
+				return err
+			}
 		}
 		if _, err = c.exec(ctx, `DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, in); err != nil {
 			return err
