@@ -319,3 +319,10 @@ func (s *Store) CreatePlan(ctx context.Context, plan []work.ResolvedPlanTask, ac
 	}
 	return work.PlanResult{IDs: ids, Tasks: out}, nil
 }
+
+// The store is the task domain's store (see work/ports.go).
+var (
+	_ work.Claimer   = (*Store)(nil)
+	_ work.Completer = (*Store)(nil)
+	_ work.PlanStore = (*Store)(nil)
+)

@@ -317,7 +317,7 @@ func (s *Store) hooks(db *sql.DB) pooling.Hooks[*conn] {
 			if h := testHookAfterCheck; h != nil {
 				h()
 			}
-			sc, err := db.Conn(ctx)
+			sc, err := openRetryingBusy(ctx, db, s.opts.BusyTimeout)
 			if err != nil {
 				return nil, fmt.Errorf("open %s: %w", s.opts.Path, err)
 			}
@@ -458,6 +458,30 @@ func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (er
 			t.Stop()
 			return errors.Join(ctx.Err(), err)
 		case <-t.C:
+		}
+	}
+}
+
+// openRetryingBusy opens a connection, trying again while the file is
+// locked. The DSN's journal_mode(WAL) switch needs a lock that SQLite does
+// not wait for through busy_timeout when another process is creating or
+// switching the same new file at that moment (SQLITE_BUSY at once), so four
+// processes opening a new project together would see one of them fail. It
+// tries for busy (0 = 5 s) or until ctx is done.
+func openRetryingBusy(ctx context.Context, db *sql.DB, busy time.Duration) (*sql.Conn, error) {
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	deadline := time.Now().Add(busy)
+	for attempt := 0; ; attempt++ {
+		sc, err := db.Conn(ctx)
+		if err == nil || !IsBusy(err) || time.Now().After(deadline) {
+			return sc, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(busyPause(attempt)):
 		}
 	}
 }
