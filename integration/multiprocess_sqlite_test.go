@@ -451,14 +451,14 @@ func TestMultiprocessSQLiteMixedWritesKeepVersionsConsistent(t *testing.T) {
 					}
 					var up taskOut
 					if !call("task_update", map[string]any{"id": cl.Task.ID, "version": cl.Task.Version,
-						"description": "worked on by " + agent}, &up) {
+						"description": "worked on by " + agent, "agent": agent}, &up) {
 						return
 					}
 					if up.Task.Version != cl.Task.Version+1 {
 						fail(fmt.Sprintf("%s: task_update of %s at version %d gave version %d", agent, cl.Task.ID, cl.Task.Version, up.Task.Version))
 					}
 					var cp taskOut
-					if !call("task_complete", map[string]any{"id": cl.Task.ID, "summary": "done by " + agent}, &cp) {
+					if !call("task_complete", map[string]any{"id": cl.Task.ID, "summary": "done by " + agent, "agent": agent}, &cp) {
 						return
 					}
 					if cp.Task.Version != up.Task.Version+1 || cp.Task.Status != "completed" {

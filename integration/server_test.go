@@ -313,7 +313,7 @@ func TestTaskLifecycle(t *testing.T) {
 	var done struct {
 		Unblocked []string `json:"unblocked"`
 	}
-	p.ok(ctx, "task_complete", map[string]any{"workspace": project, "id": design.Task.ID, "summary": "done",
+	p.ok(ctx, "task_complete", map[string]any{"workspace": project, "id": design.Task.ID, "summary": "done", "agent": "ada",
 		"artifact": map[string]any{"name": "design.md", "content": "# Design\n"}}, &done)
 	if !slices.Equal(done.Unblocked, []string{build.Task.ID}) {
 		t.Fatalf("unblocked = %v, want [%s]", done.Unblocked, build.Task.ID)
