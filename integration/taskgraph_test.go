@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 type graphTaskOut struct {
@@ -100,11 +101,16 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	status := map[string]string{}
 	deps := map[string][]string{}
 	rdeps := map[string][]string{}
+	waits := map[string][]string{} // dependencies and subtasks: an open subtask blocks its parent
 	var ids []string
 	for _, tk := range tasks {
 		status[tk.ID] = string(tk.Status)
 		ids = append(ids, tk.ID)
 		deps[tk.ID] = tk.DependsOn
+		waits[tk.ID] = append(waits[tk.ID], tk.DependsOn...)
+		if tk.ParentID != nil {
+			waits[*tk.ParentID] = append(waits[*tk.ParentID], tk.ID)
+		}
 		for _, d := range tk.DependsOn {
 			rdeps[d] = append(rdeps[d], tk.ID)
 		}
@@ -199,7 +205,7 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 		for len(queue) > 0 {
 			n := queue[0]
 			queue = queue[1:]
-			for _, d := range deps[n] {
+			for _, d := range waits[n] {
 				if _, seen := depth[d]; !seen && openStatus[status[d]] {
 					depth[d] = depth[n] + 1
 					queue = append(queue, d)
@@ -210,10 +216,10 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 			t.Fatalf("task %s: %d blockers, the walk finds %d", id, len(b.Blockers), len(depth)-1)
 		}
 		for _, bl := range b.Blockers {
-			if depth[bl.ID] != bl.Depth || len(bl.Path) != bl.Depth || bl.Path[len(bl.Path)-1] != bl.ID || !slices.Contains(deps[id], bl.Path[0]) {
+			if depth[bl.ID] != bl.Depth || len(bl.Path) != bl.Depth || bl.Path[len(bl.Path)-1] != bl.ID || !slices.Contains(waits[id], bl.Path[0]) {
 				t.Fatalf("task %s: blocker %+v, walk depth %d", id, bl, depth[bl.ID])
 			}
-			startable := !slices.ContainsFunc(deps[bl.ID], func(d string) bool { return openStatus[status[d]] })
+			startable := !slices.ContainsFunc(waits[bl.ID], func(d string) bool { return openStatus[status[d]] })
 			if bl.Startable != startable {
 				t.Fatalf("task %s: blocker %s startable %v, want %v", id, bl.ID, bl.Startable, startable)
 			}
@@ -283,7 +289,7 @@ func unmirror(t *testing.T, gs *neo4j.Store, id string) {
 	ctx := ctxT(t)
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		w, err := gs.TaskWork(ctx, neo4j.TaskShape{Label: mirror.TaskLabel, DependsOn: mirror.RelDependsOn,
-			Open: mirror.OpenStatuses, Completed: "completed"}, id)
+			Open: work.StatusNames(work.OpenStatuses), Completed: string(work.Completed)}, id)
 		if err != nil {
 			t.Fatal(err)
 		}
