@@ -88,14 +88,19 @@ func completable(det TaskDetail, outcome string) error {
 		}
 	}
 	if len(open) > 0 {
-		shown := open[:min(len(open), 5)]
-		more := ""
-		if len(open) > len(shown) {
-			more = fmt.Sprintf(" and %d more", len(open)-len(shown))
+		// The store's own sentence (adapters/sqlite), so that the refusal
+		// reads the same with or without an artifact.
+		names := strings.Join(open[:min(5, len(open))], ", ")
+		if len(open) > 5 {
+			names += fmt.Sprintf(" and %d more", len(open)-5)
+		}
+		noun := "subtasks"
+		if len(open) == 1 {
+			noun = "subtask"
 		}
 		return &clienterr.Error{Kind: clienterr.InvalidTransition, Field: "id", Msg: fmt.Sprintf(
-			"task %s has %d open subtask(s) (%s%s): a parent is completed after its subtasks; finish or cancel them first, "+
-				"or complete it with outcome failed (its subtasks are left as they are)", t.ID, len(open), strings.Join(shown, ", "), more)}
+			"task %s has %d open %s (%s), so it cannot be completed; complete or cancel them first; "+
+				"failing or cancelling %s leaves them as they are", t.ID, len(open), noun, names, t.ID)}
 	}
 	return nil
 }

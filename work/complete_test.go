@@ -119,7 +119,8 @@ func TestCompleteWithArtifactWritesNothingForATaskThatCannotBeCompleted(t *testi
 	parent := p.create(t, work.NewTask{Title: "parent"})
 	child := p.create(t, work.NewTask{Title: "child", ParentID: parent.ID})
 	_, _, err = work.CompleteWithArtifact(ctx, p.store, p.files, parent.ID, work.Completion{Summary: "early"}, art())
-	wantMessage(t, err, clienterr.InvalidTransition, "task "+parent.ID+" has 1 open subtask(s) ("+child.ID+")")
+	wantMessage(t, err, clienterr.InvalidTransition, "task "+parent.ID+" has 1 open subtask ("+child.ID+"), so it cannot be completed; "+
+		"complete or cancel them first; failing or cancelling "+parent.ID+" leaves them as they are")
 
 	// Unknown task.
 	_, _, err = work.CompleteWithArtifact(ctx, p.store, p.files, "tsk_00000000000000ff", work.Completion{}, art())
@@ -168,5 +169,23 @@ func TestCompleteWithArtifactRemovesTheFileWhenTheRowIsRefused(t *testing.T) {
 	}
 	if got := p.artifactFiles(t, task.ID); len(got) != 0 {
 		t.Fatalf("the artifact of a refused completion stayed: %v", got)
+	}
+}
+
+func TestCompleteWithArtifactMayFailAParentWithOpenSubtasks(t *testing.T) {
+	p := newProject(t)
+	ctx := context.Background()
+	parent := p.create(t, work.NewTask{Title: "parent"})
+	child := p.create(t, work.NewTask{Title: "child", ParentID: parent.ID})
+	failed, _, err := work.CompleteWithArtifact(ctx, p.store, p.files, parent.ID, work.Completion{Summary: "gave up", Outcome: "failed"},
+		&work.ArtifactInput{Name: "why.md", Content: []byte("blocked upstream")})
+	if err != nil || failed.Status != work.Failed {
+		t.Fatalf("failing a parent: %+v, %v", failed, err)
+	}
+	if got := p.artifactFiles(t, parent.ID); len(got) != 1 || got[0] != "why.md" {
+		t.Fatalf("files of the failed parent: %v", got)
+	}
+	if c, _ := p.store.Get(ctx, child.ID); c.Task.Status != work.Pending {
+		t.Fatalf("the subtask is %s; failing its parent leaves it as it is", c.Task.Status)
 	}
 }
