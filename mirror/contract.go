@@ -1,9 +1,9 @@
-// Package mirror keeps the vector and graph mirrors of a project's tasks in
-// step with SQLite, the source of truth. This file is the contract between the
-// writer of the mirrors (the outbox syncer) and their readers (task_similar,
-// task_graph, task_link, reconcile): what a task looks like in Chroma and in
-// Neo4j. Change it only together with both sides.
 package mirror
+
+// This file is the contract between the writer of the mirrors (the outbox
+// syncer) and their readers (task_similar, task_graph, task_link through
+// TaskGraph, reconcile): what a task looks like in Chroma and in Neo4j.
+// Change it only together with both sides.
 
 import (
 	"strings"
