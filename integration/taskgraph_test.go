@@ -74,8 +74,18 @@ func buildProject(t testing.TB, p *proc, project string, plan graphPlan) {
 		ids = append(ids, out.Task.ID)
 		versions[out.Task.ID] = out.Task.Version
 	}
-	for i, tk := range plan.Tasks {
-		if tk.Status == "" {
+	// A parent with open subtasks cannot be completed (issue 13): subtasks
+	// (always after their parent in a plan) move first, and a parent whose
+	// subtasks stay open keeps its status instead of completing.
+	openKids := map[int]bool{}
+	for _, tk := range plan.Tasks {
+		if tk.Parent >= 0 && (tk.Status == "" || openStatus[tk.Status]) {
+			openKids[tk.Parent] = true
+		}
+	}
+	for i := len(plan.Tasks) - 1; i >= 0; i-- {
+		tk := plan.Tasks[i]
+		if tk.Status == "" || tk.Status == "completed" && openKids[i] {
 			continue
 		}
 		p.ok(ctx, "task_update", map[string]any{"workspace": project, "id": ids[i], "version": versions[ids[i]],
