@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 type graphTaskOut struct {
@@ -73,8 +74,18 @@ func buildProject(t testing.TB, p *proc, project string, plan graphPlan) {
 		ids = append(ids, out.Task.ID)
 		versions[out.Task.ID] = out.Task.Version
 	}
-	for i, tk := range plan.Tasks {
-		if tk.Status == "" {
+	// A parent with open subtasks cannot be completed (issue 13): subtasks
+	// (always after their parent in a plan) move first, and a parent whose
+	// subtasks stay open keeps its status instead of completing.
+	openKids := map[int]bool{}
+	for _, tk := range plan.Tasks {
+		if tk.Parent >= 0 && (tk.Status == "" || openStatus[tk.Status]) {
+			openKids[tk.Parent] = true
+		}
+	}
+	for i := len(plan.Tasks) - 1; i >= 0; i-- {
+		tk := plan.Tasks[i]
+		if tk.Status == "" || tk.Status == "completed" && openKids[i] {
 			continue
 		}
 		p.ok(ctx, "task_update", map[string]any{"workspace": project, "id": ids[i], "version": versions[ids[i]],
@@ -100,11 +111,16 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 	status := map[string]string{}
 	deps := map[string][]string{}
 	rdeps := map[string][]string{}
+	waits := map[string][]string{} // dependencies and subtasks: an open subtask blocks its parent
 	var ids []string
 	for _, tk := range tasks {
 		status[tk.ID] = string(tk.Status)
 		ids = append(ids, tk.ID)
 		deps[tk.ID] = tk.DependsOn
+		waits[tk.ID] = append(waits[tk.ID], tk.DependsOn...)
+		if tk.ParentID != nil {
+			waits[*tk.ParentID] = append(waits[*tk.ParentID], tk.ID)
+		}
 		for _, d := range tk.DependsOn {
 			rdeps[d] = append(rdeps[d], tk.ID)
 		}
@@ -199,7 +215,7 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 		for len(queue) > 0 {
 			n := queue[0]
 			queue = queue[1:]
-			for _, d := range deps[n] {
+			for _, d := range waits[n] {
 				if _, seen := depth[d]; !seen && openStatus[status[d]] {
 					depth[d] = depth[n] + 1
 					queue = append(queue, d)
@@ -210,10 +226,10 @@ func TestTaskGraphAgreesBetweenNeo4jAndSQLite(t *testing.T) {
 			t.Fatalf("task %s: %d blockers, the walk finds %d", id, len(b.Blockers), len(depth)-1)
 		}
 		for _, bl := range b.Blockers {
-			if depth[bl.ID] != bl.Depth || len(bl.Path) != bl.Depth || bl.Path[len(bl.Path)-1] != bl.ID || !slices.Contains(deps[id], bl.Path[0]) {
+			if depth[bl.ID] != bl.Depth || len(bl.Path) != bl.Depth || bl.Path[len(bl.Path)-1] != bl.ID || !slices.Contains(waits[id], bl.Path[0]) {
 				t.Fatalf("task %s: blocker %+v, walk depth %d", id, bl, depth[bl.ID])
 			}
-			startable := !slices.ContainsFunc(deps[bl.ID], func(d string) bool { return openStatus[status[d]] })
+			startable := !slices.ContainsFunc(waits[bl.ID], func(d string) bool { return openStatus[status[d]] })
 			if bl.Startable != startable {
 				t.Fatalf("task %s: blocker %s startable %v, want %v", id, bl.ID, bl.Startable, startable)
 			}
@@ -283,7 +299,7 @@ func unmirror(t *testing.T, gs *neo4j.Store, id string) {
 	ctx := ctxT(t)
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		w, err := gs.TaskWork(ctx, neo4j.TaskShape{Label: mirror.TaskLabel, DependsOn: mirror.RelDependsOn,
-			Open: mirror.OpenStatuses, Completed: "completed"}, id)
+			Open: work.StatusNames(work.OpenStatuses), Completed: string(work.Completed)}, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,9 @@
-// Package mirror keeps the vector and graph mirrors of a project's tasks in
-// step with SQLite, the source of truth. This file is the contract between the
-// writer of the mirrors (the outbox syncer) and their readers (task_similar,
-// task_graph, task_link, reconcile): what a task looks like in Chroma and in
-// Neo4j. Change it only together with both sides.
 package mirror
+
+// This file is the contract between the writer of the mirrors (the outbox
+// syncer) and their readers (task_similar, task_graph, task_link through
+// TaskGraph, reconcile): what a task looks like in Chroma and in Neo4j.
+// Change it only together with both sides.
 
 import (
 	"strings"
@@ -32,20 +32,6 @@ const (
 	MetaVersion  = "version"
 )
 
-// OpenStatuses are the statuses of unfinished work: what blocks and what is
-// on the critical path.
-var OpenStatuses = []string{"pending", "in_progress", "blocked"}
-
-// IsOpen says whether a task in status s is unfinished work.
-func IsOpen(s string) bool {
-	for _, o := range OpenStatuses {
-		if s == o {
-			return true
-		}
-	}
-	return false
-}
-
 // DocumentText is the text embedded for a task: title, description, labels.
 func DocumentText(t sqlite.Task) string {
 	var b strings.Builder
@@ -64,7 +50,7 @@ func DocumentText(t sqlite.Task) string {
 // Document is a task's document in the vector mirror.
 func Document(t sqlite.Task) chroma.Document {
 	md := map[string]any{
-		MetaStatus:   t.Status,
+		MetaStatus:   string(t.Status),
 		MetaPriority: t.Priority,
 		MetaVersion:  t.Version,
 	}
@@ -79,5 +65,5 @@ func NodeRef(id string) neo4j.NodeRef { return neo4j.NodeRef{Label: TaskLabel, K
 
 // NodeProps are the properties of a task's node in the graph mirror.
 func NodeProps(t sqlite.Task) map[string]any {
-	return map[string]any{"id": t.ID, "title": t.Title, "status": t.Status, "priority": t.Priority}
+	return map[string]any{"id": t.ID, "title": t.Title, "status": string(t.Status), "priority": t.Priority}
 }

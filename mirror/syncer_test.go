@@ -16,6 +16,7 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -179,7 +180,7 @@ func TestSyncerMirrorsEachTaskCurrentStateAndItsRelationships(t *testing.T) {
 	drained(t, sy)
 
 	doc, ok := vectorDoc(t, vs, a.ID)
-	if !ok || doc.Metadata[mirror.MetaRole] != "dev" || doc.Metadata[mirror.MetaStatus] != "pending" || doc.Text != mirror.DocumentText(a) {
+	if !ok || doc.Metadata[mirror.MetaRole] != "dev" || doc.Metadata[mirror.MetaStatus] != string(work.Pending) || doc.Text != mirror.DocumentText(a) {
 		t.Fatalf("vector document of %s = %+v, %v", a.ID, doc, ok)
 	}
 	want := sorted(b.ID+" DEPENDS_ON "+a.ID, c.ID+" SUBTASK_OF "+a.ID)
@@ -188,7 +189,7 @@ func TestSyncerMirrorsEachTaskCurrentStateAndItsRelationships(t *testing.T) {
 	}
 
 	// The role goes, the dependency goes, a subtask is deleted, a status changes.
-	if _, err := ts.Update(ctx, a.ID, 0, sqlite.Patch{Role: ptr(""), Status: ptr("in_progress")}); err != nil {
+	if _, err := ts.Update(ctx, a.ID, 0, sqlite.Patch{Role: ptr(""), Status: ptr(string(work.InProgress))}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ts.RemoveDependency(ctx, b.ID, a.ID); err != nil {
@@ -199,7 +200,7 @@ func TestSyncerMirrorsEachTaskCurrentStateAndItsRelationships(t *testing.T) {
 	}
 	drained(t, sy)
 	doc, _ = vectorDoc(t, vs, a.ID)
-	if _, has := doc.Metadata[mirror.MetaRole]; has || doc.Metadata[mirror.MetaStatus] != "in_progress" {
+	if _, has := doc.Metadata[mirror.MetaRole]; has || doc.Metadata[mirror.MetaStatus] != string(work.InProgress) {
 		t.Fatalf("after the role was cleared, the document's metadata is %v; want no role, status in_progress", doc.Metadata)
 	}
 	if got := edges(t, gs); len(got) != 0 {

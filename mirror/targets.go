@@ -181,3 +181,20 @@ func (g GraphTarget) Empty(ctx context.Context) (bool, error) {
 func GraphEdges(ctx context.Context, s *neo4j.Store) ([]neo4j.Edge, error) {
 	return s.Edges(ctx, TaskLabel, relTypes)
 }
+
+// SubtaskEdge says that Child is a subtask of Parent in the graph mirror.
+type SubtaskEdge struct{ Parent, Child string }
+
+// SubtaskEdges lists the parent relationships (SUBTASK_OF) the graph mirror
+// holds, whatever the status of their tasks.
+func SubtaskEdges(ctx context.Context, s *neo4j.Store) ([]SubtaskEdge, error) {
+	edges, err := s.Edges(ctx, TaskLabel, []string{RelSubtaskOf})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SubtaskEdge, 0, len(edges))
+	for _, e := range edges {
+		out = append(out, SubtaskEdge{Parent: e.To, Child: e.From})
+	}
+	return out, nil
+}

@@ -2,9 +2,14 @@
 // tool returning its definition and a thin handler.
 //
 // A handler validates its arguments, resolves the workspace (project) the call
-// is about, leases that project from the project.Registry and asks it for one
-// store (proj.Tasks, proj.Vectors, proj.Graph), calls one
-// domain operation and renders the answer as structured content plus a short text.
+// is about, leases that project from the project.Registry and asks it for the
+// stores it needs (proj.Tasks, proj.Vectors, proj.Graph), calls one domain
+// operation and renders the answer as structured content plus a short text.
+// A rule of the task domain (which statuses are open, what blocks a task,
+// the critical path, completing with an artifact, a plan, a link across two
+// stores) is package work's, never written here: a handler passes work the
+// stores as its ports (work.Plan(ctx, store, …), work.Link(ctx, store,
+// mirror.TaskGraph{…}, …)) and maps the answer to its JSON view.
 // Errors the model can act on (bad input, unknown id, stale version, busy pool)
 // are tool results with isError set; nothing here panics on bad input, and no
 // internal detail (stack, SQL, path outside the project, credential) reaches a client.
@@ -14,5 +19,5 @@
 // --read-only simply leaves the write list out.
 //
 // This package must never import main, and never talk to a database directly:
-// it goes through the project and its adapters.
+// it goes through the project, its adapters and the task domain.
 package tools

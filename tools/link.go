@@ -8,18 +8,16 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // task_link relates a task's node in the graph mirror to any node of the
 // project's graph (a File, a Component, a Role...), so that graph_* queries
-// can join tasks with what they touch. The task must exist in SQLite; its
-// node is merged with its current id, title, status and priority (the same
-// properties the syncer writes), so a link never waits for the mirror to catch
-// up. The other node is merged too: created with its key if it does not exist,
-// its properties set if node_properties are given, otherwise left alone.
-// Linking is idempotent: one relationship per task, node, type and direction.
+// can join tasks with what they touch. This file checks the arguments and
+// renders; the two-store write and its rules are work.Link's, drawn in the
+// graph as the mirror draws tasks (mirror.TaskGraph). Linking is idempotent:
+// one relationship per task, node, type and direction.
 
 type taskLinkArgs struct {
 	Workspace      string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
@@ -81,56 +79,23 @@ func taskLink(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		// The source of truth first: the task (and a task at the other end) must exist.
 		store, _, release, err := d.taskStore(ctx, root)
 		if err != nil {
 			return nil, "", err
 		}
-		detail, err := store.Get(ctx, a.TaskID)
-		var other *sqlite.Task
-		if err == nil && a.Node.Label == mirror.TaskLabel {
-			var od sqlite.TaskDetail
-			if od, err = store.Get(ctx, a.Node.Key); err == nil {
-				other = &od.Task
-			} else if sqlite.IsKind(err, sqlite.KindNotFound) {
-				err = badArg("node (:%s {key: %q}) would be a task, and task %s does not exist; link tasks that exist (task_list), "+
-					"or use another label", mirror.TaskLabel, truncate(a.Node.Key, 80), truncate(a.Node.Key, 80))
-			}
-		}
-		release()
-		if err != nil {
-			return nil, "", err
-		}
-		if other != nil && len(a.NodeProperties) > 0 {
-			return nil, "", badArg("node_properties cannot be set on a task's node: its properties come from the task database")
-		}
+		defer release()
 		gs, grelease, err := d.graphStore(ctx, root)
 		if err != nil {
 			return nil, "", err
 		}
 		defer grelease()
-		task := mirror.NodeRef(a.TaskID)
-		if _, err := gs.MergeNode(ctx, task, mirror.NodeProps(detail.Task)); err != nil {
-			return nil, "", err
-		}
-		ref := neo4j.NodeRef{Label: a.Node.Label, Key: a.Node.Key}
-		props := a.NodeProperties
-		if other != nil {
-			props = mirror.NodeProps(*other)
-		}
-		node, err := gs.MergeNode(ctx, ref, props)
+		res, err := work.Link(ctx, store, mirror.TaskGraph{Store: gs}, work.LinkRequest{TaskID: a.TaskID,
+			Node: work.NodeRef(a.Node), Type: a.Type, In: a.Direction == "in", Properties: a.Properties,
+			NodeProperties: a.NodeProperties})
 		if err != nil {
 			return nil, "", err
 		}
-		from, to := task, ref
-		if a.Direction == "in" {
-			from, to = ref, task
-		}
-		rel, err := gs.MergeRelationship(ctx, from, to, a.Type, a.Properties)
-		if err != nil {
-			return nil, "", err
-		}
-		return TaskLinkResult{Relationship: rel, Node: node}, fmt.Sprintf("(:%s {key: %q})-[:%s]->(:%s {key: %q})",
-			from.Label, from.Key, rel.Type, to.Label, to.Key), nil
+		return TaskLinkResult{Relationship: res.Relationship, Node: res.Node}, fmt.Sprintf("(:%s {key: %q})-[:%s]->(:%s {key: %q})",
+			res.From.Label, res.From.Key, res.Relationship.Type, res.To.Label, res.To.Key), nil
 	})}
 }

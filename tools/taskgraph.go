@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,23 +13,26 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
-// task_graph answers three questions about the dependency graph, from the
+// task_graph answers three questions about the work graph, from the
 // Neo4j mirror where the project has a graph backend, else from SQLite:
 //
-//   - blockers: the unfinished tasks a task waits for, directly or through
-//     other unfinished tasks (a finished task ends a chain);
+//   - blockers: the unfinished tasks a task waits for (its dependencies and,
+//     for a parent, its open subtasks), directly or through other unfinished
+//     tasks (a finished task ends a chain);
 //   - unblocks: the unfinished tasks that wait directly for it, and which of
 //     them would be ready once it completes;
-//   - critical path: the longest chain of unfinished tasks, each waiting for
-//     the one before.
+//   - critical path: the longest chain of unfinished tasks, each depending
+//     on the one before.
 //
 // Each source only supplies data (Neo4j: the open subgraph, read linearly;
-// SQLite: a recursive query for the blockers, plain queries for the rest);
-// the chains are computed here, by one algorithm, so both sources give the
-// same answer for the same data.
+// SQLite: plain queries, and a recursive one that cross-checks the walk);
+// the chains are computed by one algorithm (work.Graph), so both sources
+// give the same answer for the same data. This file decodes, reads, maps to
+// the domain's graph and renders.
 
 // Sources of a task_graph answer.
 const (
@@ -91,230 +93,122 @@ type TaskGraphResult struct {
 	CriticalPath CriticalPathView `json:"critical_path"`
 }
 
-// workGraph is the data every source supplies: tasks and the dependency
-// edges among them, adjacency lists sorted by id.
-type workGraph struct {
-	tasks map[string]GraphTaskView
-	deps  map[string][]string // task -> its dependencies in the graph
-	rdeps map[string][]string // task -> the tasks that depend on it
+func graphView(t work.GraphNode) GraphTaskView {
+	return GraphTaskView{ID: t.ID, Title: t.Title, Status: string(t.Status), Priority: t.Priority}
 }
 
-func newWorkGraph() *workGraph {
-	return &workGraph{tasks: map[string]GraphTaskView{}, deps: map[string][]string{}, rdeps: map[string][]string{}}
+func nodeOfSQLite(t sqlite.GraphTask) work.GraphNode {
+	return work.GraphNode{ID: t.ID, Title: t.Title, Status: work.Status(t.Status), Priority: t.Priority}
 }
 
-func (g *workGraph) addEdge(task, dependsOn string) {
-	g.deps[task] = append(g.deps[task], dependsOn)
-	g.rdeps[dependsOn] = append(g.rdeps[dependsOn], task)
+func nodeOfNeo4j(t neo4j.TaskNode) work.GraphNode {
+	return work.GraphNode{ID: t.ID, Title: t.Title, Status: work.Status(t.Status), Priority: t.Priority}
 }
 
-// seal sorts and deduplicates the adjacency lists, so every walk is deterministic.
-func (g *workGraph) seal() {
-	for _, m := range []map[string][]string{g.deps, g.rdeps} {
-		for k, v := range m {
-			slices.Sort(v)
-			m[k] = slices.Compact(v)
-		}
+func blockerViews(bs []work.Blocker) []BlockerView {
+	out := make([]BlockerView, len(bs))
+	for i, b := range bs {
+		out[i] = BlockerView{ID: b.ID, Title: b.Title, Status: string(b.Status), Priority: b.Priority,
+			Depth: b.Depth, Path: b.Path, Startable: b.Startable}
 	}
-}
-
-// blockers walks breadth-first from focus along dependencies to open tasks,
-// visiting dependencies in id order: each blocker's depth is its shortest
-// distance and its path the first shortest chain found in that order.
-// The order of the answer is by depth, then id.
-func (g *workGraph) blockers(focus string) []BlockerView {
-	prev := map[string]string{focus: ""}
-	depth := map[string]int{focus: 0}
-	queue := []string{focus}
-	var found []string
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		for _, m := range g.deps[n] {
-			t, ok := g.tasks[m]
-			if !ok || !mirror.IsOpen(t.Status) {
-				continue
-			}
-			if _, seen := prev[m]; seen {
-				continue
-			}
-			prev[m], depth[m] = n, depth[n]+1
-			queue = append(queue, m)
-			found = append(found, m)
-		}
-	}
-	out := make([]BlockerView, 0, len(found))
-	for _, id := range found {
-		t := g.tasks[id]
-		var path []string
-		for v := id; v != focus; v = prev[v] {
-			path = append(path, v)
-		}
-		slices.Reverse(path)
-		startable := true
-		for _, d := range g.deps[id] {
-			if dt, ok := g.tasks[d]; ok && mirror.IsOpen(dt.Status) {
-				startable = false
-				break
-			}
-		}
-		out = append(out, BlockerView{ID: id, Title: t.Title, Status: t.Status, Priority: t.Priority,
-			Depth: depth[id], Path: path, Startable: startable})
-	}
-	slices.SortStableFunc(out, func(a, b BlockerView) int {
-		return cmp.Or(cmp.Compare(a.Depth, b.Depth), strings.Compare(a.ID, b.ID))
-	})
 	return out
 }
 
-// criticalPath returns the longest chain of open tasks t1, t2, … tk where
-// each t(i+1) depends on t(i). Ties are broken by id: of all longest chains,
-// the one whose ids, compared in order of work, sort first. It works on the
-// open tasks only (edges to other tasks are ignored) and refuses a cycle.
-func (g *workGraph) criticalPath() (CriticalPathView, error) {
-	var open []string
-	for id, t := range g.tasks {
-		if mirror.IsOpen(t.Status) {
-			open = append(open, id)
-		}
+// criticalPathView asks g for its critical path; a cycle (only a graph
+// mirror changed by hand can hold one) is a tool error naming the way out.
+func criticalPathView(g *work.Graph) (CriticalPathView, error) {
+	cp, err := g.CriticalPath()
+	var ce *work.CycleError
+	if errors.As(err, &ce) {
+		return CriticalPathView{}, badArg("%s, which the task database does not allow: the graph mirror was changed outside "+
+			"the server; rebuild it with task_reconcile (mirror graph), or ask with source sqlite", ce.Error())
 	}
-	slices.Sort(open)
-	isOpen := func(id string) bool { t, ok := g.tasks[id]; return ok && mirror.IsOpen(t.Status) }
-	// Kahn's order over open tasks: dependencies first.
-	indeg := map[string]int{}
-	for _, id := range open {
-		for _, d := range g.deps[id] {
-			if isOpen(d) {
-				indeg[id]++
-			}
-		}
+	if err != nil {
+		return CriticalPathView{}, err
 	}
-	var order, queue []string
-	for _, id := range open {
-		if indeg[id] == 0 {
-			queue = append(queue, id)
-		}
+	v := CriticalPathView{Length: len(cp.Tasks), Tasks: make([]GraphTaskView, len(cp.Tasks)), OpenTasks: cp.OpenTasks}
+	for i, t := range cp.Tasks {
+		v.Tasks[i] = graphView(t)
 	}
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		order = append(order, n)
-		for _, m := range g.rdeps[n] {
-			if !isOpen(m) {
-				continue
-			}
-			if indeg[m]--; indeg[m] == 0 {
-				queue = append(queue, m)
-			}
-		}
-	}
-	if len(order) != len(open) {
-		var stuck []string
-		for _, id := range open {
-			if indeg[id] > 0 {
-				stuck = append(stuck, id)
-			}
-		}
-		// SQLite refuses cycles, so only a mirror changed by hand can hold one.
-		return CriticalPathView{}, badArg("the dependencies among unfinished tasks form a cycle through %s, which the task "+
-			"database does not allow: the graph mirror was changed outside the server; rebuild it with task_reconcile (mirror graph), "+
-			"or ask with source sqlite", strings.Join(stuck[:min(len(stuck), 5)], ", "))
-	}
-	// down[n]: the most tasks on a chain that starts at n and goes on to
-	// tasks that depend on it. Computed from the last task in order back.
-	down := map[string]int{}
-	for i := len(order) - 1; i >= 0; i-- {
-		n, best := order[i], 0
-		for _, m := range g.rdeps[n] {
-			if isOpen(m) && down[m] > best {
-				best = down[m]
-			}
-		}
-		down[n] = best + 1
-	}
-	cp := CriticalPathView{Tasks: []GraphTaskView{}, OpenTasks: len(open)}
-	cur := ""
-	for _, id := range open { // sorted: the smallest id among the longest starts
-		if cur == "" || down[id] > down[cur] {
-			cur = id
-		}
-	}
-	for cur != "" {
-		cp.Tasks = append(cp.Tasks, g.tasks[cur])
-		next := ""
-		for _, m := range g.rdeps[cur] { // sorted
-			if isOpen(m) && down[m] == down[cur]-1 {
-				next = m
-				break
-			}
-		}
-		cur = next
-	}
-	cp.Length = len(cp.Tasks)
-	return cp, nil
+	return v, nil
 }
 
-func viewOfSQLite(t sqlite.GraphTask) GraphTaskView {
-	return GraphTaskView{ID: t.ID, Title: t.Title, Status: t.Status, Priority: t.Priority}
-}
+// openStatuses are work.OpenStatuses as the stores take them.
+var openStatuses = work.StatusNames(work.OpenStatuses)
 
-func viewOfNeo4j(t neo4j.TaskNode) GraphTaskView {
-	return GraphTaskView{ID: t.ID, Title: t.Title, Status: t.Status, Priority: t.Priority}
-}
-
-func readyAfter(status string, waiting []string) bool {
-	return status == "pending" && len(waiting) == 0
-}
-
-// taskGraphFromSQLite answers from the source of truth, read in one snapshot.
+// taskGraphFromSQLite answers from the source of truth. The dependency
+// graph is read in one snapshot; the open subtasks (what blocks a parent)
+// in a second read: a subtask that is not open in the first is ignored.
 func taskGraphFromSQLite(ctx context.Context, s *sqlite.Store, id string) (TaskGraphResult, error) {
 	res := TaskGraphResult{Source: sourceSQLite, Blockers: []BlockerView{}, Unblocks: []UnblockView{}}
-	snap, err := s.DependencyGraph(ctx, id, mirror.OpenStatuses)
+	snap, err := s.DependencyGraph(ctx, id, openStatuses)
 	if err != nil {
 		return res, err
 	}
-	if id != "" {
-		set := snap.Blockers
-		g := newWorkGraph()
-		task := viewOfSQLite(set.Task)
-		res.Task = &task
-		g.tasks[id] = task
-		for _, b := range set.Blockers {
-			g.tasks[b.ID] = viewOfSQLite(b.GraphTask)
-		}
-		for _, e := range set.Edges {
-			g.addEdge(e.Task, e.DependsOn)
-		}
-		g.seal()
-		res.Blockers = g.blockers(id)
-		// The recursive query measured the depths itself; the walk must agree.
-		if len(res.Blockers) != len(set.Blockers) {
-			return res, fmt.Errorf("task_graph: the recursive query found %d blockers of %s, the walk %d", len(set.Blockers), id, len(res.Blockers))
-		}
-		depth := map[string]int{}
-		for _, b := range set.Blockers {
-			depth[b.ID] = b.Depth
-		}
-		for _, b := range res.Blockers {
-			if depth[b.ID] != b.Depth {
-				return res, fmt.Errorf("task_graph: blocker %s of %s is at depth %d by the recursive query, %d by the walk", b.ID, id, depth[b.ID], b.Depth)
-			}
-		}
-		for _, d := range snap.Dependents {
-			res.Unblocks = append(res.Unblocks, UnblockView{ID: d.ID, Title: d.Title, Status: d.Status, Priority: d.Priority,
-				WaitingOn: d.Waiting, WouldBecomeReady: readyAfter(d.Status, d.Waiting)})
-		}
-	}
-	g := newWorkGraph()
+	g := work.NewGraph()
 	for _, t := range snap.Open.Tasks {
-		g.tasks[t.ID] = viewOfSQLite(t)
+		g.AddTask(nodeOfSQLite(t))
 	}
 	for _, e := range snap.Open.Edges {
-		g.addEdge(e.Task, e.DependsOn)
+		g.AddDependency(e.Task, e.DependsOn)
 	}
-	g.seal()
-	res.CriticalPath, err = g.criticalPath()
+	if id != "" {
+		set := snap.Blockers
+		task := graphView(nodeOfSQLite(set.Task))
+		res.Task = &task
+		// The recursive query measured the dependency blockers itself; a
+		// walk of the dependencies alone must agree with it.
+		deps := work.NewGraph()
+		deps.AddTask(nodeOfSQLite(set.Task))
+		for _, b := range set.Blockers {
+			deps.AddTask(nodeOfSQLite(b.GraphTask))
+		}
+		for _, e := range set.Edges {
+			deps.AddDependency(e.Task, e.DependsOn)
+		}
+		if err := agree(id, set.Blockers, deps.Blockers(id)); err != nil {
+			return res, err
+		}
+		subtasks, err := s.OpenSubtasks(ctx, openStatuses)
+		if err != nil {
+			return res, err
+		}
+		for _, e := range subtasks {
+			g.AddSubtask(e.Parent, e.Child)
+		}
+		if _, ok := g.Task(id); !ok { // a finished task is not in the open graph
+			g.AddTask(nodeOfSQLite(set.Task))
+			for _, e := range set.Edges {
+				if e.Task == id {
+					g.AddDependency(e.Task, e.DependsOn)
+				}
+			}
+		}
+		res.Blockers = blockerViews(g.Blockers(id))
+		for _, d := range snap.Dependents {
+			res.Unblocks = append(res.Unblocks, UnblockView{ID: d.ID, Title: d.Title, Status: d.Status, Priority: d.Priority,
+				WaitingOn: d.Waiting, WouldBecomeReady: work.WouldBecomeReady(work.Status(d.Status), d.Waiting)})
+		}
+	}
+	res.CriticalPath, err = criticalPathView(g)
 	return res, err
+}
+
+// agree checks the recursive query's blockers against the walk's.
+func agree(id string, query []sqlite.Blocker, walk []work.Blocker) error {
+	if len(walk) != len(query) {
+		return fmt.Errorf("task_graph: the recursive query found %d blockers of %s, the walk %d", len(query), id, len(walk))
+	}
+	depth := map[string]int{}
+	for _, b := range query {
+		depth[b.ID] = b.Depth
+	}
+	for _, b := range walk {
+		if depth[b.ID] != b.Depth {
+			return fmt.Errorf("task_graph: blocker %s of %s is at depth %d by the recursive query, %d by the walk", b.ID, id, depth[b.ID], b.Depth)
+		}
+	}
+	return nil
 }
 
 // notMirrored says the graph mirror has no node for the task (yet).
@@ -324,37 +218,48 @@ func notMirrored(id string) error {
 }
 
 // taskGraphFromNeo4j answers from the graph mirror: the open work is read in
-// one transaction, and walked here.
+// one transaction, and walked here. The mirror keeps parents too
+// (SUBTASK_OF): for a focus task they are read in a second transaction, and
+// an edge to a subtask that is not open in the first is ignored.
 func taskGraphFromNeo4j(ctx context.Context, s *neo4j.Store, id string) (TaskGraphResult, error) {
 	res := TaskGraphResult{Source: sourceNeo4j, Blockers: []BlockerView{}, Unblocks: []UnblockView{}}
 	w, err := s.TaskWork(ctx, neo4j.TaskShape{Label: mirror.TaskLabel, DependsOn: mirror.RelDependsOn,
-		Open: mirror.OpenStatuses, Completed: "completed"}, id)
+		Open: openStatuses, Completed: string(work.Completed)}, id)
 	if err != nil {
 		return res, err
 	}
-	g := newWorkGraph()
+	g := work.NewGraph()
 	for _, t := range w.Tasks {
-		g.tasks[t.ID] = viewOfNeo4j(t)
+		g.AddTask(nodeOfNeo4j(t))
 	}
 	for _, e := range w.Edges {
-		g.addEdge(e.Task, e.DependsOn)
+		g.AddDependency(e.Task, e.DependsOn)
 	}
-	g.seal()
 	if id != "" {
 		if w.Focus == nil {
 			return res, notMirrored(id)
 		}
-		task := viewOfNeo4j(*w.Focus)
+		subtasks, err := mirror.SubtaskEdges(ctx, s)
+		if err != nil {
+			return res, err
+		}
+		for _, e := range subtasks {
+			g.AddSubtask(e.Parent, e.Child)
+		}
+		focus := nodeOfNeo4j(*w.Focus)
+		if _, ok := g.Task(id); !ok {
+			g.AddTask(focus) // not open: its edges are in w.Edges, and it blocks nothing
+		}
+		task := graphView(focus)
 		res.Task = &task
-		res.Blockers = g.blockers(id)
+		res.Blockers = blockerViews(g.Blockers(id))
 		for _, d := range w.Dependents {
 			waiting := append([]string{}, slices.Compact(slices.Sorted(slices.Values(d.Waiting)))...)
 			res.Unblocks = append(res.Unblocks, UnblockView{ID: d.ID, Title: d.Title, Status: d.Status, Priority: d.Priority,
-				WaitingOn: waiting, WouldBecomeReady: readyAfter(d.Status, waiting)})
+				WaitingOn: waiting, WouldBecomeReady: work.WouldBecomeReady(work.Status(d.Status), waiting)})
 		}
 	}
-	// The focus's own edges are in g; criticalPath ignores tasks that are not open.
-	res.CriticalPath, err = g.criticalPath()
+	res.CriticalPath, err = criticalPathView(g)
 	return res, err
 }
 
