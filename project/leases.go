@@ -76,10 +76,9 @@ func (l *listeners) publish(root string, expired []work.LeaseExpiry) {
 // OnLeaseExpired subscribes fn to the expiries every open project's lease
 // timer records (the server turns them into resource updates and the
 // board's feed). Every listener gets the same slice: read it, never change
-// it. cancel
-// unsubscribes (calling it again does nothing): it waits for a call of fn
-// under way, and fn is never called after it returns (so fn must not call
-// cancel itself).
+// it. cancel unsubscribes (calling it again does nothing): it waits for a
+// call of fn under way, and fn is never called after it returns (so fn must
+// not call cancel itself).
 func (r *Registry) OnLeaseExpired(fn LeaseListener) (cancel func()) {
 	if fn == nil {
 		return func() {}
