@@ -265,3 +265,23 @@ func TestResourceTemplatesTakeAPlainWorkspacePath(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkArtifactResource measures artifact reads in process: a whole
+// 64 KiB text artifact, and a 1 MiB range of a 4 MiB one.
+func BenchmarkArtifactResource(b *testing.B) {
+	e := withResources(newEnvWith(b, false))
+	small, _ := e.completedWithArtifact("small.md", strings.Repeat("0123456789abcdef", 4<<10))
+	large, _ := e.completedWithArtifact("large.txt", strings.Repeat("0123456789abcdef", 256<<10))
+	for _, c := range []struct{ name, uri string }{
+		{"whole_64KiB", artifactURI(small, "small.md")},
+		{"range_1MiB_of_4MiB", artifactURI(large, "large.txt") + "?offset=1048576&length=1048576"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, _, err := e.readBytes(c.uri); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
