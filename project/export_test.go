@@ -53,3 +53,17 @@ func (p *Project) BorrowTasks(ctx context.Context) (func(), error) {
 
 // ErrProjectClosing is what a borrow gets once the project is closing.
 var ErrProjectClosing = errProjectClosing
+
+// SetLeaseTiming sets the lease timer's longest wait, shortest wait and retry
+// delay for one test (jitter off).
+func SetLeaseTiming(t interface{ Cleanup(func()) }, maxWait, minWait, retry time.Duration) {
+	oldMax, oldMin, oldRetry, oldJitter := leaseMaxWait, leaseMinWait, leaseRetry, leaseJitter
+	leaseMaxWait, leaseMinWait, leaseRetry, leaseJitter = maxWait, minWait, retry, 0
+	t.Cleanup(func() { leaseMaxWait, leaseMinWait, leaseRetry, leaseJitter = oldMax, oldMin, oldRetry, oldJitter })
+}
+
+// StartLeaseTimer runs a lease timer on store, as an open project does, and
+// returns how to stop it.
+func StartLeaseTimer(store LeaseStore, root string, logger *slog.Logger, publish LeaseListener) (stop func(context.Context) error) {
+	return startLeaseTimer(store, root, logger, publish).Stop
+}

@@ -92,11 +92,15 @@ func (p *Project) Tasks(ctx context.Context) (*sqlite.Store, error) {
 				Cooldown:    cfg.Server.CircuitBreakerCooldown.Duration(),
 				Logger:      logger,
 				MaxMetadata: cfg.Security.MaxMetadataBytes,
+				// TODO(merge): the global config's tasks.history_limit and
+				// tasks.lease_seconds (the tools helper adds them to workspace.Config):
+				//   HistoryLimit: cfg.Tasks.HistoryLimit,
+				//   DefaultLease: time.Duration(cfg.Tasks.LeaseSeconds) * time.Second,
 			})
 			if err != nil {
 				return nil, err
 			}
-			return &taskMember{Store: store, stop: p.startSyncer(store, cfg, logger)}, nil
+			return &taskMember{Store: store, stop: p.startTaskLoops(store, cfg, logger)}, nil
 		})
 	if err != nil {
 		return nil, err
@@ -177,8 +181,8 @@ func (p *Project) open(ctx context.Context, backend, what string, settings func(
 	})
 }
 
-// taskMember is the task store with the mirror syncer it started, stopped
-// before the store closes.
+// taskMember is the task store with the mirror syncer and the lease timer it
+// started, both stopped before the store closes.
 type taskMember struct {
 	*sqlite.Store
 	stop func(context.Context) error
@@ -188,9 +192,28 @@ func (m *taskMember) Close(ctx context.Context) error {
 	return errors.Join(m.stop(ctx), m.Store.Close(ctx))
 }
 
-// startSyncer starts the mirror syncer of a task store that just opened and
-// returns how to stop it. Its targets borrow the project's own stores.
-func (p *Project) startSyncer(store *sqlite.Store, cfg workspace.Config, logger *slog.Logger) func(context.Context) error {
+// startTaskLoops starts what runs while a task store is open, its mirror
+// syncer and its lease timer, and returns how to stop them. Each write of this
+// process wakes both: the syncer to deliver it, the timer in case it started a
+// lease shorter than the timer's wait.
+func (p *Project) startTaskLoops(store *sqlite.Store, cfg workspace.Config, logger *slog.Logger) func(context.Context) error {
+	sy := p.startSyncer(store, cfg, logger)
+	lt := startLeaseTimer(store, p.root.Path, logger, p.reg.leaseListeners.publish)
+	store.OnOutbox(func() { sy.Wake(); lt.Wake() })
+	return func(ctx context.Context) error {
+		store.OnOutbox(nil)
+		p.syncerMu.Lock()
+		if p.syncer == sy {
+			p.syncer = nil
+		}
+		p.syncerMu.Unlock()
+		return errors.Join(lt.Stop(ctx), sy.Stop(ctx))
+	}
+}
+
+// startSyncer starts the mirror syncer of a task store that just opened. Its
+// targets borrow the project's own stores.
+func (p *Project) startSyncer(store *sqlite.Store, cfg workspace.Config, logger *slog.Logger) *mirror.Syncer {
 	var targets []mirror.Target
 	skipped := map[string]string{}
 	if ok, why := p.reg.VectorMirror(p.root.Path, p.layout, cfg); ok {
@@ -204,19 +227,10 @@ func (p *Project) startSyncer(store *sqlite.Store, cfg workspace.Config, logger 
 		skipped[mirror.Graph] = why
 	}
 	sy := mirror.Start(mirror.Config{Store: store, Targets: targets, Skipped: skipped, Logger: logger})
-	store.OnOutbox(sy.Wake)
 	p.syncerMu.Lock()
 	p.syncer = sy
 	p.syncerMu.Unlock()
-	return func(ctx context.Context) error {
-		store.OnOutbox(nil)
-		p.syncerMu.Lock()
-		if p.syncer == sy {
-			p.syncer = nil
-		}
-		p.syncerMu.Unlock()
-		return sy.Stop(ctx)
-	}
+	return sy
 }
 
 // borrow lends one of p's stores to the syncer for one batch, under a lease of

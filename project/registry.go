@@ -58,6 +58,9 @@ type Registry struct {
 	stop    chan struct{}             // closed by Close; stops the janitor
 	done    chan struct{}             // closed when the janitor exits; nil without a janitor
 
+	// leaseListeners hear the expiries the projects' lease timers record.
+	leaseListeners listeners
+
 	// mu guards every field below and the bookkeeping fields of every
 	// Project. Never held while opening or closing a backend, or while
 	// calling PoolMetrics.
