@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func TestRulesAParentWaitsForItsSubtasks(t *testing.T) {
 		case i < len(subs)-1 && c != nil:
 			t.Fatalf("with %d of 4 subtasks completed, fay claimed %s", i+1, c.ID)
 		case i == len(subs)-1 && (c == nil || c.ID != pid):
-			t.Fatalf("with every subtask completed, fay's claim answered %+v; want the parent %s", c, pid)
+			t.Fatalf("with every subtask completed, fay's claim answered %s; want the parent %s", descTask(c), pid)
 		}
 	}
 	var done leasedOut
@@ -114,13 +115,15 @@ func TestRulesFailingOrCancellingAParentLeavesItsSubtasks(t *testing.T) {
 			subs = append(subs, s.Task.ID)
 		}
 		var res *leasedTask
+		var answer string
 		if how == "fail" {
 			var out leasedOut
 			r := p.call(ctx, "task_complete", map[string]any{"workspace": project, "id": pid, "outcome": "failed", "summary": "gave up"})
 			if r.IsError {
 				t.Fatalf("failing a parent with open subtasks was refused: %s", text(r))
 			}
-			t.Logf("failing a parent with open subtasks: %s", text(r))
+			answer = text(r)
+			t.Logf("failing a parent with open subtasks: %s", answer)
 			decode(t, r, &out)
 			res = out.Task
 		} else {
@@ -129,9 +132,13 @@ func TestRulesFailingOrCancellingAParentLeavesItsSubtasks(t *testing.T) {
 			if r.IsError {
 				t.Fatalf("cancelling a parent with open subtasks was refused: %s", text(r))
 			}
-			t.Logf("cancelling a parent with open subtasks: %s", text(r))
+			answer = text(r)
+			t.Logf("cancelling a parent with open subtasks: %s", answer)
 			decode(t, r, &out)
 			res = out.Task
+		}
+		if !strings.Contains(strings.ToLower(answer), "subtask") {
+			t.Errorf("%s a parent with open subtasks answered %q; want the answer to say what happens to its subtasks", how, strings.SplitN(answer, "\n", 2)[0])
 		}
 		want := map[string]string{"fail": "failed", "cancel": "cancelled"}[how]
 		if res == nil || res.Status != want {
@@ -159,11 +166,11 @@ func TestRulesARoleBoundTaskGoesOnlyToThatRole(t *testing.T) {
 
 	c := p.claim(ctx, project, "nobody-in-particular", 600, nil)
 	if c == nil || c.ID == w.Task.ID {
-		t.Fatalf("an agent with no role claimed %+v; want a task without a role, never the writer's %s", c, w.Task.ID)
+		t.Fatalf("an agent with no role claimed %s; want a task without a role, never the writer's %s", descTask(c), w.Task.ID)
 	}
 	c = p.claim(ctx, project, "rev", 600, map[string]any{"role": "reviewer"})
 	if c == nil || c.ID == w.Task.ID {
-		t.Fatalf("a reviewer claimed %+v; want the remaining task without a role, never the writer's %s", c, w.Task.ID)
+		t.Fatalf("a reviewer claimed %s; want the remaining task without a role, never the writer's %s", descTask(c), w.Task.ID)
 	}
 	for _, ask := range []struct {
 		agent string
@@ -175,9 +182,17 @@ func TestRulesARoleBoundTaskGoesOnlyToThatRole(t *testing.T) {
 	}
 	c = p.claim(ctx, project, "wri", 600, map[string]any{"role": "writer"})
 	if c == nil || c.ID != w.Task.ID {
-		t.Fatalf("a writer's claim answered %+v, want the writer's task %s", c, w.Task.ID)
+		t.Fatalf("a writer's claim answered %s, want the writer's task %s", descTask(c), w.Task.ID)
 	}
 	if strp(c.Role) != "writer" {
 		t.Errorf("the writer's task came back with role %s", strp(c.Role))
 	}
+}
+
+// descTask names a claimed task for messages.
+func descTask(c *leasedTask) string {
+	if c == nil {
+		return "nothing"
+	}
+	return fmt.Sprintf("%s (%q, role %s, %s, assignee %s)", c.ID, c.Title, strp(c.Role), c.Status, strp(c.Assignee))
 }
