@@ -316,7 +316,10 @@ func TestPlan500TasksAnd800DependenciesInOneCall(t *testing.T) {
 
 // dumpTables renders every table of tasks.db (FTS tables and their shadow
 // tables included), every row, read-only: two dumps are equal only if
-// nothing was written.
+// nothing was written. One exception: the outbox's rows are left out, since
+// the mirror syncer deletes them in the background at any moment (with no
+// mirror configured, when the store opens and every minute); what a write
+// would add to it shows in sqlite_sequence, whose outbox counter only grows.
 func dumpTables(t testing.TB, project string) (string, int) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+tasksDB(project)+"?mode=ro&_pragma=busy_timeout(10000)")
@@ -340,6 +343,9 @@ func dumpTables(t testing.TB, project string) (string, int) {
 	var out strings.Builder
 	total := 0
 	for _, tb := range tables {
+		if tb == "outbox" {
+			continue
+		}
 		r, err := db.Query(`SELECT * FROM "` + tb + `"`)
 		if err != nil {
 			t.Fatalf("reading table %s: %v", tb, err)
