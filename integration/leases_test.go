@@ -169,13 +169,16 @@ func strp(s *string) string {
 	return *s
 }
 
-// A claims with a 2-second lease and goes silent; B takes the task over once
-// the lease has run out; A's late complete, update and heartbeat are refused
+// A claims with a 2-second lease and goes silent; B, on another server
+// process of the project, takes the task over once the lease has run out; A's late complete, update and heartbeat are refused
 // with the lease_held sentence and change nothing; B completes; the history
 // reads claimed(A), lease_expired, reclaimed(B), completed(B).
 func TestLeaseExpiredClaimIsTakenOverAndTheOldHolderIsRefused(t *testing.T) {
 	project := newProject(t)
-	p := start(t, procOpts{dir: project})
+	// A works through one server process, B through another: the lease,
+	// its expiry and the takeover are the project's, not a process's.
+	ps := startProcs(t, project, 2, procOpts{})
+	p, pb := ps[0], ps[1]
 	ctx := ctxT(t)
 	var created taskOut
 	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "the only ready task"}, &created)
@@ -196,11 +199,11 @@ func TestLeaseExpiredClaimIsTakenOverAndTheOldHolderIsRefused(t *testing.T) {
 	t.Logf("agent-A claimed %s at %s, lease until %s", id, a.StartedAt.Format(time.RFC3339Nano), leaseA.Format(time.RFC3339Nano))
 
 	// While A's lease is live, B gets nothing and may not touch the task.
-	if b := p.claim(ctx, project, "agent-B", 60, nil); b != nil {
+	if b := pb.claim(ctx, project, "agent-B", 60, nil); b != nil {
 		t.Fatalf("agent-B claimed %s while agent-A's lease was live", b.ID)
 	}
 	before := p.rawGet(ctx, project, id)
-	msg := p.refused(ctx, "task_complete", map[string]any{"workspace": project, "id": id, "agent": "agent-B", "summary": "not mine"})
+	msg := pb.refused(ctx, "task_complete", map[string]any{"workspace": project, "id": id, "agent": "agent-B", "summary": "not mine"})
 	t.Logf("agent-B completing agent-A's live claim: %s", msg)
 	if !strings.HasPrefix(msg, "lease_held: ") || !strings.Contains(msg, id) || !strings.Contains(msg, "agent-A") {
 		t.Errorf("agent-B completing a task under agent-A's live lease: %q; want a lease_held sentence naming %s and agent-A", msg, id)
@@ -212,11 +215,11 @@ func TestLeaseExpiredClaimIsTakenOverAndTheOldHolderIsRefused(t *testing.T) {
 	// A goes silent. Once the lease has run out the task is ready again.
 	sleepUntil(leaseA.Add(300 * time.Millisecond))
 	var ready listOut
-	p.ok(ctx, "task_list", map[string]any{"workspace": project, "ready": true}, &ready)
+	pb.ok(ctx, "task_list", map[string]any{"workspace": project, "ready": true}, &ready)
 	if len(ready.Tasks) != 1 || ready.Tasks[0].ID != id {
 		t.Errorf("task_list ready=true after agent-A's lease expired: %+v; want exactly %s", ready.Tasks, id)
 	}
-	b := p.claim(ctx, project, "agent-B", 60, nil)
+	b := pb.claim(ctx, project, "agent-B", 60, nil)
 	if b == nil || b.ID != id {
 		t.Fatalf("agent-B's claim after agent-A's lease expired answered %+v, want the task %s", b, id)
 	}
@@ -267,7 +270,7 @@ func TestLeaseExpiredClaimIsTakenOverAndTheOldHolderIsRefused(t *testing.T) {
 	var done struct {
 		Task leasedTask `json:"task"`
 	}
-	p.ok(ctx, "task_complete", map[string]any{"workspace": project, "id": id, "agent": "agent-B", "summary": "done by B"}, &done)
+	pb.ok(ctx, "task_complete", map[string]any{"workspace": project, "id": id, "agent": "agent-B", "summary": "done by B"}, &done)
 	if done.Task.Status != "completed" || strp(done.Task.Assignee) != "agent-B" || strp(done.Task.Summary) != "done by B" {
 		t.Fatalf("agent-B's task_complete answered %+v", done.Task)
 	}
@@ -461,6 +464,48 @@ func TestLeaseLateCompletionByTheOldHolderCountsWhenNobodyReclaimed(t *testing.T
 	}
 	if b := p.claim(ctx, project, "agent-B", 60, nil); b != nil {
 		t.Fatalf("agent-B claimed %s after it was completed", b.ID)
+	}
+}
+
+// Expiry needs no call to be recorded: each open project runs a timer that
+// writes the expiry into the task's history. A claim left to run out with
+// nobody calling shows lease_expired in the history (once, though two
+// server processes have the project open), and task_summary lists it.
+func TestLeaseExpiryIsRecordedWithoutAnyCall(t *testing.T) {
+	project := newProject(t)
+	ps := startProcs(t, project, 2, procOpts{})
+	ctx := ctxT(t)
+	warm(t, ctx, ps, project)
+	var created taskOut
+	ps[0].ok(ctx, "task_create", map[string]any{"workspace": project, "title": "left to expire"}, &created)
+	id := created.Task.ID
+	a := ps[0].claim(ctx, project, "agent-A", 1, nil)
+	if a == nil || a.ID != id {
+		t.Fatalf("claim answered %+v", a)
+	}
+	// Nobody calls anything until well after the lease has run out.
+	sleepUntil(a.LeaseExpiresAt.Add(2500 * time.Millisecond))
+	evs := taskHistory(t, ctx, ps[1], project, id)
+	t.Logf("history 2.5 s after the lease ran out, no call in between: %v", evs)
+	n := 0
+	for _, e := range evs {
+		if e.Event == "lease_expired" {
+			n++
+			if e.At.Before(a.LeaseExpiresAt.Add(-time.Second)) {
+				t.Errorf("lease_expired recorded at %v, before the lease ran out at %v", e.At, *a.LeaseExpiresAt)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("history %v: %d lease_expired events, want exactly 1 (recorded by the project's timer)", evs, n)
+	}
+	var sum summaryOut
+	ps[1].ok(ctx, "task_summary", map[string]any{"workspace": project}, &sum)
+	if len(sum.Expired) != 1 || sum.Expired[0].ID != id || sum.Expired[0].Agent != "agent-A" {
+		t.Errorf("task_summary's expired_leases: %+v; want %s held by agent-A", sum.Expired, id)
+	}
+	if sum.Ready != 1 {
+		t.Errorf("task_summary's ready: %d; the expired claim makes the task ready again", sum.Ready)
 	}
 }
 
