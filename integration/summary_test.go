@@ -244,9 +244,12 @@ func TestSummaryOfA1000TaskProjectIsSmallAndRight(t *testing.T) {
 			}
 		}
 	}
-	for _, e := range sum.Oldest {
+	for i, e := range sum.Oldest {
 		if !isOpen(byID[e.ID].Status) {
 			t.Errorf("oldest_open lists %s, which is %s", e.ID, byID[e.ID].Status)
+		}
+		if i > 0 && e.IdleS > sum.Oldest[i-1].IdleS {
+			t.Errorf("oldest_open is not the longest untouched first: %+v", sum.Oldest)
 		}
 	}
 	for name, n := range map[string]int{"blocked": len(sum.Blocked), "agents": len(sum.Agents), "expired_leases": len(sum.Expired),
