@@ -84,18 +84,16 @@ func (p *Project) Tasks(ctx context.Context) (*sqlite.Store, error) {
 	m, err := p.open(ctx, BackendOperational, "task tools", func(c workspace.Config) workspace.PoolSettings { return c.DatabasePools.Operational },
 		func(ctx context.Context, cfg workspace.Config, logger *slog.Logger) (member, error) {
 			store, err := sqlite.Open(ctx, sqlite.Options{
-				Path:        filepath.Join(p.layout.Databases, "tasks.db"),
-				Workspace:   p.root.Path,
-				Settings:    cfg.DatabasePools.Operational,
-				BusyTimeout: cfg.Server.SQLiteBusyTimeout.Duration(),
-				Breaker:     cfg.Server.CircuitBreakerThreshold,
-				Cooldown:    cfg.Server.CircuitBreakerCooldown.Duration(),
-				Logger:      logger,
-				MaxMetadata: cfg.Security.MaxMetadataBytes,
-				// TODO(merge): the global config's tasks.history_limit and
-				// tasks.lease_seconds (the tools helper adds them to workspace.Config):
-				//   HistoryLimit: cfg.Tasks.HistoryLimit,
-				//   DefaultLease: time.Duration(cfg.Tasks.LeaseSeconds) * time.Second,
+				Path:         filepath.Join(p.layout.Databases, "tasks.db"),
+				Workspace:    p.root.Path,
+				Settings:     cfg.DatabasePools.Operational,
+				BusyTimeout:  cfg.Server.SQLiteBusyTimeout.Duration(),
+				Breaker:      cfg.Server.CircuitBreakerThreshold,
+				Cooldown:     cfg.Server.CircuitBreakerCooldown.Duration(),
+				Logger:       logger,
+				MaxMetadata:  cfg.Security.MaxMetadataBytes,
+				HistoryLimit: cfg.Tasks.HistoryLimit,
+				DefaultLease: time.Duration(cfg.Tasks.LeaseSeconds) * time.Second,
 			})
 			if err != nil {
 				return nil, err

@@ -9,12 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"mime"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -368,9 +366,7 @@ func (d *Deps) readArtifact(ctx context.Context, root workspace.Root, ar artifac
 		return nil, badArg("artifact %q of task %s is %d bytes, more than the %d MiB a whole read returns; read it in ranges: %s?offset=0&length=%d",
 			ar.name, ar.id, rec.Size, maxWholeArtifact>>20, strings.SplitN(uri, "?", 2)[0], maxArtifactRange)
 	}
-	// TODO(merge): workspace.ArtifactFiles{Layout: layout}.Read(ar.id, ar.name, offset, length)
-	// (the domain helper's reader, same contract) replaces readArtifactFile.
-	data, total, err := readArtifactFile(layout, ar.id, ar.name, offset, length)
+	data, total, err := workspace.ArtifactFiles{Layout: layout}.Read(ar.id, ar.name, offset, length)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, badArg("artifact %q of task %s is recorded but its file is gone from %s/artifacts/%s/; it cannot be read back (complete the work again to store it anew)", ar.name, ar.id, workspace.DirName, ar.id)
@@ -396,33 +392,6 @@ func (d *Deps) readArtifact(ctx context.Context, root workspace.Root, ar artifac
 		return mcp.TextResourceContents{Meta: meta, URI: uri, MIMEType: mimeType, Text: string(data)}, nil
 	}
 	return mcp.BlobResourceContents{Meta: meta, URI: uri, MIMEType: mimeType, Blob: base64.StdEncoding.EncodeToString(data)}, nil
-}
-
-// readArtifactFile returns up to length bytes of task taskID's artifact name
-// from offset, and the file's size, through the no-follow opener: a link on
-// the way or at the end, a folder or a FIFO is refused, never read.
-func readArtifactFile(layout workspace.Layout, taskID, name string, offset, length int64) ([]byte, int64, error) {
-	path := filepath.Join(layout.Artifacts, taskID, name)
-	f, err := workspace.OpenProjectFile(layout, path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	total := fi.Size()
-	if offset >= total {
-		return []byte{}, total, nil
-	}
-	n := min(total-offset, length)
-	data := make([]byte, n)
-	m, err := f.ReadAt(data, offset)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, 0, fmt.Errorf("read artifact %s: %w", path, err)
-	}
-	return data[:m], total, nil
 }
 
 // artifactTypes are the MIME types of the usual artifact extensions, so the

@@ -5,9 +5,7 @@ import (
 
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -309,13 +307,18 @@ func taskUpdate(d *Deps) server.ServerTool {
 			p.Role == nil && p.Assignee == nil && p.ParentID == nil && p.Metadata == nil && p.Summary == nil {
 			return nil, "", badArg("nothing to update: pass at least one of title, description, status, priority, labels, role, assignee, parent_id, metadata, summary")
 		}
+		var note string
 		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
-			return s.Update(ctx, a.ID, a.Version, p)
+			t, err := s.Update(ctx, a.ID, a.Version, p)
+			if err == nil && (t.Status == work.Failed || t.Status == work.Cancelled) && p.Status != nil {
+				note = subtasksNote(ctx, s, t)
+			}
+			return t, err
 		})
 		if err != nil {
 			return nil, "", err
 		}
-		return TaskResult{Task: t}, "Updated " + describe(t), nil
+		return TaskResult{Task: t}, "Updated " + describe(t) + note, nil
 	})}
 }
 
@@ -376,48 +379,20 @@ func taskComplete(d *Deps) server.ServerTool {
 				return nil, "", badArg("argument \"artifact.content\" is %d bytes; the limit is %d bytes (security.max_artifact_bytes in the global config)", len(a.Artifact.Content), limit)
 			}
 		}
+		var note string
 		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, layout workspace.Layout) (CompleteResult, error) {
-			// TODO(merge): with the domain's workspace.ArtifactFiles (workspace/artifactfiles.go,
-			// written in parallel), this whole body becomes
-			//	var art *work.ArtifactInput
-			//	if a.Artifact != nil {
-			//		art = &work.ArtifactInput{Name: name, Content: []byte(a.Artifact.Content)}
-			//	}
-			//	files := workspace.ArtifactFiles{Layout: layout, MaxBytes: d.Config.Security.MaxArtifactBytes}
-			//	t, unblocked, err := work.CompleteWithArtifact(ctx, s, files, a.ID, comp, art)
-			// and the inline write-then-undo below goes.
 			comp := sqlite.Completion{Summary: a.Summary, Outcome: outcome, Agent: agent}
-			var written string
+			var art *work.ArtifactInput
 			if a.Artifact != nil {
-				// The task must exist and be completable before anything is written to disk.
-				det, err := s.Get(ctx, a.ID)
-				if err != nil {
-					return CompleteResult{}, err
-				}
-				if st := det.Task.Status; st != "pending" && st != "in_progress" {
-					return CompleteResult{}, &sqlite.Error{Kind: sqlite.KindTransition, Field: "id",
-						Msg: fmt.Sprintf("task %s is %s; only pending or in_progress tasks can be completed", a.ID, st)}
-				}
-				target := filepath.Join(layout.Artifacts, a.ID, name)
-				if _, err := os.Lstat(target); err == nil {
-					return CompleteResult{}, badArg("artifact %q already exists for task %s; choose another name (artifacts are never overwritten)", name, a.ID)
-				} else if !errors.Is(err, fs.ErrNotExist) {
-					return CompleteResult{}, err
-				}
-				art, err := workspace.WriteArtifact(layout, a.ID, name, []byte(a.Artifact.Content), d.Config.Security.MaxArtifactBytes)
-				if err != nil {
-					return CompleteResult{}, &userError{msg: "the artifact was not saved: " + err.Error()}
-				}
-				written = art.Path
-				rel, _ := filepath.Rel(layout.Root, art.Path)
-				comp.Artifact = &sqlite.ArtifactRecord{Name: art.Name, Path: filepath.ToSlash(rel), Size: art.Size, SHA256: art.SHA256}
+				art = &work.ArtifactInput{Name: name, Content: []byte(a.Artifact.Content)}
 			}
-			t, unblocked, err := s.Complete(ctx, a.ID, comp)
+			files := workspace.ArtifactFiles{Layout: layout, MaxBytes: d.Config.Security.MaxArtifactBytes}
+			t, unblocked, err := work.CompleteWithArtifact(ctx, s, files, a.ID, comp, art)
 			if err != nil {
-				if written != "" {
-					_ = os.Remove(written) // nothing half-done: the row was not written, so neither is the file
-				}
 				return CompleteResult{}, err
+			}
+			if t.Status == work.Failed {
+				note = subtasksNote(ctx, s, t)
 			}
 			if unblocked == nil {
 				unblocked = []string{}
@@ -427,7 +402,7 @@ func taskComplete(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		text := fmt.Sprintf("%s %s", strings.ToUpper(outcome[:1])+outcome[1:], describe(res.Task))
+		text := fmt.Sprintf("%s %s", strings.ToUpper(outcome[:1])+outcome[1:], describe(res.Task)) + note
 		if len(res.Unblocked) > 0 {
 			text += "; now ready: " + strings.Join(res.Unblocked, ", ")
 		}
@@ -498,4 +473,24 @@ func taskDependency(d *Deps) server.ServerTool {
 		}
 		return TaskResult{Task: t}, fmt.Sprintf("%s %s %s", describe(t), verb, a.DependsOn), nil
 	})}
+}
+
+// subtasksNote says what failing or cancelling a parent did to its open
+// subtasks (nothing: they stay as they are), so the agent is not left to
+// guess. "" when t has none, or when they cannot be read.
+func subtasksNote(ctx context.Context, s *sqlite.Store, t sqlite.Task) string {
+	det, err := s.Get(ctx, t.ID)
+	if err != nil {
+		return ""
+	}
+	open := 0
+	for _, sub := range det.Subtasks {
+		if sub.Status.IsOpen() {
+			open++
+		}
+	}
+	if open == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; its %d open subtask(s) stay as they are: cancel them with task_update, or delete the subtree with task_delete cascade=true", open)
 }
