@@ -3,13 +3,11 @@ package integration
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -363,51 +361,12 @@ func tasksDB(project string) string {
 }
 
 // dumpDB renders every row of every table of a project's SQLite file, read
-// directly (read-only) — used to prove that a refused call changed nothing.
+// directly (read-only) — used to prove that a refused call changed nothing
+// (see dumpTables).
 func dumpDB(t testing.TB, project string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+tasksDB(project)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts%' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
-	var out strings.Builder
-	for _, tb := range tables {
-		r, err := db.Query(`SELECT * FROM "` + tb + `"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := r.Columns()
-		var lines []string
-		for r.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := r.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, fmt.Sprint(vals...))
-		}
-		r.Close()
-		sort.Strings(lines)
-		fmt.Fprintf(&out, "== %s (%d)\n%s\n", tb, len(lines), strings.Join(lines, "\n"))
-	}
-	return out.String()
+	s, _ := dumpTables(t, project)
+	return s
 }
 
 // filepathGlob fails when anything matches: refused artifacts must leave no file.

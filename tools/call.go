@@ -275,6 +275,9 @@ var refusals = []refusal{
 	{workspace.ErrBadLayout, "this project's data folder cannot be used"},
 	{workspace.ErrConfigFileRefused, "the project config was refused"},
 	{workspace.ErrInvalidConfig, "this project's configuration is not valid, so its databases were not opened; fix it and retry"},
+	{workspace.ErrUnsafeArtifactPath, "the artifact was not saved, and the task was not completed"},
+	{workspace.ErrArtifactTooLarge, "the artifact was not saved, and the task was not completed"},
+	{workspace.ErrBadArtifactName, "the artifact was not saved, and the task was not completed"},
 }
 
 // Limits of a message meant for the client: a hostile project (96,000 bad

@@ -51,6 +51,16 @@ func (a ArtifactFiles) Exists(taskID, name string) (bool, error) {
 		return false, err
 	}
 	defer base.Close()
+	// A task folder that is a link is refused by name here, as Write would
+	// refuse it, rather than failing later as a path that escapes the root.
+	switch fi, err := base.Lstat(taskID); {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return false, fmt.Errorf("%w: artifact folder %s is a symlink; remove it (it is recreated on next use)",
+			ErrUnsafeArtifactPath, filepath.Join(a.Layout.Artifacts, taskID))
+	case err == nil && !fi.IsDir():
+		return false, fmt.Errorf("%w: %s is not a folder; remove it (it is recreated on next use)",
+			ErrUnsafeArtifactPath, filepath.Join(a.Layout.Artifacts, taskID))
+	}
 	switch _, err := base.Lstat(rel); {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
