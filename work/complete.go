@@ -88,19 +88,24 @@ func completable(det TaskDetail, outcome string) error {
 		}
 	}
 	if len(open) > 0 {
-		// The store's own sentence (adapters/sqlite), so that the refusal
-		// reads the same with or without an artifact.
-		names := strings.Join(open[:min(5, len(open))], ", ")
-		if len(open) > 5 {
-			names += fmt.Sprintf(" and %d more", len(open)-5)
-		}
-		noun := "subtasks"
-		if len(open) == 1 {
-			noun = "subtask"
-		}
-		return &clienterr.Error{Kind: clienterr.InvalidTransition, Field: "id", Msg: fmt.Sprintf(
-			"task %s has %d open %s (%s), so it cannot be completed; complete or cancel them first; "+
-				"failing or cancelling %s leaves them as they are", t.ID, len(open), noun, names, t.ID)}
+		return OpenSubtasksError(t.ID, "id", open)
 	}
 	return nil
+}
+
+// OpenSubtasksError refuses to complete parent id while the listed subtasks
+// are open: one sentence for the store and the domain, so that the refusal
+// reads the same with or without an artifact.
+func OpenSubtasksError(id, field string, open []string) error {
+	names := strings.Join(open[:min(5, len(open))], ", ")
+	if len(open) > 5 {
+		names += fmt.Sprintf(" and %d more", len(open)-5)
+	}
+	noun := "subtasks"
+	if len(open) == 1 {
+		noun = "subtask"
+	}
+	return &clienterr.Error{Kind: clienterr.InvalidTransition, Field: field, Msg: fmt.Sprintf(
+		"task %s has %d open %s (%s), so it cannot be completed; complete or cancel them first; "+
+			"failing or cancelling %s leaves them as they are", id, len(open), noun, names, id)}
 }

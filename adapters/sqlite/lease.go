@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
@@ -177,17 +176,7 @@ func openSubtasks(ctx context.Context, c *conn, id, field string) error {
 	if len(open) == 0 {
 		return nil
 	}
-	names := strings.Join(open[:min(5, len(open))], ", ")
-	if len(open) > 5 {
-		names += fmt.Sprintf(" and %d more", len(open)-5)
-	}
-	noun := "subtasks"
-	if len(open) == 1 {
-		noun = "subtask"
-	}
-	return &Error{Kind: KindTransition, Field: field, Msg: fmt.Sprintf(
-		"task %s has %d open %s (%s), so it cannot be completed; complete or cancel them first; "+
-			"failing or cancelling %s leaves them as they are", id, len(open), noun, names, id)}
+	return work.OpenSubtasksError(id, field, open)
 }
 
 // Heartbeat renews agent's lease on task id by the task's lease length
