@@ -19,7 +19,7 @@ const maxSummaryLimit = 10
 
 type taskSummaryArgs struct {
 	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 4, a small answer); each list also counts the entries left out"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 3, a small answer); each list also counts the entries left out"`
 }
 
 func taskSummary(d *Deps) server.ServerTool {

@@ -208,7 +208,7 @@ type Summary struct {
 type BlockedEntry struct {
 	ID        string   `json:"id"`
 	WaitingOn []string `json:"waiting_on" jsonschema:"Unfinished dependencies and open subtasks"`
-	// WaitingMore counts what it waits for beyond WaitingOn (which shows at most 5).
+	// WaitingMore counts what it waits for beyond WaitingOn (which shows at most 3).
 	WaitingMore int `json:"waiting_more,omitempty"`
 }
 
@@ -216,7 +216,7 @@ type BlockedEntry struct {
 type AgentWork struct {
 	Agent string   `json:"agent"`
 	Tasks []string `json:"tasks"`
-	// TasksMore counts its tasks beyond Tasks (which shows at most 5).
+	// TasksMore counts its tasks beyond Tasks (which shows at most 3).
 	TasksMore int `json:"tasks_more,omitempty"`
 	// LeaseAgeS is how long ago (seconds) the oldest of its live claims was made.
 	LeaseAgeS int64 `json:"lease_age_s"`

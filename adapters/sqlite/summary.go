@@ -14,13 +14,14 @@ import (
 // summaryWaitingOn of what it waits for, an agent at most summaryAgentTasks
 // of its tasks (the rest are counted). The default keeps the answer for a
 // project of 1,000 tasks under 2 KB of JSON: an entry costs 50 to 180 bytes
-// (task ids are 20 characters), so six lists of 5 come to 2.0-2.3 KB, of 4
-// to 1.6-1.9 KB (summary_test.go measures it).
+// (task ids are 20 characters), so six lists of 5 came to 2.0-2.3 KB, of 4
+// with 5 ids an entry to 1.6-2.1 KB; with 3 ids an entry, 4 a list stays
+// well under (summary_test.go and integration/summary_test.go measure it).
 const (
-	summaryDefaultList = 4
+	summaryDefaultList = 3
 	summaryMaxList     = 10
-	summaryWaitingOn   = 5
-	summaryAgentTasks  = 5
+	summaryWaitingOn   = 3
+	summaryAgentTasks  = 3
 )
 
 // The conditions task_summary sorts tasks by, on tasks aliased t, with the
@@ -47,11 +48,11 @@ func summaryLimit(n int) int {
 }
 
 // Summary is the project at a glance (see work.Summary), read in one
-// snapshot. Every list holds at most opt.ListLimit entries (0 = 4, at most
+// snapshot. Every list holds at most opt.ListLimit entries (0 = 3, at most
 // 10) and counts the rest in its *More field:
 //   - blocked: open tasks not held under a live lease that wait for an
 //     unfinished dependency or an open subtask, most urgent first (the order
-//     task_claim would take them), each with up to 5 of what it waits for;
+//     task_claim would take them), each with up to 3 of what it waits for;
 //   - agents: tasks held under live leases, per assignee, longest-held first;
 //   - expired leases: in-progress tasks whose lease ran out, oldest first;
 //   - parents: tasks with an open subtask, oldest first, done of total over

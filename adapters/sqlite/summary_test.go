@@ -209,7 +209,7 @@ func (p *summaryProject) expect(now time.Time, limit int) work.Summary {
 	shown, sum.BlockedMore = cut(len(blocked))
 	for _, m := range blocked[:shown] {
 		w := waiting(m)
-		sum.Blocked = append(sum.Blocked, work.BlockedEntry{ID: m.id, WaitingOn: w[:min(5, len(w))], WaitingMore: max(0, len(w)-5)})
+		sum.Blocked = append(sum.Blocked, work.BlockedEntry{ID: m.id, WaitingOn: w[:min(3, len(w))], WaitingMore: max(0, len(w)-3)})
 	}
 
 	var names []string
@@ -224,7 +224,7 @@ func (p *summaryProject) expect(now time.Time, limit int) work.Summary {
 	for _, a := range names[:shown] {
 		w := work.AgentWork{Agent: a, Tasks: []string{}}
 		for i, m := range agents[a] {
-			if i < 5 {
+			if i < 3 {
 				w.Tasks = append(w.Tasks, m.id)
 			} else {
 				w.TasksMore++
@@ -312,7 +312,7 @@ func TestSummaryOfA1000TaskProjectIsRightAndUnder2KB(t *testing.T) {
 func testSummaryOf1000Tasks(t *testing.T, seed uint64) {
 	ctx := context.Background()
 	p := buildProject(t, 1000, seed)
-	for _, tc := range []struct{ ask, limit int }{{0, 4}, {3, 3}, {10, 10}, {50, 10}} {
+	for _, tc := range []struct{ ask, limit int }{{0, 3}, {4, 4}, {10, 10}, {50, 10}} {
 		before := time.Now()
 		got, err := p.s.Summary(ctx, work.SummaryOptions{ListLimit: tc.ask})
 		after := time.Now()
