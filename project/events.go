@@ -3,8 +3,10 @@ package project
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
@@ -16,6 +18,9 @@ const (
 	// EventLeaseExpired: an agent's claim ran out before it finished; the
 	// task can be claimed again.
 	EventLeaseExpired EventKind = "lease_expired"
+	// EventMirrorBehind: a mirror's deliveries keep failing and its oldest
+	// undelivered change has waited mirror.DefaultLagWarning.
+	EventMirrorBehind EventKind = "mirror_behind"
 )
 
 // Event is something an agent or its human should hear about an open
@@ -30,6 +35,7 @@ type Event struct {
 	Root    string
 	TaskID  string // the task it is about, if any
 	Agent   string // the agent it is about, if any
+	Mirror  string // the mirror it is about, if any (mirror.Vector, mirror.Graph)
 	At      time.Time
 	Message string // one sentence, naming tasks by id and nothing by absolute path
 }
@@ -38,17 +44,65 @@ type Event struct {
 // them (a project's lease timer) and must not block.
 type EventListener func(Event)
 
-// OnEvent subscribes fn to the events of every open project: today the
-// lease expiries the lease timers record (one event per task). cancel
-// unsubscribes, as OnLeaseExpired's does.
+// OnEvent subscribes fn to the events of every open project: the lease
+// expiries the lease timers record (one event per task) and the mirrors
+// that fall behind. cancel unsubscribes (calling it again does nothing): it
+// waits for a call of fn under way, and fn is never called after it returns.
 func (r *Registry) OnEvent(fn EventListener) (cancel func()) {
 	if fn == nil {
 		return func() {}
 	}
-	return r.OnLeaseExpired(func(root string, expired []work.LeaseExpiry) {
+	leases := r.OnLeaseExpired(func(root string, expired []work.LeaseExpiry) {
 		for _, e := range expired {
 			fn(leaseEvent(root, e))
 		}
+	})
+	others := r.events.add(fn)
+	return func() { leases(); others() }
+}
+
+// eventListeners is the registry's set of event listeners (for the events
+// that are not lease expiries), safe for concurrent use like listeners.
+type eventListeners struct {
+	mu   sync.RWMutex
+	next int
+	fns  map[int]EventListener
+}
+
+func (l *eventListeners) add(fn EventListener) func() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fns == nil {
+		l.fns = make(map[int]EventListener)
+	}
+	id := l.next
+	l.next++
+	l.fns[id] = fn
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			delete(l.fns, id)
+			l.mu.Unlock()
+		})
+	}
+}
+
+func (l *eventListeners) publish(e Event) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, fn := range l.fns {
+		fn(e)
+	}
+}
+
+// mirrorLag is the project's mirror.Config.OnLag.
+func (p *Project) mirrorLag(l mirror.Lag) {
+	p.reg.events.publish(Event{
+		Kind: EventMirrorBehind, Level: slog.LevelWarn, Root: p.root.Path, Mirror: l.Mirror, At: time.Now(),
+		Message: fmt.Sprintf("the %s mirror is falling behind: %d task changes wait for it, the oldest for %s, and its deliveries keep failing; "+
+			"task_similar and task_graph read stale data until it catches up (pool_status shows why it fails)",
+			l.Mirror, l.Pending, l.Oldest.Round(time.Second)),
 	})
 }
 

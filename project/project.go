@@ -224,7 +224,7 @@ func (p *Project) startSyncer(store *sqlite.Store, cfg workspace.Config, logger 
 	} else {
 		skipped[mirror.Graph] = why
 	}
-	sy := mirror.Start(mirror.Config{Store: store, Targets: targets, Skipped: skipped, Logger: logger})
+	sy := mirror.Start(mirror.Config{Store: store, Targets: targets, Skipped: skipped, Logger: logger, OnLag: p.mirrorLag})
 	p.syncerMu.Lock()
 	p.syncer = sy
 	p.syncerMu.Unlock()

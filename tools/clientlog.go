@@ -42,7 +42,7 @@ const (
 //     (logging/setLevel) on protocol 2025-06-18 and 2025-11-25, the request's
 //     own _meta log level on 2026-07-28 (none asked, none sent);
 //   - a project's background events (project.Registry.OnEvent: a lease that
-//     expired) go to every session of protocol 2025-06-18/2025-11-25 that has
+//     expired, a mirror that fell behind) go to every session of protocol 2025-06-18/2025-11-25 that has
 //     called a tool on that project, at its level. A 2026-07-28 client has no
 //     session level to send them at, so it does not hear them.
 //
@@ -102,6 +102,9 @@ func (l *ClientLog) Event(e project.Event) {
 	}
 	if e.Agent != "" {
 		data["agent"] = e.Agent
+	}
+	if e.Mirror != "" {
+		data["mirror"] = e.Mirror
 	}
 	n := mcp.NewLoggingMessageNotification(mcpLevel(e.Level), LoggerName, data)
 	for _, id := range ids {

@@ -1,0 +1,47 @@
+package project
+
+import (
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
+)
+
+// OnEvent hears both sources, lease expiries (one event per task) and the
+// other events, and nothing after cancel.
+func TestOnEventHearsLeaseExpiriesAndMirrorLagUntilCancelled(t *testing.T) {
+	r := NewRegistry(RegistryConfig{Logger: slog.New(slog.DiscardHandler)})
+	defer r.Close(t.Context())
+	var got []Event
+	cancel := r.OnEvent(func(e Event) { got = append(got, e) })
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r.leaseListeners.publish("/p", []work.LeaseExpiry{{TaskID: "tsk_1", Agent: "a", ExpiredAt: at}, {TaskID: "tsk_2", Agent: "b", ExpiredAt: at}})
+	p := newProject(r, workspace.Root{Path: "/p"})
+	p.mirrorLag(mirror.Lag{Mirror: mirror.Graph, Pending: 3, Oldest: 90 * time.Second})
+	cancel()
+	cancel() // again: nothing
+	r.leaseListeners.publish("/p", []work.LeaseExpiry{{TaskID: "tsk_3", Agent: "c", ExpiredAt: at}})
+	p.mirrorLag(mirror.Lag{Mirror: mirror.Vector, Pending: 1, Oldest: time.Minute})
+
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, string(e.Kind)+":"+e.TaskID+e.Mirror)
+		if e.Root != "/p" || e.Level != slog.LevelWarn {
+			t.Errorf("event %+v: want root /p at level warn", e)
+		}
+	}
+	if want := []string{"lease_expired:tsk_1", "lease_expired:tsk_2", "mirror_behind:graph"}; !slices.Equal(kinds, want) {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	if want := `the lease of agent "a" on task tsk_1 expired at 2026-01-02T03:04:05Z before it finished; the task can be claimed again`; got[0].Message != want {
+		t.Errorf("lease message %q\nwant %q", got[0].Message, want)
+	}
+	if want := "the graph mirror is falling behind: 3 task changes wait for it, the oldest for 1m30s, and its deliveries keep failing; " +
+		"task_similar and task_graph read stale data until it catches up (pool_status shows why it fails)"; got[2].Message != want {
+		t.Errorf("lag message %q\nwant %q", got[2].Message, want)
+	}
+}
