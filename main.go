@@ -327,6 +327,7 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	// NewMCPServer is in time for the first session.
 	deps.ClientLog = tools.NewClientLog(s, deps.Logger)
 	hooks.AddOnRegisterSession(deps.ClientLog.SessionStarted)
+	hooks.AddAfterInitialize(deps.ClientLog.SessionInitialized)
 	hooks.AddOnUnregisterSession(deps.ClientLog.SessionEnded)
 	deps.Projects.OnEvent(deps.ClientLog.Event)
 	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {

@@ -242,3 +242,66 @@ func TestUnavailableBackendIsLoggedDuringTheRequest(t *testing.T) {
 		t.Errorf("log message = %+v, want level warning, logger task-orchestrator, tool vector_collections and the call's error %q", m, text(res))
 	}
 }
+
+// A backend whose circuit breaker opens is a warning for every session of
+// protocol 2025-11-25 that uses the project, not only for the caller that
+// tripped it: over HTTP a second client that only listed tasks hears it too.
+func TestOpenCircuitBreakerIsLoggedToTheProjectsSessions(t *testing.T) {
+	ctx := ctxT(t)
+	const proto = "2025-11-25"
+	project := newProject(t)
+	roots := []string{"file://" + project}
+	o := procOpts{dir: project, protocol: proto, roots: roots,
+		env:          []string{"CHROMA_URL=http://127.0.0.1:" + strconv.Itoa(freePort(t))},
+		globalConfig: `{"server": {"circuit_breaker_threshold": 2, "circuit_breaker_cooldown": 30}}`}
+	var caller, bystander *client.Client
+	if overHTTP {
+		root, err := filepath.EvalSymlinks(os.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.globalConfig = `{"server": {"circuit_breaker_threshold": 2, "circuit_breaker_cooldown": 30}, ` + noHTTPLimits[1:]
+		h := startHTTPServer(t, o, root, "")
+		for _, c := range []**client.Client{&caller, &bystander} {
+			if *c, err = h.connect(t, proto, roots); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = (*c).Close() })
+		}
+	} else {
+		caller = start(t, o).c
+	}
+	callerLogs := collectLogs(caller) // at the default level: warning
+	var bystanderLogs *logInbox
+	if bystander != nil {
+		bystanderLogs = collectLogs(bystander)
+		clientCall(t, ctx, bystander, "task_list", map[string]any{"workspace": project}, &struct{}{})
+	}
+	for range 3 {
+		if res := clientCall(t, ctx, caller, "vector_collections", map[string]any{"workspace": project}, nil); !res.IsError {
+			t.Fatalf("vector_collections succeeded against a closed port: %s", text(res))
+		}
+	}
+	for who, logs := range map[string]*logInbox{"the caller": callerLogs, "the other session": bystanderLogs} {
+		if logs == nil {
+			continue
+		}
+		m, ok := logs.waitFor("backend_down", "", 5*time.Second)
+		for ok && m.Data["tool"] != nil { // the call's own backend_down; look for the project's
+			ok = false
+			for _, x := range logs.all() {
+				if x.Data["event"] == "backend_down" && x.Data["tool"] == nil {
+					m, ok = x, true
+				}
+			}
+		}
+		if !ok {
+			t.Fatalf("%s received no backend_down from the project; received %+v", who, logs.all())
+		}
+		t.Logf("%s: %+v", who, m.Data)
+		msg, _ := m.Data["message"].(string)
+		if m.Level != "warning" || m.Data["backend"] != "vector" || !strings.HasPrefix(msg, "the vector backend (pool chroma) is down: ") || strings.Contains(msg, project) {
+			t.Errorf("%s: message %+v, want a warning about the vector backend naming no path", who, m)
+		}
+	}
+}

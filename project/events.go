@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
@@ -21,6 +22,11 @@ const (
 	// EventMirrorBehind: a mirror's deliveries keep failing and its oldest
 	// undelivered change has waited mirror.DefaultLagWarning.
 	EventMirrorBehind EventKind = "mirror_behind"
+	// EventBackendDown: a pool's circuit breaker opened: the backend failed
+	// too many times in a row, and calls to it fail fast for a while.
+	EventBackendDown EventKind = "backend_down"
+	// EventBackendRecovered: the breaker closed again (level info).
+	EventBackendRecovered EventKind = "backend_recovered"
 )
 
 // Event is something an agent or its human should hear about an open
@@ -29,13 +35,14 @@ const (
 // credential, a path outside the project, SQL or a stack.
 type Event struct {
 	Kind  EventKind
-	Level slog.Level // slog.LevelWarn for every kind so far
+	Level slog.Level // slog.LevelWarn, except backend_recovered (slog.LevelInfo)
 	// Root is the project's root: which clients hear of it. It is for
 	// routing, not for the message.
 	Root    string
 	TaskID  string // the task it is about, if any
 	Agent   string // the agent it is about, if any
 	Mirror  string // the mirror it is about, if any (mirror.Vector, mirror.Graph)
+	Backend string // the backend it is about, if any (BackendVector, …)
 	At      time.Time
 	Message string // one sentence, naming tasks by id and nothing by absolute path
 }
@@ -45,8 +52,8 @@ type Event struct {
 type EventListener func(Event)
 
 // OnEvent subscribes fn to the events of every open project: the lease
-// expiries the lease timers record (one event per task) and the mirrors
-// that fall behind. cancel unsubscribes (calling it again does nothing): it
+// expiries the lease timers record (one event per task), the mirrors
+// that fall behind and the backends whose circuit breaker opens or closes. cancel unsubscribes (calling it again does nothing): it
 // waits for a call of fn under way, and fn is never called after it returns.
 func (r *Registry) OnEvent(fn EventListener) (cancel func()) {
 	if fn == nil {
@@ -104,6 +111,23 @@ func (p *Project) mirrorLag(l mirror.Lag) {
 			"task_similar and task_graph read stale data until it catches up (pool_status shows why it fails)",
 			l.Mirror, l.Pending, l.Oldest.Round(time.Second)),
 	})
+}
+
+// breakerEvents is the pooling.Config.OnBreaker of every pool of the
+// project at root. The backend's last error is left out of the message (it
+// may name a path outside the project, such as a managed server's
+// executable): pool_status shows it.
+func (r *Registry) breakerEvents(root string) func(pooling.BreakerEvent) {
+	return func(b pooling.BreakerEvent) {
+		e := Event{Kind: EventBackendRecovered, Level: slog.LevelInfo, Root: root, Backend: b.Backend, At: time.Now(),
+			Message: fmt.Sprintf("the %s backend (pool %s) answers again: its circuit breaker closed", b.Backend, b.Pool)}
+		if b.Open {
+			e.Kind, e.Level = EventBackendDown, slog.LevelWarn
+			e.Message = fmt.Sprintf("the %s backend (pool %s) is down: it failed too many times in a row, so calls to it fail fast "+
+				"for %s before the server tries it again; pool_status shows its last error", b.Backend, b.Pool, b.RetryAfter.Round(time.Millisecond))
+		}
+		r.events.publish(e)
+	}
 }
 
 func leaseEvent(root string, e work.LeaseExpiry) Event {

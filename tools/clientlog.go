@@ -42,7 +42,8 @@ const (
 //     (logging/setLevel) on protocol 2025-06-18 and 2025-11-25, the request's
 //     own _meta log level on 2026-07-28 (none asked, none sent);
 //   - a project's background events (project.Registry.OnEvent: a lease that
-//     expired, a mirror that fell behind) go to every session of protocol 2025-06-18/2025-11-25 that has
+//     expired, a mirror that fell behind, a backend whose circuit breaker
+//     opened or closed) go to every session of protocol 2025-06-18/2025-11-25 that has
 //     called a tool on that project, at its level. A 2026-07-28 client has no
 //     session level to send them at, so it does not hear them.
 //
@@ -57,8 +58,8 @@ type ClientLog struct {
 	sessions map[string]map[string]bool // legacy session id -> project roots it called tools on
 }
 
-// NewClientLog returns the client log of srv. Wire it with SessionStarted
-// and SessionEnded (server.Hooks), Event (project.Registry.OnEvent), and set
+// NewClientLog returns the client log of srv. Wire it with SessionStarted,
+// SessionInitialized and SessionEnded (server.Hooks), Event (project.Registry.OnEvent), and set
 // it as Deps.ClientLog so that tool calls report their warnings.
 func NewClientLog(srv *server.MCPServer, logger *slog.Logger) *ClientLog {
 	if logger == nil {
@@ -76,6 +77,15 @@ func (l *ClientLog) SessionStarted(_ context.Context, session server.ClientSessi
 	l.mu.Lock()
 	l.sessions[session.SessionID()] = map[string]bool{}
 	l.mu.Unlock()
+}
+
+// SessionInitialized gives the session the default level again once it has
+// initialized (server.Hooks.AddAfterInitialize): mcp-go's stdio session
+// resets its level to error when it initializes.
+func (l *ClientLog) SessionInitialized(ctx context.Context, _ any, _ *mcp.InitializeRequest, _ *mcp.InitializeResult) {
+	if sl, ok := server.ClientSessionFromContext(ctx).(server.SessionWithLogging); ok {
+		sl.SetLogLevel(DefaultClientLogLevel)
+	}
 }
 
 // SessionEnded forgets a session (server.Hooks.AddOnUnregisterSession).
@@ -105,6 +115,9 @@ func (l *ClientLog) Event(e project.Event) {
 	}
 	if e.Mirror != "" {
 		data["mirror"] = e.Mirror
+	}
+	if e.Backend != "" {
+		data["backend"] = e.Backend
 	}
 	n := mcp.NewLoggingMessageNotification(mcpLevel(e.Level), LoggerName, data)
 	for _, id := range ids {
