@@ -303,6 +303,7 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	hooks.AddOnUnregisterSession(func(_ context.Context, session server.ClientSession) {
 		deps.ForgetRoots(session.SessionID())
 	})
+	completions := tools.NewCompletions(deps)
 	opts := []server.ServerOption{
 		server.WithInstructions(tools.Instructions),
 		server.WithToolCapabilities(false),
@@ -310,6 +311,11 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 		server.WithPromptCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithHooks(hooks),
+		// Warnings reach clients as log messages (docs/users/notifications.md).
+		server.WithLogging(),
+		server.WithCompletions(),
+		server.WithPromptCompletionProvider(completions),
+		server.WithResourceCompletionProvider(completions),
 	}
 	if validateOutput {
 		// Results are typed Go structs whose schemas are generated from the same
@@ -317,6 +323,13 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 		opts = append(opts, server.WithOutputSchemaValidation())
 	}
 	s := server.NewMCPServer("mcp-task-orchestrator", serverVersion(), opts...)
+	// The client log: hooks are read when they run, so adding them after
+	// NewMCPServer is in time for the first session.
+	deps.ClientLog = tools.NewClientLog(s, deps.Logger)
+	hooks.AddOnRegisterSession(deps.ClientLog.SessionStarted)
+	hooks.AddAfterInitialize(deps.ClientLog.SessionInitialized)
+	hooks.AddOnUnregisterSession(deps.ClientLog.SessionEnded)
+	deps.Projects.OnEvent(deps.ClientLog.Event)
 	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {
 		if session := server.ClientSessionFromContext(ctx); session != nil {
 			deps.ForgetRoots(session.SessionID())

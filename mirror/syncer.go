@@ -70,6 +70,23 @@ type Config struct {
 	// delivers to it, so that two processes never interleave a task's states
 	// (0 = DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// OnLag is told, once per spell of failed deliveries, when a mirror's
+	// oldest undelivered change has waited LagWarning (0 = DefaultLagWarning);
+	// a delivery that succeeds re-arms it. It runs on the mirror's goroutine
+	// and must not block. nil = nobody is told.
+	OnLag      func(Lag)
+	LagWarning time.Duration
+}
+
+// DefaultLagWarning is how long a change may wait for a mirror that keeps
+// failing before Config.OnLag is told.
+const DefaultLagWarning = time.Minute
+
+// Lag is a mirror that has fallen behind: its deliveries keep failing.
+type Lag struct {
+	Mirror  string        // Vector or Graph
+	Pending int           // changes not yet delivered
+	Oldest  time.Duration // how long the oldest of them has waited
 }
 
 // Syncer keeps the project's mirrors in step with its task store: one
@@ -104,6 +121,7 @@ type run struct {
 	retry  time.Time // next attempt while retrying
 
 	// Only the run's goroutine uses these.
+	lagTold     bool      // OnLag was called in this spell of failures
 	leaseUntil  time.Time // when this syncer's lease on the mirror ends
 	cursor      int64     // the mirror's cursor, while cursorKnown
 	cursorKnown bool      // false until read, and whenever another syncer may have moved it
@@ -295,13 +313,35 @@ func (r *run) loop() {
 			r.mu.Unlock()
 			r.set(StateRetrying, err)
 			r.s.log.Warn("mirror: delivery failed; retrying", "mirror", r.t.Name(), "in", backoff, "err", err)
+			r.tellLag(ctx)
 		default:
+			r.lagTold = false
 			if backoff > 0 {
 				r.s.log.Info("mirror: delivering again", "mirror", r.t.Name())
 			}
 			backoff = 0
 			r.set(StateOK, nil)
 		}
+	}
+}
+
+// tellLag calls OnLag once the oldest undelivered change has waited
+// LagWarning, once per spell of failures.
+func (r *run) tellLag(ctx context.Context) {
+	if r.lagTold || r.s.cfg.OnLag == nil {
+		return
+	}
+	ms, err := r.s.cfg.Store.MirrorState(ctx, r.t.Name())
+	if err != nil || ms.Oldest.IsZero() {
+		return
+	}
+	limit := r.s.cfg.LagWarning
+	if limit <= 0 {
+		limit = DefaultLagWarning
+	}
+	if age := time.Since(ms.Oldest); age >= limit {
+		r.lagTold = true
+		r.s.cfg.OnLag(Lag{Mirror: r.t.Name(), Pending: ms.Pending, Oldest: age})
 	}
 }
 

@@ -60,6 +60,21 @@ type Config struct {
 	// credentials: the adapter that knows its backend's secrets sets it.
 	// nil = the text is kept as it is.
 	Sanitize func(string) string
+	// OnBreaker is told when the circuit breaker opens (the backend failed
+	// BreakerThreshold times in a row) and when it closes again (the backend
+	// answers). It is called without the pool's lock, on the caller's
+	// goroutine, and must not block. nil = nobody is told.
+	OnBreaker func(BreakerEvent)
+}
+
+// BreakerEvent is a change of a pool's circuit breaker (Config.OnBreaker).
+type BreakerEvent struct {
+	Pool, Backend, Workspace string // from Config
+	// Open: the breaker opened and calls fail fast for RetryAfter; false: it
+	// closed, the backend answers again.
+	Open       bool
+	RetryAfter time.Duration
+	LastError  string // the backend's last failure, sanitized (when Open)
 }
 
 func (c Config) validate() error {
@@ -298,15 +313,17 @@ func (p *Pool[T]) acquireSlow(ctx context.Context, e *entry[T], holder string, s
 			verified = true
 		} else {
 			callerGone := ctx.Err() != nil
+			tripped, msg, cooldown := false, "", time.Duration(0)
 			p.mu.Lock()
 			if !callerGone {
 				p.pingFailures++
-				msg := p.cfg.Sanitize(err.Error())
+				msg = p.cfg.Sanitize(err.Error())
 				p.lastErr = "ping: " + msg
 				// A trial's failed pre-ping does not decide: the fresh Open below does.
-				tripped, _ := p.brk.failure(p.now(), msg, trial, trial == 0)
+				tripped, _ = p.brk.failure(p.now(), msg, trial, trial == 0)
 				if tripped {
 					p.failWaitersLocked(p.circuitErrLocked())
+					cooldown = p.brk.cooldown
 				}
 			}
 			p.forgetLocked(e)
@@ -314,6 +331,9 @@ func (p *Pool[T]) acquireSlow(ctx context.Context, e *entry[T], holder string, s
 				p.freeSlotLocked()
 			}
 			p.mu.Unlock()
+			if tripped {
+				p.tellBreaker(true, cooldown, msg)
+			}
 			p.closeValue(e.val)
 			if callerGone {
 				return nil, p.callerErr(ctx.Err())
@@ -349,6 +369,7 @@ func (p *Pool[T]) acquireSlow(ctx context.Context, e *entry[T], holder string, s
 	p.mu.Unlock()
 	if recovered {
 		p.log.Info("backend reachable again: circuit breaker closed")
+		p.tellBreaker(false, 0, "")
 	}
 	return c, nil
 }
@@ -485,6 +506,7 @@ func (p *Pool[T]) openEntry(ctx context.Context, trial uint64) (*entry[T], error
 		case tripped:
 			p.log.Warn("backend unavailable: circuit breaker open",
 				"failures", p.cfg.BreakerThreshold, "retry_after", cooldown, "error", msg)
+			p.tellBreaker(true, cooldown, msg)
 		case reopened:
 			p.log.Warn("backend still unavailable after a trial: circuit breaker re-opened",
 				"retry_after", cooldown, "error", msg)
@@ -502,8 +524,17 @@ func (p *Pool[T]) openEntry(ctx context.Context, trial uint64) (*entry[T], error
 	p.mu.Unlock()
 	if recovered {
 		p.log.Info("backend reachable again: circuit breaker closed")
+		p.tellBreaker(false, 0, "")
 	}
 	return e, nil
+}
+
+// tellBreaker calls Config.OnBreaker, if set. The caller must not hold mu.
+func (p *Pool[T]) tellBreaker(open bool, retryAfter time.Duration, lastErr string) {
+	if p.cfg.OnBreaker != nil {
+		p.cfg.OnBreaker(BreakerEvent{Pool: p.cfg.Name, Backend: p.cfg.Backend, Workspace: p.cfg.Workspace,
+			Open: open, RetryAfter: retryAfter, LastError: lastErr})
+	}
 }
 
 // checkoutLocked hands e to a caller that started waiting at start.

@@ -94,6 +94,7 @@ func (p *Project) Tasks(ctx context.Context) (*sqlite.Store, error) {
 				MaxMetadata:  cfg.Security.MaxMetadataBytes,
 				HistoryLimit: cfg.Tasks.HistoryLimit,
 				DefaultLease: time.Duration(cfg.Tasks.LeaseSeconds) * time.Second,
+				OnBreaker:    p.reg.breakerEvents(p.root.Path),
 			})
 			if err != nil {
 				return nil, err
@@ -224,7 +225,7 @@ func (p *Project) startSyncer(store *sqlite.Store, cfg workspace.Config, logger 
 	} else {
 		skipped[mirror.Graph] = why
 	}
-	sy := mirror.Start(mirror.Config{Store: store, Targets: targets, Skipped: skipped, Logger: logger})
+	sy := mirror.Start(mirror.Config{Store: store, Targets: targets, Skipped: skipped, Logger: logger, OnLag: p.mirrorLag})
 	p.syncerMu.Lock()
 	p.syncer = sy
 	p.syncerMu.Unlock()
@@ -266,6 +267,7 @@ func (r *Registry) ChromaOptions(root string, layout workspace.Layout, cfg works
 		Embeddings: r.cfg.Server.Embeddings,
 		Breaker:    cfg.Server.CircuitBreakerThreshold,
 		Cooldown:   float64(cfg.Server.CircuitBreakerCooldown),
+		OnBreaker:  r.breakerEvents(root),
 		Logger:     logger,
 		LookPath:   r.cfg.LookPath,
 	}
@@ -280,6 +282,7 @@ func (r *Registry) Neo4jOptions(root string, layout workspace.Layout, cfg worksp
 		Backends:  r.cfg.Server.Backends,
 		Breaker:   cfg.Server.CircuitBreakerThreshold,
 		Cooldown:  cfg.Server.CircuitBreakerCooldown.Duration(),
+		OnBreaker: r.breakerEvents(root),
 		Logger:    logger,
 	}
 }

@@ -60,6 +60,8 @@ type Registry struct {
 
 	// leaseListeners hear the expiries the projects' lease timers record.
 	leaseListeners listeners
+	// events hear the projects' other events (events.go).
+	events eventListeners
 
 	// mu guards every field below and the bookkeeping fields of every
 	// Project. Never held while opening or closing a backend, or while

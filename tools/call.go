@@ -93,9 +93,11 @@ func handle[A any](d *Deps, name string, fn handlerFunc[A]) server.ToolHandlerFu
 		}
 		if ferr != nil {
 			res := toolErrorIn(d, name, c.root, ferr)
+			d.ClientLog.called(ctx, name, c.root, ferr, res)
 			d.logger().Debug("tool call failed", "tool", name, "ms", time.Since(start).Milliseconds(), "err", ferr)
 			return res, nil
 		}
+		d.ClientLog.called(ctx, name, c.root, nil, nil)
 		d.logger().Debug("tool call", "tool", name, "ms", time.Since(start).Milliseconds())
 		return render(out, text), nil
 	}

@@ -32,6 +32,8 @@ type Deps struct {
 	Logger      *slog.Logger
 	Version     string
 	ReadOnly    bool
+	// ClientLog sends a call's warnings to its client (nil = none are sent).
+	ClientLog *ClientLog
 
 	rootsMu    sync.Mutex
 	rootsCache map[string][]string // legacy session id -> root URIs

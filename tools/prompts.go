@@ -3,8 +3,10 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -26,6 +28,8 @@ func Prompts() []server.ServerPrompt {
 		mcp.WithPromptDescription("Break a goal into tasks with dependencies in this project's task list, then claim and finish them one at a time (alone or with other agents)."),
 		mcp.WithArgument("goal", mcp.ArgumentDescription("What should be achieved, in a sentence or a paragraph"), mcp.RequiredArgument()),
 		mcp.WithArgument("agents", mcp.ArgumentDescription("How many agents will work on it at once (1 to 64; default 1)")),
+		mcp.WithArgument("label", mcp.ArgumentDescription("A label to put on every task of the plan, e.g. the feature's name (optional; the project's labels are offered as completions)")),
+		mcp.WithArgument("role", mcp.ArgumentDescription("The role of the agents that should take the plan's tasks (optional; the project's roles are offered as completions)")),
 		mcp.WithArgument("workspace", mcp.ArgumentDescription("Any absolute path inside the project (optional; default: the client's roots)")),
 	)
 	return []server.ServerPrompt{{Prompt: p, Handler: planWork}}
@@ -35,8 +39,8 @@ func Prompts() []server.ServerPrompt {
 func planWork(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 	args := req.Params.Arguments
 	for k := range args {
-		if k != "goal" && k != "agents" && k != "workspace" {
-			return nil, fmt.Errorf("plan_work has no argument %q; its arguments are goal (required), agents and workspace", k)
+		if !slices.Contains(planWorkArgs, k) {
+			return nil, fmt.Errorf("plan_work has no argument %q; its arguments are goal (required), agents, label, role and workspace", k)
 		}
 	}
 	goal := strings.TrimSpace(args["goal"])
@@ -56,6 +60,14 @@ func planWork(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult
 		}
 		agents = n
 	}
+	label := strings.TrimSpace(args["label"])
+	if label != "" && !validLabel(label) {
+		return nil, fmt.Errorf("plan_work: label must be 1 to %d characters from A-Z a-z 0-9 _ . : -, got %q; pick one of the labels the completion offers or write a new one in those characters", maxLabelLen, label)
+	}
+	role := strings.TrimSpace(args["role"])
+	if utf8.RuneCountInString(role) > maxRoleRunes || !utf8.ValidString(role) || strings.ContainsFunc(role, unicode.IsControl) {
+		return nil, fmt.Errorf("plan_work: role must be printable text of at most %d characters, got %q; pick one of the roles the completion offers", maxRoleRunes, clipRunes(role, 40))
+	}
 	ws := strings.TrimSpace(args["workspace"])
 	wsArg := ""
 	if ws != "" {
@@ -65,13 +77,52 @@ func planWork(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult
 		wsArg = fmt.Sprintf(" Pass \"workspace\": %q to every tool call.", ws)
 	}
 	return mcp.NewGetPromptResult("Plan the goal as tasks with dependencies, then work through them",
-		[]mcp.PromptMessage{mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(planText(goal, agents, wsArg)))}), nil
+		[]mcp.PromptMessage{mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(planText(goal, agents, wsArg, label, role)))}), nil
 }
 
-func planText(goal string, agents int, wsArg string) string {
+// planWorkArgs are plan_work's arguments, in the order they are listed.
+var planWorkArgs = []string{"goal", "agents", "label", "role", "workspace"}
+
+const (
+	maxLabelLen  = 64  // as the task store's labels
+	maxRoleRunes = 100 // as the task store's roles
+)
+
+// validLabel is the task store's rule for a label, checked here so that the
+// prompt never tells an agent to use a label task_plan would refuse.
+func validLabel(l string) bool {
+	if n := len(l); n < 1 || n > maxLabelLen {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func clipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func planText(goal string, agents int, wsArg, label, role string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Goal: %s\n\n", goal)
 	b.WriteString("Plan this goal in the project's task list (mcp-task-orchestrator), then carry it out." + wsArg + "\n\n")
+	if label != "" {
+		fmt.Fprintf(&b, "Put the label %q on every task of the plan (labels: [%q]), so task_list {label: %q} finds them together.\n", label, label, label)
+	}
+	if role != "" {
+		fmt.Fprintf(&b, "Give the tasks only an agent of role %q should do the role %q; agents pass role %q to task_claim to take them.\n", role, role, role)
+	}
+	if label != "" || role != "" {
+		b.WriteString("\n")
+	}
 	b.WriteString(`1. Look first. Call task_summary (counts, ready, blocked, who holds what) and task_list with text set to the goal's key words, so you do not plan work that is already planned or done.
 2. Write the whole plan in ONE task_plan call. Give every task a short ref of your own (e.g. "goal", "design", "api", "tests"; not shaped like a task id) and a title that starts with a verb; its description says what "done" means. A good task is one agent's work in one sitting.
    - One task for the goal itself; every other task sets parent to its ref (parent may also be the id of an existing task).

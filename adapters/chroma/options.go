@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -39,7 +40,8 @@ type Options struct {
 	Backends   workspace.Backends
 	Embeddings workspace.Embeddings
 	Breaker    int
-	Cooldown   float64 // seconds
+	Cooldown   float64                    // seconds
+	OnBreaker  func(pooling.BreakerEvent) // the pool's breaker changes (pooling.Config.OnBreaker)
 	Logger     *slog.Logger
 	// LookPath finds the chroma executable when Backends.ChromaCommand is empty (nil = exec.LookPath).
 	LookPath func(string) (string, error)

@@ -184,6 +184,7 @@ func (s *Store) poolConfig() pooling.Config {
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.ResetOnReturn = false // slots hold no state to reset
 	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.cooldown(), s.log
+	cfg.OnBreaker = s.opts.OnBreaker
 	return cfg
 }
 

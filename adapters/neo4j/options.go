@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -34,9 +35,10 @@ type Options struct {
 	// breaker (0 = the pool's default, 5); Cooldown how long it then fails fast.
 	Breaker      int
 	Cooldown     time.Duration
-	QueryTimeout time.Duration // 0 = 30s; bounds every transaction
-	MaxRows      int           // 0 = 1000; rows one Query or Write returns
-	MaxBytes     int           // 0 = 1 MiB; approximate JSON size of those rows
+	OnBreaker    func(pooling.BreakerEvent) // the pool's breaker changes (pooling.Config.OnBreaker)
+	QueryTimeout time.Duration              // 0 = 30s; bounds every transaction
+	MaxRows      int                        // 0 = 1000; rows one Query or Write returns
+	MaxBytes     int                        // 0 = 1 MiB; approximate JSON size of those rows
 	Logger       *slog.Logger
 }
 

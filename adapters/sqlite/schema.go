@@ -147,6 +147,13 @@ CREATE TABLE task_history (
 ) STRICT;
 CREATE INDEX task_history_task ON task_history (task_id, seq);
 `,
+	// 4: completions (completion/complete): a title prefix, ignoring ASCII
+	// case, is an index range (LIKE 'x%' uses a NOCASE index), and the
+	// distinct roles are read from an index instead of every task.
+	`
+CREATE INDEX tasks_title_nocase ON tasks (title COLLATE NOCASE);
+CREATE INDEX tasks_role ON tasks (role) WHERE role IS NOT NULL;
+`,
 }
 
 // migrate brings the schema up to date. It runs on the writer at Open, so a

@@ -36,11 +36,12 @@ type Options struct {
 	Path        string // tasks.db
 	Workspace   string
 	Settings    workspace.PoolSettings
-	BusyTimeout time.Duration // SQLite's busy_timeout, for locks held by other processes; 0 = 5s
-	Breaker     int           // pool circuit breaker threshold; 0 = the pool's default
-	Cooldown    time.Duration // pool circuit breaker cooldown; 0 = the pool's default
-	Logger      *slog.Logger  // nil = slog.Default()
-	MaxMetadata int           // bytes; 0 = 64 KiB
+	BusyTimeout time.Duration              // SQLite's busy_timeout, for locks held by other processes; 0 = 5s
+	Breaker     int                        // pool circuit breaker threshold; 0 = the pool's default
+	Cooldown    time.Duration              // pool circuit breaker cooldown; 0 = the pool's default
+	OnBreaker   func(pooling.BreakerEvent) // the pools' breaker changes (pooling.Config.OnBreaker)
+	Logger      *slog.Logger               // nil = slog.Default()
+	MaxMetadata int                        // bytes; 0 = 64 KiB
 	// HistoryLimit is how many history events a task keeps (the oldest go
 	// first); 0 = DefaultHistoryLimit.
 	HistoryLimit int
@@ -295,6 +296,7 @@ func (s *Store) writerConfig() pooling.Config {
 		LeakThreshold:       st.LeakDetectionThreshold.Duration(),
 		BreakerThreshold:    s.opts.Breaker,
 		BreakerCooldown:     s.opts.Cooldown,
+		OnBreaker:           s.opts.OnBreaker,
 		Logger:              s.log,
 		Sanitize:            workspace.Redact,
 	}
@@ -305,6 +307,7 @@ func (s *Store) readersConfig() pooling.Config {
 	cfg.Name, cfg.Backend, cfg.Workspace = workspace.DatabaseSQLite+".readers", workspace.BackendOperational, s.opts.Workspace
 	cfg.AcquireTimeout = s.acquireTimeout()
 	cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Logger = s.opts.Breaker, s.opts.Cooldown, s.log
+	cfg.OnBreaker = s.opts.OnBreaker
 	return cfg
 }
 
