@@ -308,7 +308,6 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
 		server.WithPromptCapabilities(false),
-		server.WithInputSchemaValidation(),
 		server.WithHooks(hooks),
 	}
 	if validateOutput {
