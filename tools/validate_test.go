@@ -186,9 +186,19 @@ var leaks = regexp.MustCompile(`&\{|\bint64\b|\bfloat64\b|\[\]string|\[\]any|map
 
 func checkSentence(t *testing.T, msg, arg string) {
 	t.Helper()
+	checkQuotedName(t, msg, arg)
+	checkNoLeak(t, msg)
+}
+
+func checkQuotedName(t *testing.T, msg, arg string) {
+	t.Helper()
 	if !strings.Contains(msg, `"`+arg+`"`) {
 		t.Errorf("the message does not name %q: %s", arg, msg)
 	}
+}
+
+func checkNoLeak(t *testing.T, msg string) {
+	t.Helper()
 	if l := leaks.FindString(msg); l != "" {
 		t.Errorf("the message leaks %q: %s", l, msg)
 	}
@@ -222,6 +232,36 @@ func TestBadArgsOfEveryToolGetOneSentence(t *testing.T) {
 				t.Errorf("got  %q\nwant it to start with %q", msg, tc.prefix)
 			}
 			checkSentence(t, msg, tc.arg)
+		})
+	}
+	// The input schemas declare no numeric or length bounds today, so the
+	// out-of-range cases are the handlers' own checks: they must read the same.
+	labels := make([]string, 40)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("l%d", i)
+	}
+	for _, tc := range []badArgCase{
+		{tool: "task_list", name: "task_list/range limit -1", args: map[string]any{"workspace": e.project, "limit": -1}, arg: "limit"},
+		{tool: "task_list", name: "task_list/range limit 1000", args: map[string]any{"workspace": e.project, "limit": 1000}, arg: "limit"},
+		{tool: "task_history", name: "task_history/range limit 0", args: map[string]any{"workspace": e.project, "id": "tsk_x", "limit": 0}, arg: "limit"},
+		{tool: "task_create", name: "task_create/range title too long", args: map[string]any{"workspace": e.project, "title": strings.Repeat("t", 600)}, arg: "title"},
+		{tool: "task_create", name: "task_create/range too many labels", args: map[string]any{"workspace": e.project, "title": "t", "labels": labels}, arg: "labels"},
+		{tool: "task_claim", name: "task_claim/range lease_seconds -5", args: map[string]any{"workspace": e.project, "agent": "a", "lease_seconds": -5}, arg: "lease_seconds"},
+	} {
+		kinds["range"]++
+		t.Run(tc.name, func(t *testing.T) {
+			res := e.call(tc.tool, tc.args)
+			msg := resultText(res)
+			if !res.IsError {
+				t.Fatalf("%s(%v) succeeded: %s", tc.tool, tc.args, msg)
+			}
+			// Named, though not always quoted: the adapters' own messages
+			// read "invalid_argument: title is 600 characters long; …".
+			if !strings.Contains(msg, tc.arg) {
+				t.Errorf("the message does not name %s: %s", tc.arg, msg)
+			}
+			t.Logf("%s", msg)
+			checkNoLeak(t, msg)
 		})
 	}
 	for _, k := range []string{"missing", "unknown", "wrong", "enum"} {
