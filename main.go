@@ -309,7 +309,6 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
 		server.WithPromptCapabilities(false),
-		server.WithInputSchemaValidation(),
 		server.WithHooks(hooks),
 		// Warnings reach clients as log messages (docs/users/notifications.md).
 		server.WithLogging(),

@@ -43,7 +43,7 @@ func newEnvWith(t testing.TB, validateOutput bool) *env {
 	logger := slog.New(slog.DiscardHandler)
 	reg := projects.NewRegistry(projects.RegistryConfig{MaxWorkspaces: 4, Logger: logger, Server: cfg})
 	d := &tools.Deps{Projects: reg, Resolver: &workspace.Resolver{Cwd: project}, Config: cfg, Logger: logger, Version: "test"}
-	opts := []server.ServerOption{server.WithInputSchemaValidation()}
+	var opts []server.ServerOption
 	if validateOutput {
 		opts = append(opts, server.WithOutputSchemaValidation())
 	}

@@ -138,7 +138,7 @@ func newHTTPEnv(t *testing.T) *httpEnv {
 	logger := slog.New(slog.DiscardHandler)
 	reg := projects.NewRegistry(projects.RegistryConfig{MaxWorkspaces: 4, Logger: logger, Server: cfg})
 	d := &tools.Deps{Projects: reg, Resolver: &workspace.Resolver{Cwd: project}, Config: cfg, Logger: logger, Version: "test"}
-	s := server.NewMCPServer("test", "1", server.WithInputSchemaValidation(), server.WithOutputSchemaValidation())
+	s := server.NewMCPServer("test", "1", server.WithOutputSchemaValidation())
 	tools.New(d).Register(s, false)
 	srv, err := transport.New(s, transport.Options{Addr: "127.0.0.1:0", AuthTokensFile: tokens, Logger: logger, RefusalDelay: -1})
 	if err != nil {

@@ -49,7 +49,7 @@ func (ts *Toolset) AddRead(tools ...server.ServerTool) {
 		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || !*a.ReadOnlyHint || a.DestructiveHint == nil || *a.DestructiveHint {
 			panic(fmt.Sprintf("tools: %s is in the read list but is not annotated read-only and non-destructive", t.Tool.Name))
 		}
-		ts.read = append(ts.read, t)
+		ts.read = append(ts.read, validated(t))
 	}
 }
 
@@ -59,7 +59,7 @@ func (ts *Toolset) AddWrite(tools ...server.ServerTool) {
 		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || *a.ReadOnlyHint {
 			panic(fmt.Sprintf("tools: %s is in the write list but is annotated read-only", t.Tool.Name))
 		}
-		ts.write = append(ts.write, t)
+		ts.write = append(ts.write, validated(t))
 	}
 }
 

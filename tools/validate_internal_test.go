@@ -1,0 +1,38 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// The cost validation adds to a call: task_create's full arguments, valid
+// (the wrapped handler does nothing) and with a bad priority.
+func BenchmarkValidateTaskCreateArgs(b *testing.B) {
+	st := taskCreate(&Deps{})
+	st.Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil }
+	h := validated(st).Handler
+	for _, bc := range []struct {
+		name string
+		raw  string
+	}{
+		{"valid", `{"workspace":"/home/u/project","title":"Write the migration","description":"Add the column and backfill it","priority":"high","labels":["backend","db"],"depends_on":["tsk_a","tsk_b"],"role":"dev","metadata":{"k":"v"}}`},
+		{"bad_priority", `{"workspace":"/home/u/project","title":"Write the migration","description":"Add the column and backfill it","priority":"urgent","labels":["backend","db"],"depends_on":["tsk_a","tsk_b"],"role":"dev","metadata":{"k":"v"}}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "task_create"
+			req.Params.RawArguments = json.RawMessage(bc.raw)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				res, _ := h(ctx, req)
+				if (res != nil) != (bc.name != "valid") {
+					b.Fatalf("unexpected result %v", res)
+				}
+			}
+		})
+	}
+}
