@@ -306,7 +306,7 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	opts := []server.ServerOption{
 		server.WithInstructions(tools.Instructions),
 		server.WithToolCapabilities(false),
-		server.WithResourceCapabilities(false, false),
+		server.WithResourceCapabilities(true, false), // subscribe: tools.Subscriptions
 		server.WithPromptCapabilities(false),
 		server.WithInputSchemaValidation(),
 		server.WithHooks(hooks),
@@ -317,6 +317,9 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 		opts = append(opts, server.WithOutputSchemaValidation())
 	}
 	s := server.NewMCPServer("mcp-task-orchestrator", serverVersion(), opts...)
+	// Resource subscriptions: kept by the hooks (mcp-go's sessions keep none);
+	// the registry's Close stops their watchers with the projects.
+	tools.NewSubscriptions(deps).Hook(hooks, s)
 	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {
 		if session := server.ClientSessionFromContext(ctx); session != nil {
 			deps.ForgetRoots(session.SessionID())
