@@ -22,8 +22,9 @@ type updates struct {
 }
 
 type update struct {
-	uri string
-	at  time.Time
+	uri   string
+	at    time.Time
+	subID any // _meta's subscription id (2026-07-28 streams)
 }
 
 func watchUpdates(p *proc) *updates {
@@ -34,7 +35,11 @@ func watchUpdates(p *proc) *updates {
 		}
 		uri, _ := n.Params.AdditionalFields["uri"].(string)
 		u.mu.Lock()
-		u.seen = append(u.seen, update{uri, time.Now()})
+		var subID any
+		if n.Params.Meta != nil {
+			subID = n.Params.Meta[mcp.MetaKeySubscriptionID]
+		}
+		u.seen = append(u.seen, update{uri, time.Now(), subID})
 		u.mu.Unlock()
 		select {
 		case u.ch <- struct{}{}:
@@ -136,7 +141,13 @@ func testSubscriptions(t *testing.T, protocol string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	project := newProject(t)
-	a := start(t, procOpts{dir: project, protocol: protocol})
+	ao := procOpts{dir: project, protocol: protocol}
+	if protocol != mcp.ProtocolVersion20260728 {
+		// Before 2026-07-28 an update reaches an HTTP client on its standalone
+		// GET stream, which the harness's client opens when it has roots.
+		ao.roots = []string{"file://" + project}
+	}
+	a := start(t, ao)
 	b := start(t, procOpts{dir: project})
 
 	var first struct {
@@ -193,6 +204,16 @@ func testSubscriptions(t *testing.T, protocol string) {
 	if max := delays[len(delays)-1]; max >= time.Second {
 		t.Errorf("a notification came %v after the change; the bound is 1 s", max)
 	}
+
+	// On 2026-07-28 every message of a listen stream is tagged with the
+	// listen request's id; before it, none is.
+	u.mu.Lock()
+	for _, x := range u.seen {
+		if tagged := x.subID != nil; tagged != (protocol == mcp.ProtocolVersion20260728) {
+			t.Errorf("protocol %s: update of %s has _meta subscription id %v", protocol, x.uri, x.subID)
+		}
+	}
+	u.mu.Unlock()
 
 	// Unsubscribing stops the notifications of that address, not the others.
 	sub.unsubscribe(ctx, openTasksURI)

@@ -104,6 +104,9 @@ func (b *Subscriptions) Hook(hooks *server.Hooks, srv *server.MCPServer) {
 // Subscribe records that session watches uri, starting its project's watcher
 // if it is the project's first subscription.
 func (b *Subscriptions) Subscribe(ctx context.Context, session, uri string) error {
+	if !strings.HasPrefix(uri, "task-orchestrator://") {
+		return badArg("the resource address %q is not one of this server's; subscribe to task-orchestrator://tasks/open or task-orchestrator://tasks/{id}", truncate(uri, 80))
+	}
 	root, err := b.d.resourceWorkspace(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: uri}})
 	if err != nil {
 		return err
