@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -163,6 +164,18 @@ func testSubscriptions(t *testing.T, protocol string) {
 	}
 	if txt := res.Contents[0].(mcp.TextResourceContents).Text; !containsAll(txt, first.Task.ID, "watched task", "subtasks") {
 		t.Fatalf("read %s: %s", taskURI, txt)
+	}
+
+	var viaTemplate struct {
+		Task struct{ ID, Title string } `json:"task"`
+	}
+	if err := a.readResource(ctx, taskURI+"?workspace="+url.QueryEscape(project), &viaTemplate); err != nil || viaTemplate.Task.ID != first.Task.ID {
+		t.Fatalf("read %s with ?workspace=: %+v, %v", taskURI, viaTemplate, err)
+	}
+	_, err = a.c.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: "task-orchestrator://tasks/tsk_0000000000000000"}})
+	// mcp-go prefixes "internal error: " to a resource handler's error.
+	if want := "not_found: task tsk_0000000000000000 does not exist; list tasks with task_list"; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("reading an unknown task: %v; want it to end with %q", err, want)
 	}
 
 	u := watchUpdates(a)
