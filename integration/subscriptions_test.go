@@ -178,6 +178,20 @@ func testSubscriptions(t *testing.T, protocol string) {
 		t.Fatalf("reading an unknown task: %v; want it to end with %q", err, want)
 	}
 
+	// An address that is none of this server's is refused.
+	const bogus = "file:///etc/passwd"
+	var refusal error
+	if protocol == mcp.ProtocolVersion20260728 {
+		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+		refusal = a.c.Listen(lctx, mcp.SubscriptionFilter{ResourceSubscriptions: []string{bogus}})
+		lcancel()
+	} else {
+		refusal = a.c.Subscribe(ctx, mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: bogus}})
+	}
+	if want := `the resource address "file:///etc/passwd" is not one of this server's; subscribe to task-orchestrator://tasks/open or task-orchestrator://tasks/{id}`; refusal == nil || !strings.Contains(refusal.Error(), want) {
+		t.Fatalf("subscribing to %s: %v; want %q", bogus, refusal, want)
+	}
+
 	u := watchUpdates(a)
 	sub := &subscriber{t: t, p: a, protocol: protocol}
 	sub.subscribe(ctx, openTasksURI, taskURI)

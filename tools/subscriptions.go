@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,6 +58,38 @@ func (b *Subscriptions) Hook(hooks *server.Hooks, srv *server.MCPServer) {
 	b.mu.Lock()
 	b.srv = srv
 	b.mu.Unlock()
+	// Refuse a subscription to an address this server does not serve: the
+	// subscribe hooks run after mcp-go has already said yes, so the refusal
+	// happens when the request arrives.
+	hooks.AddOnRequestInitialization(func(_ context.Context, _ any, message any) error {
+		raw, ok := message.(json.RawMessage)
+		if !ok {
+			return nil
+		}
+		var req struct {
+			Method string `json:"method"`
+			Params struct {
+				URI           string `json:"uri"`
+				Notifications struct {
+					ResourceSubscriptions []string `json:"resourceSubscriptions"`
+				} `json:"notifications"`
+			} `json:"params"`
+		}
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil // mcp-go answers a malformed request itself
+		}
+		switch req.Method {
+		case string(mcp.MethodResourcesSubscribe):
+			return checkSubscribable(req.Params.URI)
+		case string(mcp.MethodSubscriptionsListen):
+			for _, uri := range req.Params.Notifications.ResourceSubscriptions {
+				if err := checkSubscribable(uri); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	hooks.AddAfterSubscribe(func(ctx context.Context, _ any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
 		if s := server.ClientSessionFromContext(ctx); s != nil {
 			if err := b.Subscribe(ctx, s.SessionID(), req.Params.URI); err != nil {
@@ -104,8 +137,8 @@ func (b *Subscriptions) Hook(hooks *server.Hooks, srv *server.MCPServer) {
 // Subscribe records that session watches uri, starting its project's watcher
 // if it is the project's first subscription.
 func (b *Subscriptions) Subscribe(ctx context.Context, session, uri string) error {
-	if !strings.HasPrefix(uri, "task-orchestrator://") {
-		return badArg("the resource address %q is not one of this server's; subscribe to task-orchestrator://tasks/open or task-orchestrator://tasks/{id}", truncate(uri, 80))
+	if err := checkSubscribable(uri); err != nil {
+		return err
 	}
 	root, err := b.d.resourceWorkspace(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: uri}})
 	if err != nil {
@@ -185,6 +218,20 @@ func (b *Subscriptions) Forget(session string) {
 	delete(b.listens, session)
 	b.mu.Unlock()
 	stopAll(stop)
+}
+
+// checkSubscribable refuses an address that is none of this server's
+// resources (the query, ?workspace=…, is checked when the project is resolved).
+func checkSubscribable(uri string) error {
+	base, _, _ := strings.Cut(uri, "?")
+	switch {
+	case base == ResourceOpenTasks, base == ResourcePoolStatus, resourceTaskID(uri) != "":
+		return nil
+	case strings.HasPrefix(base, resourceTaskPrefix) && strings.Count(strings.TrimPrefix(base, resourceTaskPrefix), "/") == 2 &&
+		strings.Contains(base, "/artifacts/"):
+		return nil
+	}
+	return badArg("the resource address %q is not one of this server's; subscribe to task-orchestrator://tasks/open or task-orchestrator://tasks/{id}", truncate(uri, 80))
 }
 
 // listenKey names one subscriptions/listen stream in the book.

@@ -40,9 +40,11 @@ func TestSubscriptionsForgetASessionThatWentAway(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ignore) // the project's watcher goroutine is gone
 
-	err := b.Subscribe(ctx, "s3", "file:///etc/passwd")
-	want := `the resource address "file:///etc/passwd" is not one of this server's; subscribe to task-orchestrator://tasks/open or task-orchestrator://tasks/{id}`
-	if err == nil || err.Error() != want {
-		t.Fatalf("Subscribe to a foreign address: %v; want %q", err, want)
+	for _, uri := range []string{"file:///etc/passwd", "task-orchestrator://tasks/x/y"} {
+		err := b.Subscribe(ctx, "s3", uri)
+		want := `the resource address "` + uri + `" is not one of this server's; subscribe to task-orchestrator://tasks/open or task-orchestrator://tasks/{id}`
+		if err == nil || err.Error() != want {
+			t.Fatalf("Subscribe to a foreign address: %v; want %q", err, want)
+		}
 	}
 }
