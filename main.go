@@ -307,7 +307,7 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	opts := []server.ServerOption{
 		server.WithInstructions(tools.Instructions),
 		server.WithToolCapabilities(false),
-		server.WithResourceCapabilities(false, false),
+		server.WithResourceCapabilities(true, false), // subscribe: tools.Subscriptions
 		server.WithPromptCapabilities(false),
 		server.WithHooks(hooks),
 		// Warnings reach clients as log messages (docs/users/notifications.md).
@@ -329,6 +329,9 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	hooks.AddAfterInitialize(deps.ClientLog.SessionInitialized)
 	hooks.AddOnUnregisterSession(deps.ClientLog.SessionEnded)
 	deps.Projects.OnEvent(deps.ClientLog.Event)
+	// Resource subscriptions: kept by the hooks (mcp-go's sessions keep none);
+	// the registry's Close stops their watchers with the projects.
+	tools.NewSubscriptions(deps).Hook(hooks, s)
 	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {
 		if session := server.ClientSessionFromContext(ctx); session != nil {
 			deps.ForgetRoots(session.SessionID())

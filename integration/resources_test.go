@@ -69,8 +69,8 @@ func TestResourcesOpenTasksAndPools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tl.ResourceTemplates) != 7 {
-		t.Fatalf("resources/templates/list gave %d templates, want 7 (open tasks, pools and an artifact, each URL-encoded and plain, and an artifact range)", len(tl.ResourceTemplates))
+	if len(tl.ResourceTemplates) != 9 {
+		t.Fatalf("resources/templates/list gave %d templates, want 9 (open tasks, pools, a task and an artifact, each URL-encoded and plain, and an artifact range)", len(tl.ResourceTemplates))
 	}
 
 	// Three tasks in the project (one finished), one in another project.

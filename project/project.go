@@ -59,6 +59,8 @@ type Project struct {
 	// present: this Project holds a reference on its process's presence
 	// file (presence.go). Guarded by presence.mu.
 	present bool
+
+	changes changeWatcher // changes.go
 }
 
 func newProject(r *Registry, root workspace.Root) *Project {

@@ -344,6 +344,7 @@ func (r *Registry) closeProjects(ps []*Project, why string) {
 // closeProject closes every backend of p, then its log.
 func (r *Registry) closeProject(ctx context.Context, p *Project) error {
 	var errs []error
+	p.stopChanges()
 	for _, nm := range r.membersOf(p) {
 		if err := nm.m.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("workspace %s: close the %s backend: %w", nm.workspace, nm.backend, err))

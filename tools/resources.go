@@ -44,6 +44,10 @@ const (
 	ResourceOpenTasksPlain = "task-orchestrator://tasks/open?workspace={+workspace}"
 	ResourcePoolsPlain     = "task-orchestrator://pools/status?workspace={+workspace}"
 	ResourceArtifactPlain  = "task-orchestrator://tasks/{id}/artifacts/{name}?workspace={+workspace}"
+
+	ResourceTaskTemplate = "task-orchestrator://tasks/{id}{?workspace}"
+	ResourceTaskPlain    = "task-orchestrator://tasks/{id}?workspace={+workspace}"
+	resourceTaskPrefix   = "task-orchestrator://tasks/"
 )
 
 // maxResourceTasks bounds the open-tasks resource; the rest is reachable with task_list.
@@ -92,6 +96,24 @@ func Resources(d *Deps) ([]server.ServerResource, []server.ServerResourceTemplat
 	artifact := func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 		return d.readArtifactResource(ctx, req)
 	}
+	task := func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		id := resourceTaskID(req.Params.URI)
+		if id == "open" { // tasks/open?workspace=… may match this template too
+			return openTasks(ctx, req)
+		}
+		return d.readResource(ctx, req, func(ctx context.Context, root workspace.Root) (any, error) {
+			if err := checkID("id", id); err != nil {
+				return nil, err
+			}
+			store, _, release, err := d.taskStore(ctx, root)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
+			return store.Get(ctx, id)
+		})
+	}
+	taskDesc := "One task as task_get returns it: the task with its subtasks, dependencies, dependents and artifacts. Subscribe to it to hear when it changes."
 	const wsDesc = " workspace: any absolute path inside the project, URL-encoded."
 	const plainDesc = " The same with workspace written plainly, first in the query: ?workspace=/home/me/project."
 	artDesc := fmt.Sprintf("One artifact a task kept (task_complete's artifact; task_get lists them): text as text, anything else base64, the MIME type from the name's extension. Only artifacts recorded with the task are served. A whole read returns at most %d MiB; read a larger one in ranges.", maxWholeArtifact>>20)
@@ -105,6 +127,10 @@ func Resources(d *Deps) ([]server.ServerResource, []server.ServerResourceTemplat
 			mcp.WithTemplateDescription(artDesc+wsDesc)), Handler: artifact},
 		{Template: mcp.NewResourceTemplate(ResourceArtifactRange, "Task artifact, a range",
 			mcp.WithTemplateDescription(rangeDesc+wsDesc)), Handler: artifact},
+		{Template: mcp.NewResourceTemplate(ResourceTaskTemplate, "Task",
+			mcp.WithTemplateDescription(taskDesc+wsDesc), mcp.WithTemplateMIMEType("application/json")), Handler: task},
+		{Template: mcp.NewResourceTemplate(ResourceTaskPlain, "Task (plain path)",
+			mcp.WithTemplateDescription(taskDesc+plainDesc), mcp.WithTemplateMIMEType("application/json")), Handler: task},
 		{Template: mcp.NewResourceTemplate(ResourceOpenTasksPlain, "Open tasks of a project (plain path)",
 			mcp.WithTemplateDescription(openDesc+plainDesc), mcp.WithTemplateMIMEType("application/json")), Handler: openTasks},
 		{Template: mcp.NewResourceTemplate(ResourcePoolsPlain, "Pool status of a project (plain path)",
@@ -150,6 +176,24 @@ func (d *Deps) resourceWorkspace(ctx context.Context, req mcp.ReadResourceReques
 		}
 	}
 	return d.Resolver.Resolve("", uris)
+}
+
+// resourceTaskID is the {id} of a task-orchestrator://tasks/{id} address
+// ("" for any other address).
+func resourceTaskID(uri string) string {
+	rest, ok := strings.CutPrefix(uri, resourceTaskPrefix)
+	if !ok {
+		return ""
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	if strings.Contains(rest, "/") {
+		return ""
+	}
+	id, err := url.PathUnescape(rest)
+	if err != nil {
+		return ""
+	}
+	return id
 }
 
 // resourceArg returns a query variable of the resource's URI. It reads the
