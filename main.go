@@ -58,6 +58,7 @@ type options struct {
 	logLevel    string
 	allowRoots  stringList
 	readOnly    bool
+	toolsets    string
 	showVersion bool
 	workers     int
 	validateOut bool
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (default info, or TASK_ORCHESTRATOR_LOG_LEVEL)")
 	fs.Var(&o.allowRoots, "allow-root", "serve only projects inside this directory (repeatable)")
 	fs.BoolVar(&o.readOnly, "read-only", false, "serve only the tools that change nothing")
+	fs.StringVar(&o.toolsets, "toolsets", "", "toolsets tools/list shows, comma-separated: tasks, coordination, ops, vector, graph, all or default (default: server.toolsets, else tasks, coordination, ops and the configured backends')")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.IntVar(&o.workers, "workers", 32, "tool calls handled at once over stdio (1-100)")
 	fs.StringVar(&o.httpAddr, "http", "", "serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio; needs --allow-root")
@@ -222,7 +224,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Projects: registry, Resolver: resolver, Config: cfg, ConfigFiles: files,
 		Logger: logger, Version: serverVersion(), ReadOnly: o.readOnly,
 	}
-	s := newServer(deps, o.validateOut)
+	var toolsets []string
+	if o.toolsets != "" {
+		choice := strings.Split(o.toolsets, ",")
+		for i := range choice {
+			choice[i] = strings.TrimSpace(choice[i])
+		}
+		if err := workspace.CheckToolsets("--toolsets", choice); err != nil {
+			logger.Error(err.Error())
+			return 2
+		}
+		toolsets = choice
+	} else {
+		toolsets = cfg.Server.Toolsets
+	}
+	s := newServer(deps, o.validateOut, toolsets)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -298,7 +314,8 @@ func stopReason(ctx context.Context) string {
 }
 
 // newServer builds the MCP server with every tool registered.
-func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
+// toolsets is --toolsets or server.toolsets (nil: the default set-up).
+func newServer(deps *tools.Deps, validateOutput bool, toolsets []string) *server.MCPServer {
 	hooks := &server.Hooks{}
 	hooks.AddOnUnregisterSession(func(_ context.Context, session server.ClientSession) {
 		deps.ForgetRoots(session.SessionID())
@@ -306,7 +323,7 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 	completions := tools.NewCompletions(deps)
 	opts := []server.ServerOption{
 		server.WithInstructions(tools.Instructions),
-		server.WithToolCapabilities(false),
+		server.WithToolCapabilities(true),            // listChanged: the toolsets follow the config
 		server.WithResourceCapabilities(true, false), // subscribe: tools.Subscriptions
 		server.WithPromptCapabilities(false),
 		server.WithHooks(hooks),
@@ -337,7 +354,7 @@ func newServer(deps *tools.Deps, validateOutput bool) *server.MCPServer {
 			deps.ForgetRoots(session.SessionID())
 		}
 	})
-	tools.New(deps).Register(s, deps.ReadOnly)
+	tools.New(deps).RegisterSelected(s, deps.ReadOnly, toolsets, deps.Config)
 	resources, templates := tools.Resources(deps)
 	s.AddResources(resources...)
 	s.AddResourceTemplates(templates...)

@@ -191,7 +191,7 @@ func prepare(t testing.TB, o procOpts) *pending {
 	}
 	env := append(os.Environ(), "XDG_CONFIG_HOME="+xdg, "TASK_ORCHESTRATOR_WORKSPACE=")
 	env = append(env, o.env...)
-	args := o.args
+	args := withAllToolsets(o)
 	if !o.fast {
 		args = append([]string{"--validate-output"}, args...)
 	}

@@ -63,7 +63,7 @@ func startHTTPServer(t testing.TB, o procOpts, allowRoot, token string) *httpSer
 	if !o.fast {
 		args = append(args, "--validate-output")
 	}
-	args = append(args, o.args...)
+	args = append(args, withAllToolsets(o)...)
 	h := &httpServer{base: fmt.Sprintf("http://127.0.0.1:%d", port), token: token, tokenFile: tokenFile, stderr: &lockedBuffer{}}
 	h.cmd = exec.Command(binPath, args...)
 	h.cmd.Dir = o.dir

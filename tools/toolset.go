@@ -3,6 +3,9 @@ package tools
 import (
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -75,6 +78,81 @@ func (ts *Toolset) Tools(readOnly bool) []server.ServerTool {
 // Register adds the toolset's tools to s.
 func (ts *Toolset) Register(s *server.MCPServer, readOnly bool) {
 	s.AddTools(ts.Tools(readOnly)...)
+}
+
+// The toolsets a server can list; see docs/users/context-and-toolsets.md.
+const (
+	ToolsetTasks        = "tasks"
+	ToolsetCoordination = "coordination"
+	ToolsetOps          = "ops"
+	ToolsetVector       = "vector"
+	ToolsetGraph        = "graph"
+	// ToolsetsAll and ToolsetsDefault are the two names that stand for a choice.
+	ToolsetsAll     = "all"
+	ToolsetsDefault = "default"
+)
+
+// toolsetOf says which toolset a tool belongs to, by its name.
+func toolsetOf(name string) string {
+	switch {
+	case strings.HasPrefix(name, "vector_"):
+		return ToolsetVector
+	case strings.HasPrefix(name, "graph_"):
+		return ToolsetGraph
+	case name == "task_graph" || name == "task_reconcile" || name == "task_similar" || name == "task_link":
+		return ToolsetCoordination
+	case name == "pool_status" || name == "workspace_info":
+		return ToolsetOps
+	default:
+		return ToolsetTasks
+	}
+}
+
+// RegisterSelected adds the tools of the chosen toolsets to s. choice is what
+// --toolsets or server.toolsets said (nil or "default": the default set-up);
+// cfg says which backends the server can reach. The default lists tasks,
+// coordination and ops, and vector/graph (and task_similar/task_link) only
+// where Chroma/Neo4j is configured for the server; a toolset named
+// explicitly is listed whole, configured or not. It returns the tools' names.
+func (ts *Toolset) RegisterSelected(s *server.MCPServer, readOnly bool, choice []string, cfg workspace.Config) []string {
+	chroma, neo4j := workspace.ChromaConfigured(cfg), workspace.Neo4jConfigured(cfg)
+	explicit := map[string]bool{}
+	def := len(choice) == 0
+	for _, c := range choice {
+		switch c {
+		case ToolsetsAll:
+			for _, n := range workspace.ToolsetNames() {
+				explicit[n] = true
+			}
+		case ToolsetsDefault:
+			def = true
+		default:
+			explicit[c] = true
+		}
+	}
+	var picked []server.ServerTool
+	var names []string
+	for _, t := range ts.Tools(readOnly) {
+		name := t.Tool.Name
+		set := toolsetOf(name)
+		ok := explicit[set] || set == ToolsetTasks
+		if !ok && def {
+			switch {
+			case name == "task_similar" || set == ToolsetVector:
+				ok = chroma
+			case name == "task_link" || set == ToolsetGraph:
+				ok = neo4j
+			default:
+				ok = set == ToolsetCoordination || set == ToolsetOps
+			}
+		}
+		if ok {
+			picked = append(picked, t)
+			names = append(names, name)
+		}
+	}
+	s.AddTools(picked...)
+	return names
 }
 
 // New returns every tool of this server, wired to d.

@@ -1,6 +1,9 @@
 package workspace
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -83,6 +86,8 @@ type Server struct {
 	SQLiteBusyTimeout Seconds `json:"sqlite_busy_timeout"`
 	// LogLevel is a slog level name ("debug", "info", "warn", "error"); "" leaves the choice to main.
 	LogLevel string `json:"log_level"`
+	// Toolsets are the toolsets tools/list shows: tasks, coordination, ops, vector, graph, or "all"; empty (or "default") lists tasks, coordination and ops, and vector/graph only where Chroma/Neo4j is configured. --toolsets overrides it.
+	Toolsets []string `json:"toolsets"`
 }
 
 // Backends says where the remote database servers are. Empty values mean
@@ -205,4 +210,33 @@ func Defaults() Config {
 		Embeddings: Embeddings{Timeout: 30},
 		Tasks:      Tasks{LeaseSeconds: DefaultLeaseSeconds, HistoryLimit: DefaultHistoryLimit},
 	}
+}
+
+// ToolsetNames are the toolsets server.toolsets and --toolsets may name
+// (besides "all" and "default").
+func ToolsetNames() []string {
+	return []string{"tasks", "coordination", "ops", "vector", "graph"}
+}
+
+// ChromaConfigured says whether the server-wide config says how to reach
+// Chroma (a remote URL, or a managed server's command).
+func ChromaConfigured(c Config) bool {
+	return c.Backends.ChromaURL != "" || c.Backends.ChromaCommand != ""
+}
+
+// Neo4jConfigured says whether the server-wide config says how to reach Neo4j.
+func Neo4jConfigured(c Config) bool {
+	return c.Backends.Neo4jURI != "" || len(c.Backends.Neo4jCommand) > 0
+}
+
+// CheckToolsets returns a sentence naming key and the bad value when a
+// toolset name is unknown, or nil.
+func CheckToolsets(key string, names []string) error {
+	valid := append(ToolsetNames(), "all", "default")
+	for _, n := range names {
+		if !slices.Contains(valid, n) {
+			return fmt.Errorf("%s names the toolset %q, which does not exist; use some of %s", key, n, strings.Join(valid, ", "))
+		}
+	}
+	return nil
 }

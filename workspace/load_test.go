@@ -132,7 +132,7 @@ func TestLoadGlobalFindsTheDefaultFile(t *testing.T) {
 func TestLoadGlobalMissingDefaultFileIsFineButMissingExplicitFileIsAnError(t *testing.T) {
 	noFile := env(map[string]string{"XDG_CONFIG_HOME": tempDir(t)})
 	cfg, files, err := workspace.LoadGlobal(workspace.LoadOptions{Env: noFile})
-	if err != nil || len(files) != 0 || cfg.Server != workspace.Defaults().Server {
+	if err != nil || len(files) != 0 || !reflect.DeepEqual(cfg.Server, workspace.Defaults().Server) {
 		t.Fatalf("no default file: files %v, err %v", files, err)
 	}
 	missing := filepath.Join(tempDir(t), "nope.json")
@@ -314,7 +314,7 @@ func TestTopLevelMustBeAnObjectAndEmptyFileSetsNothing(t *testing.T) {
 	}
 	_, getenv = globalFile(t, " \n", nil)
 	cfg, _, err := workspace.LoadGlobal(workspace.LoadOptions{Env: getenv})
-	if err != nil || cfg.Server != workspace.Defaults().Server {
+	if err != nil || !reflect.DeepEqual(cfg.Server, workspace.Defaults().Server) {
 		t.Fatalf("empty file: %v", err)
 	}
 }

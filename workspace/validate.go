@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -307,6 +308,11 @@ func (c Config) violations() []Violation {
 		var lvl slog.Level
 		if err := lvl.UnmarshalText([]byte(srv.LogLevel)); err != nil {
 			r.add("server.log_level", srv.LogLevel, `must be one of "debug", "info", "warn", "error"`)
+		}
+	}
+	for _, n := range srv.Toolsets {
+		if !slices.Contains(append(ToolsetNames(), "all", "default"), n) {
+			r.add("server.toolsets", n, "must name toolsets among "+strings.Join(append(ToolsetNames(), "all", "default"), ", "))
 		}
 	}
 
