@@ -135,10 +135,10 @@ type reconcile struct {
 // ReconcileResult says what rebuilding one mirror did.
 type ReconcileResult struct {
 	Mirror   string  `json:"mirror"`
-	State    string  `json:"state" jsonschema:"done, not configured, standby (another server process delivers to this mirror) or failed"`
-	Tasks    int     `json:"tasks" jsonschema:"Tasks written to the mirror"`
-	Removed  int     `json:"removed" jsonschema:"Entries removed from the mirror because their task no longer exists"`
-	Cursor   int64   `json:"cursor" jsonschema:"Outbox position the mirror is at afterwards; later changes are delivered by the syncer"`
+	State    string  `json:"state" jsonschema:"done, not configured, standby or failed"`
+	Tasks    int     `json:"tasks"`
+	Removed  int     `json:"removed" jsonschema:"Entries of deleted tasks removed"`
+	Cursor   int64   `json:"cursor" jsonschema:"Outbox position reached"`
 	Millis   float64 `json:"ms"`
 	Error    string  `json:"error,omitempty"`
 	Detail   string  `json:"detail,omitempty"`
@@ -692,11 +692,11 @@ func sortedKeys(m map[string]string) []string {
 
 // Status is one mirror's lag and health.
 type Status struct {
-	Mirror      string  `json:"mirror" jsonschema:"vector (Chroma collection tasks) or graph (Neo4j :Task nodes)"`
-	State       string  `json:"state" jsonschema:"starting, ok, retrying, reconciling, standby (another process delivers), not configured or stopped"`
-	Pending     int     `json:"pending" jsonschema:"Task changes not yet delivered to the mirror"`
-	OldestAgeMs float64 `json:"oldest_age_ms" jsonschema:"Age of the oldest undelivered change (0 when none)"`
-	Cursor      int64   `json:"cursor" jsonschema:"Last outbox position delivered"`
+	Mirror      string  `json:"mirror" jsonschema:"vector or graph"`
+	State       string  `json:"state" jsonschema:"ok, starting, retrying, reconciling, standby, not configured or stopped"`
+	Pending     int     `json:"pending" jsonschema:"Changes not yet delivered"`
+	OldestAgeMs float64 `json:"oldest_age_ms" jsonschema:"Age of the oldest undelivered change"`
+	Cursor      int64   `json:"cursor" jsonschema:"Outbox position delivered"`
 	LastError   string  `json:"last_error,omitempty"`
 	RetryInMs   float64 `json:"retry_in_ms,omitempty"`
 	Note        string  `json:"note,omitempty"`

@@ -57,26 +57,26 @@ func leaseArg(d *Deps, secs *int) (int, error) {
 // HistoryResult is task_history's answer.
 type HistoryResult struct {
 	Events     []work.HistoryEvent `json:"events"`
-	NextCursor string              `json:"next_cursor" jsonschema:"Pass as cursor to get the next page; empty when there is none"`
+	NextCursor string              `json:"next_cursor" jsonschema:"cursor of the next page; empty at the end"`
 }
 
 type taskHeartbeatArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string `json:"id" jsonschema:"The task you hold"`
-	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as you claimed the task with (over HTTP with a per-agent token: the token's name, the default)"`
+	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as claimed"`
 }
 
 type taskReleaseArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string `json:"id" jsonschema:"The task you hold"`
-	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as you claimed the task with (over HTTP with a per-agent token: the token's name, the default)"`
-	Reason    string `json:"reason,omitempty" jsonschema:"Why you give it back (kept in the task's history), at most 2000 characters"`
+	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as claimed"`
+	Reason    string `json:"reason,omitempty" jsonschema:"Why, at most 2000 characters (kept in the history)"`
 }
 
 type taskHistoryArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	ID        string `json:"id" jsonschema:"Task id (a deleted task's history is kept too)"`
-	Limit     *int   `json:"limit,omitempty" jsonschema:"Events per page, 1 to 200 (default 50)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	ID        string `json:"id" jsonschema:"Task id (deleted tasks too)"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
 	Cursor    string `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
 }
 
@@ -84,7 +84,7 @@ const maxReason = 2000
 
 func taskHeartbeat(d *Deps) server.ServerTool {
 	tool := newTool("task_heartbeat", "Renew a claim",
-		"Renew your lease on a task you hold (by the lease it was claimed with), to keep working on it past lease_expires_at. Only the holder may; any write of yours (task_update, task_complete) renews it too. Returns the task with its new lease_expires_at.",
+		"Renew your lease on a task you hold, to keep it past lease_expires_at.",
 		hints{readOnly: false, destructive: false, idempotent: true, openWorld: false},
 		mcp.WithInputSchema[taskHeartbeatArgs](), mcp.WithOutputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHeartbeatArgs) (any, string, error) {
@@ -107,7 +107,7 @@ func taskHeartbeat(d *Deps) server.ServerTool {
 
 func taskRelease(d *Deps) server.ServerTool {
 	tool := newTool("task_release", "Give a claimed task back",
-		"Give back a task you claimed but will not finish: it becomes pending with no assignee, ready for the next task_claim. Only the holder may (anyone once its lease has expired). The reason is kept in the task's history.",
+		"Give back a task you hold and will not finish: it becomes pending and unassigned (anyone may once the lease expired).",
 		hints{readOnly: false, destructive: false, idempotent: false, openWorld: false},
 		mcp.WithInputSchema[taskReleaseArgs](), mcp.WithOutputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskReleaseArgs) (any, string, error) {
@@ -133,7 +133,7 @@ func taskRelease(d *Deps) server.ServerTool {
 
 func taskHistory(d *Deps) server.ServerTool {
 	tool := newTool("task_history", "Task history",
-		"Every change of a task, oldest first: who, when, what changed (status, assignee, fields, claims, lease expiries, releases, completion; late=true when a holder wrote after its lease ran out). Pages with limit and next_cursor.",
+		"Every change of a task, oldest first: who, when, what (late=true: written after the lease ran out). Pages with next_cursor.",
 		readHints, mcp.WithInputSchema[taskHistoryArgs](), mcp.WithOutputSchema[HistoryResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHistoryArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {

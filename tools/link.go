@@ -20,7 +20,7 @@ import (
 // one relationship per task, node, type and direction.
 
 type taskLinkArgs struct {
-	Workspace      string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace      string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	TaskID         string         `json:"task_id" jsonschema:"The task to link"`
 	Node           nodeRefArg     `json:"node" jsonschema:"The node to link it to, e.g. {\"label\": \"File\", \"key\": \"src/auth/login.go\"}; created if it does not exist"`
 	Type           string         `json:"type" jsonschema:"Relationship type, e.g. TOUCHES, PART_OF, NEEDS_ROLE (letters, digits, _)"`

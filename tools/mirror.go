@@ -12,8 +12,8 @@ import (
 )
 
 type taskReconcileArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Mirror    string `json:"mirror,omitempty" jsonschema:"Which mirror to rebuild: vector, graph or all (default all)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Mirror    string `json:"mirror,omitempty" jsonschema:"vector, graph or all (default)"`
 }
 
 // ReconcileResult is task_reconcile's answer.
@@ -23,7 +23,7 @@ type ReconcileResult struct {
 
 func taskReconcile(d *Deps) server.ServerTool {
 	tool := newTool("task_reconcile", "Rebuild the task mirrors",
-		"Rebuild the vector (Chroma collection \"tasks\") and/or graph (Neo4j :Task nodes) mirror of this project's tasks from SQLite, the source of truth: every task is written again and mirror entries of deleted tasks are removed. Safe to run while agents work (changes made meanwhile are delivered right after) and to repeat. Reports progress. Normally not needed: the mirrors follow every task change by themselves, and rebuild themselves at start-up when found empty or stale.",
+		"Rebuild the Chroma and/or Neo4j mirror of the tasks from SQLite. Safe while agents work. Rarely needed: mirrors follow every change and repair themselves at start-up.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: vectorOpenWorld(d) || graphOpenWorld(d)},
 		mcp.WithInputSchema[taskReconcileArgs](), mcp.WithOutputSchema[ReconcileResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskReconcileArgs) (any, string, error) {

@@ -21,7 +21,7 @@ import (
 // PoolView is one pool's metrics as pool_status shows them.
 type PoolView struct {
 	Name          string `json:"name"`
-	Backend       string `json:"backend" jsonschema:"operational (SQLite), vector (Chroma) or graph (Neo4j)"`
+	Backend       string `json:"backend" jsonschema:"operational, vector or graph"`
 	State         string `json:"state" jsonschema:"healthy, degraded, down, not configured or closed"`
 	Total         int    `json:"total"`
 	InUse         int    `json:"in_use"`
@@ -49,7 +49,7 @@ type PoolView struct {
 // WorkspacePools lists one project's pools.
 type WorkspacePools struct {
 	Root  string     `json:"root"`
-	Open  bool       `json:"open" jsonschema:"Whether the project's pools are open (they open lazily, on the first call that needs them)"`
+	Open  bool       `json:"open" jsonschema:"Pools open (lazily, on first use)"`
 	Pools []PoolView `json:"pools"`
 	// Mirrors are the copies of the project's tasks in Chroma and Neo4j, fed
 	// from SQLite's outbox: how far behind each one is.
@@ -62,12 +62,12 @@ type PoolStatusResult struct {
 }
 
 type poolStatusArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	All       bool   `json:"all,omitempty" jsonschema:"Show every open project instead of one"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	All       bool   `json:"all,omitempty" jsonschema:"Every open project"`
 }
 
 type workspaceInfoArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 }
 
 // BackendInfo says whether and how a database is configured for the project.
@@ -84,9 +84,9 @@ type BackendInfo struct {
 // WorkspaceInfoResult is workspace_info's answer.
 type WorkspaceInfoResult struct {
 	Root        string `json:"root"`
-	Source      string `json:"source" jsonschema:"How the root was chosen: argument, roots, env or cwd"`
-	Marker      string `json:"marker" jsonschema:"The marker (.git, go.mod, ...) that decided the root; empty when none"`
-	Initialized bool   `json:"initialized" jsonschema:"Whether .task_orchestrator/ exists yet (it is created on the first task call)"`
+	Source      string `json:"source" jsonschema:"argument, roots, env or cwd"`
+	Marker      string `json:"marker" jsonschema:"The marker (.git, go.mod, ...) that decided the root"`
+	Initialized bool   `json:"initialized" jsonschema:".task_orchestrator/ exists"`
 	Paths       struct {
 		Dir       string `json:"dir"`
 		Databases string `json:"databases"`
@@ -206,7 +206,7 @@ func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Con
 
 func poolStatus(d *Deps) server.ServerTool {
 	tool := newTool("pool_status", "Pool status",
-		"Show the connection pools of this project (or of every open project with all=true): connections in use, idle, waiting, acquire wait p50/p99, timeouts, errors and state; and how far the task mirrors in Chroma and Neo4j lag behind SQLite (pending changes, oldest age, last error, state). Never opens a pool.",
+		"Connection pools of this project (all=true: every open project): in use, idle, waiting, wait p50/p99, timeouts, errors, state; and the lag of the task mirrors in Chroma and Neo4j. Never opens a pool.",
 		readHints, mcp.WithInputSchema[poolStatusArgs](), mcp.WithOutputSchema[PoolStatusResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a poolStatusArgs) (any, string, error) {
 		res := PoolStatusResult{Workspaces: []WorkspacePools{}}
@@ -244,7 +244,7 @@ func poolStatus(d *Deps) server.ServerTool {
 
 func workspaceInfo(d *Deps) server.ServerTool {
 	tool := newTool("workspace_info", "Workspace info",
-		"Show which project this call resolves to and why, where its data lives, which config files apply, and which databases are configured. Creates nothing.",
+		"Which project a call resolves to and why, where its data lives, its config files and databases. Creates nothing.",
 		readHints, mcp.WithInputSchema[workspaceInfoArgs](), mcp.WithOutputSchema[WorkspaceInfoResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a workspaceInfoArgs) (any, string, error) {
 		root, err := c.workspace(ctx, a.Workspace)

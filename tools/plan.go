@@ -16,8 +16,8 @@ import (
 
 // PlanResult is task_plan's answer.
 type PlanResult struct {
-	IDs   map[string]string `json:"ids" jsonschema:"ref -> the id of the task created for it"`
-	Tasks []PlannedTask     `json:"tasks" jsonschema:"The created tasks, in the order they were written (every task after those it names)"`
+	IDs   map[string]string `json:"ids" jsonschema:"ref -> task id"`
+	Tasks []PlannedTask     `json:"tasks" jsonschema:"The created tasks"`
 }
 
 // PlannedTask is a created task in compact form.
@@ -32,7 +32,7 @@ type PlannedTask struct {
 type planTaskArg struct {
 	Ref         string         `json:"ref" jsonschema:"Your name for this task within the plan (e.g. design or api-2), used by parent and depends_on; not shaped like a task id"`
 	Title       string         `json:"title" jsonschema:"Short title (required, at most 500 characters)"`
-	Description string         `json:"description,omitempty" jsonschema:"What to do and how to know it is done"`
+	Description string         `json:"description,omitempty" jsonschema:"What to do and when it is done"`
 	Parent      string         `json:"parent,omitempty" jsonschema:"The ref of a task of this plan, or the id of an existing task, to make this a subtask"`
 	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Refs of this plan or ids of existing tasks that must be completed before this one is ready"`
 	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
@@ -42,9 +42,9 @@ type planTaskArg struct {
 }
 
 type taskPlanArgs struct {
-	Workspace string        `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Tasks     []planTaskArg `json:"tasks" jsonschema:"The whole plan, 1 to 500 tasks, in any order"`
-	Agent     string        `json:"agent,omitempty" jsonschema:"Who plans, for the tasks' history (over HTTP with a per-agent token: the token's name, the default)"`
+	Workspace string        `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Tasks     []planTaskArg `json:"tasks" jsonschema:"The plan, 1 to 500 tasks, in any order"`
+	Agent     string        `json:"agent,omitempty" jsonschema:"Your agent name, for the history"`
 }
 
 // progressEvery is how many tasks pass between two progress notifications
@@ -53,7 +53,7 @@ func progressEvery(total int) int { return max(1, total/20) }
 
 func taskPlan(d *Deps) server.ServerTool {
 	tool := newTool("task_plan", "Plan tasks in one call",
-		"Create a whole plan in one call: up to 500 tasks, each with your own ref; parent and depends_on name refs of the same plan or ids of existing tasks. All or nothing: cycles, unknown or duplicate refs and bad fields are refused with every problem listed by ref, and nothing is written. Returns ref -> id and the created tasks. A parent is claimable only once its subtasks are done; a task with a role goes only to agents claiming with that role.",
+		"Create a whole plan in one call: up to 500 tasks with your own refs; parent and depends_on name refs or existing ids. All or nothing: every problem is listed by ref. Returns ref -> id.",
 		additiveWrite, mcp.WithInputSchema[taskPlanArgs](), mcp.WithOutputSchema[PlanResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskPlanArgs) (any, string, error) {
 		if len(a.Tasks) == 0 {

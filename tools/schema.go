@@ -1,6 +1,11 @@
 package tools
 
 import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
@@ -19,7 +24,7 @@ func fixNode(name string, node any) any {
 		return node
 	}
 	if name == "metadata" {
-		return map[string]any{"type": "object", "description": "Free-form JSON object kept with the task"}
+		return map[string]any{"type": "object"}
 	}
 	for _, key := range []string{"properties", "$defs", "definitions"} {
 		if props, ok := m[key].(map[string]any); ok {
@@ -37,4 +42,163 @@ func fixNode(name string, node any) any {
 		m["items"] = fixNode("", items)
 	}
 	return m
+}
+
+// leanOutputSchema says the same contract in fewer bytes, because every byte
+// of tools/list is read by the agent's model on every session:
+//   - an object shape that occurs more than once (task_get's task, subtasks
+//     and dependents) is written once under $defs and referred to;
+//   - "additionalProperties": false is left out: results are generated from
+//     the same Go types as the schemas, so there is nothing it would catch,
+//     and leaving it out lets a later version add a field without breaking a
+//     client that validates.
+func leanOutputSchema(t mcp.Tool) mcp.Tool {
+	if len(t.OutputSchema.Properties) == 0 {
+		return t
+	}
+	raw, err := json.Marshal(t.OutputSchema)
+	if err != nil {
+		panic(fmt.Sprintf("tools: the output schema of %s does not marshal: %v", t.Name, err))
+	}
+	var root map[string]any
+	if err := json.Unmarshal(raw, &root); err != nil {
+		panic(fmt.Sprintf("tools: the output schema of %s does not unmarshal: %v", t.Name, err))
+	}
+	dropClosedObjects(root)
+
+	// Count each object shape (by its canonical JSON) and remember the
+	// shortest name it is found under, to name its definition.
+	type shape struct {
+		count int
+		name  string
+	}
+	shapes := map[string]*shape{}
+	var count func(name string, node any)
+	count = func(name string, node any) {
+		switch n := node.(type) {
+		case map[string]any:
+			if _, ok := n["properties"]; ok && name != "" {
+				key := canonical(n)
+				s := shapes[key]
+				if s == nil {
+					s = &shape{name: name}
+					shapes[key] = s
+				}
+				s.count++
+				if len(name) < len(s.name) || (len(name) == len(s.name) && name < s.name) {
+					s.name = name
+				}
+			}
+			for _, k := range sortedKeys(n) {
+				child := n[k]
+				switch k {
+				case "properties", "$defs":
+					if props, ok := child.(map[string]any); ok {
+						for _, p := range sortedKeys(props) {
+							count(p, props[p])
+						}
+					}
+				case "items":
+					count(strings.TrimSuffix(name, "s"), child)
+				default:
+					count("", child)
+				}
+			}
+		case []any:
+			for _, v := range n {
+				count(name, v)
+			}
+		}
+	}
+	count("", root)
+
+	defs := map[string]any{}
+	names := map[string]string{} // canonical shape -> definition name
+	used := map[string]bool{}
+	var replace func(node any, top bool) any
+	replace = func(node any, top bool) any {
+		switch n := node.(type) {
+		case map[string]any:
+			if !top {
+				if _, ok := n["properties"]; ok {
+					key := canonical(n)
+					if s := shapes[key]; s != nil && s.count > 1 {
+						name, ok := names[key]
+						if !ok {
+							name = s.name
+							for i := 2; used[name]; i++ {
+								name = fmt.Sprintf("%s%d", s.name, i)
+							}
+							used[name] = true
+							names[key] = name
+							defs[name] = replace(copyMap(n), true)
+						}
+						return map[string]any{"$ref": "#/$defs/" + name}
+					}
+				}
+			}
+			for k, v := range n {
+				n[k] = replace(v, false)
+			}
+			return n
+		case []any:
+			for i, v := range n {
+				n[i] = replace(v, false)
+			}
+			return n
+		}
+		return node
+	}
+	replace(root, true)
+	if len(defs) > 0 {
+		root["$defs"] = defs
+	}
+
+	var out mcp.ToolOutputSchema
+	b, err := json.Marshal(root)
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("tools: the lean output schema of %s: %v", t.Name, err))
+	}
+	t.OutputSchema = out
+	return t
+}
+
+// dropClosedObjects removes "additionalProperties": false everywhere in node.
+func dropClosedObjects(node any) {
+	switch n := node.(type) {
+	case map[string]any:
+		if v, ok := n["additionalProperties"].(bool); ok && !v {
+			delete(n, "additionalProperties")
+		}
+		for _, v := range n {
+			dropClosedObjects(v)
+		}
+	case []any:
+		for _, v := range n {
+			dropClosedObjects(v)
+		}
+	}
+}
+
+func canonical(v any) string {
+	b, _ := json.Marshal(v) // maps marshal with sorted keys
+	return string(b)
+}
+
+func copyMap(m map[string]any) map[string]any {
+	var out map[string]any
+	_ = json.Unmarshal([]byte(canonical(m)), &out)
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

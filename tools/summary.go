@@ -18,13 +18,13 @@ import (
 const maxSummaryLimit = 10
 
 type taskSummaryArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 3, a small answer); each list also counts the entries left out"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 3)"`
 }
 
 func taskSummary(d *Deps) server.ServerTool {
 	tool := newTool("task_summary", "Project at a glance",
-		"Where the project stands, in a small answer: tasks per status, how many are ready, the blocked tasks with what blocks them (dependencies and open subtasks), work in progress per agent with lease age, expired leases (claimable again), each parent's done/total, and the open tasks untouched the longest. Each list is cut at limit with a count of the rest.",
+		"Where the project stands: counts per status, ready, blocked and on what, who holds what, expired leases, parents' progress, stalest open tasks. Lists are cut at limit.",
 		readHints, mcp.WithInputSchema[taskSummaryArgs](), mcp.WithOutputSchema[work.Summary]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskSummaryArgs) (any, string, error) {
 		limit := 0 // the store's default

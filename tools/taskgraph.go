@@ -42,8 +42,8 @@ const (
 )
 
 type taskGraphArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	ID        string `json:"id,omitempty" jsonschema:"The task to explain (optional: without it only the critical path is returned)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	ID        string `json:"id,omitempty" jsonschema:"The task to explain (without it: only the critical path)"`
 	Source    string `json:"source,omitempty" jsonschema:"enum=auto,enum=neo4j,enum=sqlite"`
 }
 
@@ -61,9 +61,9 @@ type BlockerView struct {
 	Title     string   `json:"title"`
 	Status    string   `json:"status"`
 	Priority  string   `json:"priority"`
-	Depth     int      `json:"depth" jsonschema:"Hops along the shortest chain of unfinished tasks: 1 is a direct dependency"`
-	Path      []string `json:"path" jsonschema:"That chain: the task's direct dependency first, this blocker last"`
-	Startable bool     `json:"startable" jsonschema:"It waits for no unfinished task itself: work on these first"`
+	Depth     int      `json:"depth" jsonschema:"1 is a direct dependency"`
+	Path      []string `json:"path" jsonschema:"The chain to it, direct dependency first"`
+	Startable bool     `json:"startable" jsonschema:"Waits for nothing: work on these first"`
 }
 
 // UnblockView is an unfinished task that waits directly for the task asked about.
@@ -72,21 +72,21 @@ type UnblockView struct {
 	Title            string   `json:"title"`
 	Status           string   `json:"status"`
 	Priority         string   `json:"priority"`
-	WaitingOn        []string `json:"waiting_on" jsonschema:"Its other dependencies that are not completed"`
-	WouldBecomeReady bool     `json:"would_become_ready" jsonschema:"It is pending and waits for nothing else: completing the task makes it claimable"`
+	WaitingOn        []string `json:"waiting_on" jsonschema:"Its other unfinished dependencies"`
+	WouldBecomeReady bool     `json:"would_become_ready" jsonschema:"Completing the task makes it claimable"`
 }
 
 // CriticalPathView is the longest chain of unfinished work.
 type CriticalPathView struct {
-	Length    int             `json:"length" jsonschema:"Number of tasks on the path"`
-	Tasks     []GraphTaskView `json:"tasks" jsonschema:"In order of work: each task depends on the one before it"`
-	OpenTasks int             `json:"open_tasks" jsonschema:"Unfinished tasks in the project"`
+	Length    int             `json:"length"`
+	Tasks     []GraphTaskView `json:"tasks" jsonschema:"In order of work"`
+	OpenTasks int             `json:"open_tasks"`
 }
 
 // TaskGraphResult is task_graph's answer.
 type TaskGraphResult struct {
-	Source       string           `json:"source" jsonschema:"Which database answered: neo4j (the graph mirror) or sqlite (the source of truth)"`
-	Note         string           `json:"note,omitempty" jsonschema:"Why the other source did not answer, when auto fell back"`
+	Source       string           `json:"source" jsonschema:"neo4j or sqlite"`
+	Note         string           `json:"note,omitempty" jsonschema:"Why auto fell back"`
 	Task         *GraphTaskView   `json:"task,omitempty"`
 	Blockers     []BlockerView    `json:"blockers"`
 	Unblocks     []UnblockView    `json:"unblocks"`
@@ -284,11 +284,8 @@ func (d *Deps) graphConfigured(root string) (bool, string) {
 
 func taskGraph(d *Deps) server.ServerTool {
 	tool := newTool("task_graph", "Blockers, unblocks and critical path",
-		"For a task: the chain of unfinished tasks that blocks it (with depth and path), the unfinished tasks it unblocks "+
-			"(and which would become ready), and the critical path of the project's open work (the longest chain of unfinished "+
-			"tasks by dependency; ties go to the chain whose ids sort first). Answers from the Neo4j mirror where the project has "+
-			"a graph backend, else from SQLite; the same answer either way, and the result says which answered. source: auto (default) "+
-			"falls back to SQLite when the graph mirror cannot answer; neo4j or sqlite insist on one.",
+		"What blocks a task (startable blockers first), what it unblocks, and the critical path of the open work. "+
+			"Answers from the Neo4j mirror where configured, else SQLite (the same answer; source says which).",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
 		mcp.WithInputSchema[taskGraphArgs](), mcp.WithOutputSchema[TaskGraphResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGraphArgs) (any, string, error) {

@@ -37,13 +37,13 @@ type ClaimResult struct {
 // ListResult is task_list's answer.
 type ListResult struct {
 	Tasks      []sqlite.Task `json:"tasks"`
-	NextCursor string        `json:"next_cursor" jsonschema:"Pass as cursor to get the next page; empty when there is none"`
+	NextCursor string        `json:"next_cursor" jsonschema:"cursor of the next page; empty at the end"`
 }
 
 // CompleteResult is task_complete's answer.
 type CompleteResult struct {
 	Task      sqlite.Task `json:"task"`
-	Unblocked []string    `json:"unblocked" jsonschema:"Ids of tasks that became ready because this one completed"`
+	Unblocked []string    `json:"unblocked" jsonschema:"Ids of tasks that became ready"`
 }
 
 // DeleteResult is task_delete's answer.
@@ -54,42 +54,42 @@ type DeleteResult struct {
 // ---- arguments ----
 
 type taskCreateArgs struct {
-	Workspace   string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Title       string         `json:"title" jsonschema:"Short title of the task (required, at most 500 characters)"`
-	Description string         `json:"description,omitempty" jsonschema:"What to do and how to know it is done"`
-	ParentID    string         `json:"parent_id,omitempty" jsonschema:"Id of the parent task, to make this a subtask"`
-	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Ids of tasks that must be completed before this one is ready"`
+	Workspace   string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Title       string         `json:"title" jsonschema:"Short title, at most 500 characters"`
+	Description string         `json:"description,omitempty" jsonschema:"What to do and when it is done"`
+	ParentID    string         `json:"parent_id,omitempty" jsonschema:"Parent task id"`
+	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Ids of tasks to complete first"`
 	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
-	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels such as backend or docs ([A-Za-z0-9_.:-], at most 32)"`
-	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it (e.g. reviewer); claims by other roles skip it"`
+	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels ([A-Za-z0-9_.:-], at most 32)"`
+	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it (e.g. reviewer)"`
 	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
 }
 
 type taskGetArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string `json:"id" jsonschema:"Task id"`
 }
 
 type taskListArgs struct {
-	Workspace string   `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Status    []string `json:"status,omitempty" jsonschema:"Only tasks in these statuses (pending, in_progress, blocked, completed, failed, cancelled)"`
+	Workspace string   `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Status    []string `json:"status,omitempty" jsonschema:"Only tasks in these statuses"`
 	ParentID  string   `json:"parent_id,omitempty" jsonschema:"Only direct subtasks of this task"`
 	Label     string   `json:"label,omitempty" jsonschema:"Only tasks with this label"`
 	Assignee  string   `json:"assignee,omitempty" jsonschema:"Only tasks assigned to this agent"`
 	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role"`
-	Ready     bool     `json:"ready,omitempty" jsonschema:"Only tasks task_claim could hand out: pending (or their claim expired), every dependency completed, no open subtask"`
-	Text      string   `json:"text,omitempty" jsonschema:"Full-text search over title and description"`
+	Ready     bool     `json:"ready,omitempty" jsonschema:"Only tasks task_claim could hand out"`
+	Text      string   `json:"text,omitempty" jsonschema:"Full-text search of title and description"`
 	Limit     *int     `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
 	Cursor    string   `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
 }
 
 type taskUpdateArgs struct {
-	Workspace   string         `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace   string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID          string         `json:"id" jsonschema:"Task id"`
-	Version     int64          `json:"version,omitempty" jsonschema:"The version you read; the update is refused if the task changed since (optimistic locking). Omit to skip the check"`
+	Version     int64          `json:"version,omitempty" jsonschema:"The version you read: refused if the task changed since"`
 	Title       *string        `json:"title,omitempty"`
 	Description *string        `json:"description,omitempty"`
-	Status      *string        `json:"status,omitempty" jsonschema:"New status; transitions are validated"`
+	Status      *string        `json:"status,omitempty" jsonschema:"New status"`
 	Priority    *string        `json:"priority,omitempty" jsonschema:"low, medium, high or critical"`
 	Labels      []string       `json:"labels,omitempty" jsonschema:"Replaces the labels (pass [] to clear)"`
 	Role        *string        `json:"role,omitempty" jsonschema:"Empty string clears it"`
@@ -97,16 +97,16 @@ type taskUpdateArgs struct {
 	ParentID    *string        `json:"parent_id,omitempty" jsonschema:"Empty string makes it a top-level task"`
 	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Replaces the metadata object"`
 	Summary     *string        `json:"summary,omitempty"`
-	Agent       string         `json:"agent,omitempty" jsonschema:"Who you are; required on a task under a live claim, which only its holder may change (over HTTP with a per-agent token: the token's name, the default)"`
+	Agent       string         `json:"agent,omitempty" jsonschema:"Your agent name; required on a task under a live claim"`
 }
 
 type taskClaimArgs struct {
-	Workspace string   `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
-	Agent     string   `json:"agent,omitempty" jsonschema:"Name of the agent taking the task (becomes its assignee). Required, except over HTTP with a per-agent token, whose name it is"`
-	Role      string   `json:"role,omitempty" jsonschema:"Your role: you may take tasks for this role and tasks with no role (without it, only tasks with no role)"`
-	Labels    []string `json:"labels,omitempty" jsonschema:"Only tasks that have all these labels"`
+	Workspace string   `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Agent     string   `json:"agent,omitempty" jsonschema:"Your agent name (the assignee); over HTTP with a per-agent token, the token's"`
+	Role      string   `json:"role,omitempty" jsonschema:"Your role: takes tasks of this role or none (without it: no role only)"`
+	Labels    []string `json:"labels,omitempty" jsonschema:"Only tasks with all these labels"`
 	// LeaseSeconds is a pointer so that 0 is refused rather than taken for "absent".
-	LeaseSeconds *int `json:"lease_seconds,omitempty" jsonschema:"How long the claim holds without a heartbeat or a write of yours, 1 to 86400 seconds (default tasks.lease_seconds of the global config, 900)"`
+	LeaseSeconds *int `json:"lease_seconds,omitempty" jsonschema:"Lease length, 1 to 86400 seconds (default tasks.lease_seconds, 900)"`
 }
 
 type artifactArg struct {
@@ -115,22 +115,22 @@ type artifactArg struct {
 }
 
 type taskCompleteArgs struct {
-	Workspace string       `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string       `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string       `json:"id" jsonschema:"Task id"`
-	Summary   string       `json:"summary,omitempty" jsonschema:"What was done, for the agents that come next"`
+	Summary   string       `json:"summary,omitempty" jsonschema:"What was done, for the next agents"`
 	Outcome   string       `json:"outcome,omitempty" jsonschema:"enum=completed,enum=failed"`
-	Agent     string       `json:"agent,omitempty" jsonschema:"Who you are; required on a task under a live claim, which only its holder may complete (over HTTP with a per-agent token: the token's name, the default)"`
-	Artifact  *artifactArg `json:"artifact,omitempty" jsonschema:"A file to keep with the task under .task_orchestrator/artifacts/<id>/"`
+	Agent     string       `json:"agent,omitempty" jsonschema:"Your agent name; required on a task under a live claim"`
+	Artifact  *artifactArg `json:"artifact,omitempty" jsonschema:"A file kept with the task"`
 }
 
 type taskDeleteArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string `json:"id" jsonschema:"Task id"`
-	Cascade   bool   `json:"cascade,omitempty" jsonschema:"Also delete its subtasks (required when it has any)"`
+	Cascade   bool   `json:"cascade,omitempty" jsonschema:"Also delete its subtasks"`
 }
 
 type taskDependencyArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Any absolute path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	Action    string `json:"action" jsonschema:"enum=add,enum=remove"`
 	ID        string `json:"id" jsonschema:"The task that waits"`
 	DependsOn string `json:"depends_on" jsonschema:"The task it waits for"`
@@ -194,7 +194,7 @@ func describe(t sqlite.Task) string {
 
 func taskCreate(d *Deps) server.ServerTool {
 	tool := newTool("task_create", "Create task",
-		"Create a task in the project's task list. Use parent_id for subtasks and depends_on for tasks that must be completed first. Returns the task with its id and version.",
+		"Create a task; parent_id makes it a subtask, depends_on names tasks to complete first. For many tasks use task_plan.",
 		additiveWrite, mcp.WithInputSchema[taskCreateArgs](), mcp.WithOutputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCreateArgs) (any, string, error) {
 		if err := required("title", a.Title); err != nil {
@@ -221,7 +221,7 @@ func taskCreate(d *Deps) server.ServerTool {
 
 func taskGet(d *Deps) server.ServerTool {
 	tool := newTool("task_get", "Get task",
-		"Get one task with its subtasks, the tasks it depends on, the tasks that depend on it, and its artifacts.",
+		"One task with its subtasks, dependents and artifacts.",
 		readHints, mcp.WithInputSchema[taskGetArgs](), mcp.WithOutputSchema[sqlite.TaskDetail]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGetArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
@@ -239,7 +239,7 @@ func taskGet(d *Deps) server.ServerTool {
 
 func taskList(d *Deps) server.ServerTool {
 	tool := newTool("task_list", "List tasks",
-		"List tasks, oldest first, filtered by status, parent, label, assignee, role, readiness or full text. Pages with limit (max 200) and next_cursor.",
+		"List tasks, oldest first, by status, parent, label, assignee, role, readiness or text. Pages with next_cursor.",
 		readHints, mcp.WithInputSchema[taskListArgs](), mcp.WithOutputSchema[ListResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskListArgs) (any, string, error) {
 		limit := 0
@@ -276,7 +276,7 @@ func taskList(d *Deps) server.ServerTool {
 
 func taskUpdate(d *Deps) server.ServerTool {
 	tool := newTool("task_update", "Update task",
-		"Change a task's fields or status. Pass the version you read to refuse the update if someone changed the task since (optimistic locking). Status transitions are validated. A task under a live claim is changed only by its holder (pass agent); the holder's write renews the lease. A parent with open subtasks cannot be set completed; failing or cancelling it leaves its subtasks as they are.",
+		"Change a task's fields or status (transitions are checked). Pass version for optimistic locking. Only the holder of a live claim may (pass agent); it renews the lease.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: false},
 		mcp.WithInputSchema[taskUpdateArgs](), mcp.WithOutputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskUpdateArgs) (any, string, error) {
@@ -324,7 +324,7 @@ func taskUpdate(d *Deps) server.ServerTool {
 
 func taskClaim(d *Deps) server.ServerTool {
 	tool := newTool("task_claim", "Claim next task",
-		"Atomically take the highest-priority, oldest ready task matching role and labels, and mark it in_progress for this agent under a lease (lease_expires_at): renew it with task_heartbeat or any write of yours, or another agent may take the task over once it runs out. Ready: pending (or its claim expired), every dependency completed, no open subtask (a parent waits for its subtasks). A task with a role goes only to an agent that passes that role. Two agents never get the same task. Returns task null when nothing is ready.",
+		"Atomically take the highest-priority, oldest ready task (pending or its lease expired, dependencies completed, no open subtask) matching role and labels, in_progress for you under a lease until lease_expires_at; renew with task_heartbeat or any write of yours. Two agents never get the same task. task is null when nothing is ready.",
 		additiveWrite, mcp.WithInputSchema[taskClaimArgs](), mcp.WithOutputSchema[ClaimResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskClaimArgs) (any, string, error) {
 		agent, err := agentArg(ctx, a.Agent, true)
@@ -350,7 +350,7 @@ func taskClaim(d *Deps) server.ServerTool {
 
 func taskComplete(d *Deps) server.ServerTool {
 	tool := newTool("task_complete", "Complete task",
-		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file under .task_orchestrator/artifacts/<id>/. A task under a live claim is completed only by its holder (pass agent); a holder whose lease ran out may still complete it unless another agent took it over. A parent with open subtasks cannot be completed (failing it leaves them as they are). Returns the task and the ids of tasks that became ready.",
+		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file. Only the holder of a live claim may (pass agent). A parent with open subtasks cannot be completed. Returns the task and the ids of tasks that became ready.",
 		additiveWrite, mcp.WithInputSchema[taskCompleteArgs](), mcp.WithOutputSchema[CompleteResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCompleteArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
@@ -412,7 +412,7 @@ func taskComplete(d *Deps) server.ServerTool {
 
 func taskDelete(d *Deps) server.ServerTool {
 	tool := newTool("task_delete", "Delete task",
-		"Delete a task and its artifacts. A task with subtasks needs cascade=true, which deletes the whole subtree. Dependencies on deleted tasks are removed.",
+		"Delete a task and its artifacts (cascade=true: with its subtree). Dependencies on it are removed.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: false},
 		mcp.WithInputSchema[taskDeleteArgs](), mcp.WithOutputSchema[DeleteResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskDeleteArgs) (any, string, error) {
@@ -445,7 +445,7 @@ func taskDelete(d *Deps) server.ServerTool {
 
 func taskDependency(d *Deps) server.ServerTool {
 	tool := newTool("task_dependency", "Add or remove a dependency",
-		"Make a task wait for another (action add) or stop waiting (action remove). A dependency that would create a cycle is refused.",
+		"Make a task wait for another (add) or stop waiting (remove). Cycles are refused.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: false},
 		mcp.WithInputSchema[taskDependencyArgs](), mcp.WithOutputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskDependencyArgs) (any, string, error) {

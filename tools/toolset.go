@@ -52,7 +52,7 @@ func (ts *Toolset) AddRead(tools ...server.ServerTool) {
 		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || !*a.ReadOnlyHint || a.DestructiveHint == nil || *a.DestructiveHint {
 			panic(fmt.Sprintf("tools: %s is in the read list but is not annotated read-only and non-destructive", t.Tool.Name))
 		}
-		ts.read = append(ts.read, validated(t))
+		ts.read = append(ts.read, validated(lean(t)))
 	}
 }
 
@@ -62,8 +62,14 @@ func (ts *Toolset) AddWrite(tools ...server.ServerTool) {
 		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || *a.ReadOnlyHint {
 			panic(fmt.Sprintf("tools: %s is in the write list but is annotated read-only", t.Tool.Name))
 		}
-		ts.write = append(ts.write, validated(t))
+		ts.write = append(ts.write, validated(lean(t)))
 	}
+}
+
+// lean gives t its lean output schema (schema.go).
+func lean(t server.ServerTool) server.ServerTool {
+	t.Tool = leanOutputSchema(t.Tool)
+	return t
 }
 
 // Tools returns the tools to serve: all of them, or only the read tools.
@@ -180,7 +186,7 @@ const Instructions = `mcp-task-orchestrator keeps a per-project task list in the
 Use it to plan and coordinate work across agents:
 - Lay out a plan in one call with task_plan (each task with your own ref; parent and depends_on name refs or existing ids; all or nothing), or one task at a time with task_create (parent_id for subtasks, depends_on for ordering, priority, labels, role).
 - Agents take work with task_claim (agent name, optional role/labels, lease_seconds): it atomically returns the highest-priority oldest ready task under a lease, so two agents never get the same one. Keep the lease alive with task_heartbeat (or any write of yours) while you work; give a task back with task_release. A lease that runs out lets another agent take the task over.
-- Rules: a parent with open subtasks is not ready and cannot be completed (do its subtasks first); a task with a role goes only to an agent that claims with that role; on a claimed task pass your agent name to task_update and task_complete (only the holder may change it).
+- Rules: a parent with open subtasks is not ready and cannot be completed (do its subtasks first); a task with a role goes only to an agent that claims with that role; on a claimed task pass your agent name to task_update, task_complete, task_heartbeat and task_release (only the holder may change it; over HTTP with a per-agent token, agent defaults to the token's name).
 - Finish with task_complete (summary, outcome, optional artifact file); it returns the tasks that became ready.
 - task_summary shows the project at a glance (counts, ready, blocked, who holds what, expired leases, parents' progress); task_history lists every change of a task.
 - task_list (filters, full-text "text", ready=true) and task_get (subtasks, dependencies, artifacts) read; task_update changes fields with optimistic locking (pass the version you read).

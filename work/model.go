@@ -127,11 +127,11 @@ const (
 type HistoryEvent struct {
 	Seq   int64     `json:"seq"`
 	At    time.Time `json:"at"`
-	Actor string    `json:"actor" jsonschema:"The agent (or human:board, or the token's name) that made the change; empty when unknown"`
-	Event string    `json:"event" jsonschema:"created, updated, status, claimed, reclaimed, lease_expired, released, completed, failed, dependency or deleted"`
+	Actor string    `json:"actor" jsonschema:"Who made the change"`
+	Event string    `json:"event"`
 	// Changes maps each changed field to its old and new value: {"status": ["pending","in_progress"]}.
 	Changes map[string][2]any `json:"changes,omitempty"`
-	Late    bool              `json:"late,omitempty" jsonschema:"Done by a holder whose lease had expired (its work still counts)"`
+	Late    bool              `json:"late,omitempty" jsonschema:"Written after the lease expired"`
 	Note    string            `json:"note,omitempty"`
 }
 
@@ -171,7 +171,7 @@ type ResolvedPlanTask struct {
 
 // PlanResult is what a plan created.
 type PlanResult struct {
-	IDs   map[string]string `json:"ids" jsonschema:"ref -> the id of the task created for it"`
+	IDs   map[string]string `json:"ids" jsonschema:"ref -> task id"`
 	Tasks []Task            `json:"-"`
 }
 
@@ -185,29 +185,29 @@ type SummaryOptions struct {
 // most SummaryOptions.ListLimit entries; its *More field counts the rest.
 type Summary struct {
 	Total  int            `json:"total"`
-	Counts map[Status]int `json:"counts" jsonschema:"Tasks per status (statuses with none are left out)"`
-	Ready  int            `json:"ready" jsonschema:"Tasks task_claim could hand out now (any role)"`
+	Counts map[Status]int `json:"counts" jsonschema:"Tasks per status"`
+	Ready  int            `json:"ready" jsonschema:"Claimable now (any role)"`
 
-	Blocked     []BlockedEntry `json:"blocked" jsonschema:"Open tasks that wait for unfinished dependencies or subtasks"`
+	Blocked     []BlockedEntry `json:"blocked" jsonschema:"Open tasks waiting on others"`
 	BlockedMore int            `json:"blocked_more,omitempty"`
 
-	Agents     []AgentWork `json:"agents" jsonschema:"Work in progress per agent"`
+	Agents     []AgentWork `json:"agents"`
 	AgentsMore int         `json:"agents_more,omitempty"`
 
-	Expired     []ExpiredLease `json:"expired_leases" jsonschema:"In-progress tasks whose holder's lease has run out (claimable again)"`
+	Expired     []ExpiredLease `json:"expired_leases" jsonschema:"Claimable again"`
 	ExpiredMore int            `json:"expired_leases_more,omitempty"`
 
-	Parents     []ParentRollup `json:"parents" jsonschema:"Parents with open subtasks: done of total"`
+	Parents     []ParentRollup `json:"parents"`
 	ParentsMore int            `json:"parents_more,omitempty"`
 
-	Oldest     []OpenEntry `json:"oldest_open" jsonschema:"The open tasks untouched the longest"`
+	Oldest     []OpenEntry `json:"oldest_open"`
 	OldestMore int         `json:"oldest_open_more,omitempty"`
 }
 
 // BlockedEntry is an open task and what it waits for.
 type BlockedEntry struct {
 	ID        string   `json:"id"`
-	WaitingOn []string `json:"waiting_on" jsonschema:"Unfinished dependencies and open subtasks"`
+	WaitingOn []string `json:"waiting_on"`
 	// WaitingMore counts what it waits for beyond WaitingOn (which shows at most 3).
 	WaitingMore int `json:"waiting_more,omitempty"`
 }
@@ -226,7 +226,7 @@ type AgentWork struct {
 type ExpiredLease struct {
 	ID       string `json:"id"`
 	Agent    string `json:"agent"`
-	ExpiredS int64  `json:"expired_s" jsonschema:"Seconds since the lease ran out"`
+	ExpiredS int64  `json:"expired_s"`
 }
 
 // ParentRollup is a parent's progress over its direct subtasks.
@@ -240,5 +240,5 @@ type ParentRollup struct {
 type OpenEntry struct {
 	ID     string `json:"id"`
 	Status Status `json:"status"`
-	IdleS  int64  `json:"idle_s" jsonschema:"Seconds since it last changed"`
+	IdleS  int64  `json:"idle_s"`
 }
