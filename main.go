@@ -79,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "", "debug, info, warn or error (default info, or TASK_ORCHESTRATOR_LOG_LEVEL)")
 	fs.Var(&o.allowRoots, "allow-root", "serve only projects inside this directory (repeatable)")
 	fs.BoolVar(&o.readOnly, "read-only", false, "serve only the tools that change nothing")
-	fs.StringVar(&o.toolsets, "toolsets", "", "toolsets tools/list shows, comma-separated: tasks, coordination, ops, vector, graph, all or default (default: server.toolsets, else tasks, coordination, ops and the configured backends')")
+	fs.StringVar(&o.toolsets, "toolsets", "", "toolsets tools/list shows, comma-separated: tasks, coordination, ops, vector, graph, all, default or dynamic (default: server.toolsets, else tasks, coordination, ops and the configured backends')")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.IntVar(&o.workers, "workers", 32, "tool calls handled at once over stdio (1-100)")
 	fs.StringVar(&o.httpAddr, "http", "", "serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio; needs --allow-root")

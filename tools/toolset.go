@@ -43,6 +43,7 @@ func newTool(name, title, description string, h hints, opts ...mcp.ToolOption) m
 // annotation always matches the list it is registered from.
 type Toolset struct {
 	read, write []server.ServerTool
+	deps        *Deps // for toolset_enable, the dynamic mode's tool
 }
 
 // AddRead adds read-only tools. A tool that is not annotated read-only is a
@@ -124,8 +125,11 @@ func (ts *Toolset) RegisterSelected(s *server.MCPServer, readOnly bool, choice [
 	chroma, neo4j := workspace.ChromaConfigured(cfg), workspace.Neo4jConfigured(cfg)
 	explicit := map[string]bool{}
 	def := len(choice) == 0
+	dyn := false
 	for _, c := range choice {
 		switch c {
+		case ToolsetsDynamic:
+			dyn = true
 		case ToolsetsAll:
 			for _, n := range workspace.ToolsetNames() {
 				explicit[n] = true
@@ -142,7 +146,7 @@ func (ts *Toolset) RegisterSelected(s *server.MCPServer, readOnly bool, choice [
 		name := t.Tool.Name
 		set := toolsetOf(name)
 		ok := explicit[set] || set == ToolsetTasks
-		if !ok && def {
+		if !ok && def && !dyn {
 			switch {
 			case name == "task_similar" || set == ToolsetVector:
 				ok = chroma
@@ -157,13 +161,16 @@ func (ts *Toolset) RegisterSelected(s *server.MCPServer, readOnly bool, choice [
 			names = append(names, name)
 		}
 	}
+	if dyn {
+		return ts.registerDynamic(ts.deps, s, ts.Tools(readOnly), picked, explicit)
+	}
 	s.AddTools(picked...)
 	return names
 }
 
 // New returns every tool of this server, wired to d.
 func New(d *Deps) *Toolset {
-	ts := &Toolset{}
+	ts := &Toolset{deps: d}
 	ts.AddRead(
 		taskGet(d), taskList(d), taskSummary(d), taskHistory(d),
 		vectorQuery(d), vectorGet(d), vectorCollections(d),

@@ -64,7 +64,7 @@ func TestToolsetsFollowTheConfiguredBackends(t *testing.T) {
 
 func TestUnknownToolsetIsASentence(t *testing.T) {
 	err := workspace.CheckToolsets("--toolsets", []string{"tasks", "vectors"})
-	want := `--toolsets names the toolset "vectors", which does not exist; use some of tasks, coordination, ops, vector, graph, all, default`
+	want := `--toolsets names the toolset "vectors", which does not exist; use some of tasks, coordination, ops, vector, graph, all, default, dynamic`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}

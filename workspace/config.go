@@ -86,7 +86,7 @@ type Server struct {
 	SQLiteBusyTimeout Seconds `json:"sqlite_busy_timeout"`
 	// LogLevel is a slog level name ("debug", "info", "warn", "error"); "" leaves the choice to main.
 	LogLevel string `json:"log_level"`
-	// Toolsets are the toolsets tools/list shows: tasks, coordination, ops, vector, graph, or "all"; empty (or "default") lists tasks, coordination and ops, and vector/graph only where Chroma/Neo4j is configured. --toolsets overrides it.
+	// Toolsets are the toolsets tools/list shows: tasks, coordination, ops, vector, graph, or "all"; empty (or "default") lists tasks, coordination and ops, and vector/graph only where Chroma/Neo4j is configured; "dynamic" lists tasks (and any named) plus toolset_enable, with which a client adds the others. --toolsets overrides it.
 	Toolsets []string `json:"toolsets"`
 }
 
@@ -232,7 +232,7 @@ func Neo4jConfigured(c Config) bool {
 // CheckToolsets returns a sentence naming key and the bad value when a
 // toolset name is unknown, or nil.
 func CheckToolsets(key string, names []string) error {
-	valid := append(ToolsetNames(), "all", "default")
+	valid := append(ToolsetNames(), "all", "default", "dynamic")
 	for _, n := range names {
 		if !slices.Contains(valid, n) {
 			return fmt.Errorf("%s names the toolset %q, which does not exist; use some of %s", key, n, strings.Join(valid, ", "))
