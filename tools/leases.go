@@ -70,13 +70,13 @@ type taskReleaseArgs struct {
 	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string `json:"id" jsonschema:"The task you hold"`
 	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as claimed"`
-	Reason    string `json:"reason,omitempty" jsonschema:"Why, at most 2000 characters (kept in the history)"`
+	Reason    string `json:"reason,omitempty" jsonschema:"Why (kept in the history)"`
 }
 
 type taskHistoryArgs struct {
 	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
 	ID        string `json:"id" jsonschema:"Task id (deleted tasks too)"`
-	Limit     *int   `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Page size (default 50)"`
 	Cursor    string `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
 }
 
@@ -109,7 +109,8 @@ func taskRelease(d *Deps) server.ServerTool {
 	tool := newTool("task_release", "Give a claimed task back",
 		"Give back a task you hold and will not finish: it becomes pending and unassigned (anyone may once the lease expired).",
 		hints{readOnly: false, destructive: false, idempotent: false, openWorld: false},
-		mcp.WithInputSchema[taskReleaseArgs](), mcp.WithOutputSchema[TaskResult]())
+		mcp.WithInputSchema[taskReleaseArgs](), mcp.WithOutputSchema[TaskResult](),
+		bounds(map[string]map[string]any{"reason": {"maxLength": 2000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskReleaseArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
@@ -134,7 +135,8 @@ func taskRelease(d *Deps) server.ServerTool {
 func taskHistory(d *Deps) server.ServerTool {
 	tool := newTool("task_history", "Task history",
 		"Every change of a task, oldest first: who, when, what (late=true: written after the lease ran out). Pages with next_cursor.",
-		readHints, mcp.WithInputSchema[taskHistoryArgs](), mcp.WithOutputSchema[HistoryResult]())
+		readHints, mcp.WithInputSchema[taskHistoryArgs](), mcp.WithOutputSchema[HistoryResult](),
+		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 200}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHistoryArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err

@@ -61,7 +61,7 @@ func TestLeasePlanSummaryHistoryArgumentsAreRefusedByName(t *testing.T) {
 		{"task_heartbeat", map[string]any{"id": "tsk_1"}, `argument "agent" is required: pass the name you claim tasks with`},
 		{"task_heartbeat", map[string]any{"id": "../x", "agent": "a"}, `argument "id": "../x" is not a task id (ids look like tsk_0123abcd…; list them with task_list)`},
 		{"task_release", map[string]any{"id": "tsk_1"}, `argument "agent" is required: pass the name you claim tasks with`},
-		{"task_release", map[string]any{"id": "tsk_1", "agent": "a", "reason": long}, `argument "reason" is 2001 characters; keep it under 2000`},
+		{"task_release", map[string]any{"id": "tsk_1", "agent": "a", "reason": long}, `argument "reason" is 2001 characters long; the limit is 2000, so shorten it`},
 		{"task_history", map[string]any{"id": ""}, `argument "id" is required`},
 		{"task_history", map[string]any{"id": "tsk_1", "limit": 0}, `argument "limit" must be between 1 and 200, not 0`},
 		{"task_history", map[string]any{"id": "tsk_1", "limit": 201}, `argument "limit" must be between 1 and 200, not 201`},

@@ -31,13 +31,13 @@ type PlannedTask struct {
 
 type planTaskArg struct {
 	Ref         string         `json:"ref" jsonschema:"Your name for this task within the plan (e.g. design or api-2), used by parent and depends_on; not shaped like a task id"`
-	Title       string         `json:"title" jsonschema:"Short title (required, at most 500 characters)"`
+	Title       string         `json:"title" jsonschema:"Short title"`
 	Description string         `json:"description,omitempty" jsonschema:"What to do and when it is done"`
 	Parent      string         `json:"parent,omitempty" jsonschema:"The ref of a task of this plan, or the id of an existing task, to make this a subtask"`
-	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Refs of this plan or ids of existing tasks that must be completed before this one is ready"`
+	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Refs of this plan or ids of existing tasks to complete first"`
 	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
-	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels such as backend or docs"`
-	Role        string         `json:"role,omitempty" jsonschema:"Role that must do it: only an agent claiming with this role gets it"`
+	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels"`
+	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it"`
 	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
 }
 
@@ -54,7 +54,8 @@ func progressEvery(total int) int { return max(1, total/20) }
 func taskPlan(d *Deps) server.ServerTool {
 	tool := newTool("task_plan", "Plan tasks in one call",
 		"Create a whole plan in one call: up to 500 tasks with your own refs; parent and depends_on name refs or existing ids. All or nothing: every problem is listed by ref. Returns ref -> id.",
-		additiveWrite, mcp.WithInputSchema[taskPlanArgs](), mcp.WithOutputSchema[PlanResult]())
+		additiveWrite, mcp.WithInputSchema[taskPlanArgs](), mcp.WithOutputSchema[PlanResult](),
+		bounds(map[string]map[string]any{"tasks[].title": {"maxLength": 500}, "tasks[].description": {"maxLength": 20000}, "tasks[].labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskPlanArgs) (any, string, error) {
 		if len(a.Tasks) == 0 {
 			return nil, "", badArg("argument \"tasks\" is empty: pass the plan's tasks, each with a ref and a title")

@@ -1,8 +1,11 @@
 package tools
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -201,4 +204,134 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// bounds declares limits that mcp-go's schema generator cannot read from Go
+// struct tags (it reads descriptions and enums only), so that the input
+// schema states every constraint and validated answers them in one place.
+// A path is an argument name, or "tasks[].title" for a field of an array's
+// items. An unknown path panics at start-up: it is a programming error.
+func bounds(b map[string]map[string]any) mcp.ToolOption {
+	return func(t *mcp.Tool) {
+		doc, err := parseOrdered(t.RawInputSchema)
+		if err != nil {
+			panic(fmt.Sprintf("tools: the input schema of %s: %v", t.Name, err))
+		}
+		for _, path := range slices.Sorted(maps.Keys(b)) {
+			if err := doc.setAt(strings.Split(path, "."), b[path]); err != nil {
+				panic(fmt.Sprintf("tools: bounds of %s, %s: %v", t.Name, path, err))
+			}
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			panic(fmt.Sprintf("tools: the input schema of %s: %v", t.Name, err))
+		}
+		t.RawInputSchema = raw
+	}
+}
+
+// ordered is a JSON object that keeps its keys' order, so that a schema
+// edited by bounds lists its arguments as the Go struct does.
+type ordered struct {
+	keys []string
+	vals map[string]json.RawMessage
+}
+
+func parseOrdered(raw []byte) (*ordered, error) {
+	o := &ordered{vals: map[string]json.RawMessage{}}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if _, dup := o.vals[key]; !dup {
+			o.keys = append(o.keys, key)
+		}
+		o.vals[key] = v
+	}
+	return o, nil
+}
+
+func (o *ordered) set(key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, ok := o.vals[key]; !ok {
+		o.keys = append(o.keys, key)
+	}
+	o.vals[key] = b
+	return nil
+}
+
+// setAt sets kv on the property schema at path.
+func (o *ordered) setAt(path []string, kv map[string]any) error {
+	if len(path) == 0 {
+		for _, k := range slices.Sorted(maps.Keys(kv)) {
+			if err := o.set(k, kv[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	name, items := strings.CutSuffix(path[0], "[]")
+	props, err := o.child("properties")
+	if err != nil {
+		return err
+	}
+	prop, err := props.child(name)
+	if err != nil {
+		return err
+	}
+	target := prop
+	if items {
+		if target, err = prop.child("items"); err != nil {
+			return err
+		}
+	}
+	if err := target.setAt(path[1:], kv); err != nil {
+		return err
+	}
+	if items {
+		if err := prop.set("items", target); err != nil {
+			return err
+		}
+	}
+	if err := props.set(name, prop); err != nil {
+		return err
+	}
+	return o.set("properties", props)
+}
+
+func (o *ordered) child(key string) (*ordered, error) {
+	raw, ok := o.vals[key]
+	if !ok {
+		return nil, fmt.Errorf("no %q", key)
+	}
+	return parseOrdered(raw)
+}
+
+func (o *ordered) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(o.vals[k])
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }

@@ -19,13 +19,14 @@ const maxSummaryLimit = 10
 
 type taskSummaryArgs struct {
 	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
-	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list, 1 to 10 (default 3)"`
+	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list (default 3)"`
 }
 
 func taskSummary(d *Deps) server.ServerTool {
 	tool := newTool("task_summary", "Project at a glance",
 		"Where the project stands: counts per status, ready, blocked and on what, who holds what, expired leases, parents' progress, stalest open tasks. Lists are cut at limit.",
-		readHints, mcp.WithInputSchema[taskSummaryArgs](), mcp.WithOutputSchema[work.Summary]())
+		readHints, mcp.WithInputSchema[taskSummaryArgs](), mcp.WithOutputSchema[work.Summary](),
+		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 10}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskSummaryArgs) (any, string, error) {
 		limit := 0 // the store's default
 		if a.Limit != nil {

@@ -55,12 +55,12 @@ type DeleteResult struct {
 
 type taskCreateArgs struct {
 	Workspace   string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
-	Title       string         `json:"title" jsonschema:"Short title, at most 500 characters"`
+	Title       string         `json:"title" jsonschema:"Short title"`
 	Description string         `json:"description,omitempty" jsonschema:"What to do and when it is done"`
 	ParentID    string         `json:"parent_id,omitempty" jsonschema:"Parent task id"`
 	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Ids of tasks to complete first"`
 	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
-	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels ([A-Za-z0-9_.:-], at most 32)"`
+	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels ([A-Za-z0-9_.:-])"`
 	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it (e.g. reviewer)"`
 	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
 }
@@ -79,7 +79,7 @@ type taskListArgs struct {
 	Role      string   `json:"role,omitempty" jsonschema:"Only tasks for this role"`
 	Ready     bool     `json:"ready,omitempty" jsonschema:"Only tasks task_claim could hand out"`
 	Text      string   `json:"text,omitempty" jsonschema:"Full-text search of title and description"`
-	Limit     *int     `json:"limit,omitempty" jsonschema:"Page size, 1 to 200 (default 50)"`
+	Limit     *int     `json:"limit,omitempty" jsonschema:"Page size (default 50)"`
 	Cursor    string   `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
 }
 
@@ -106,7 +106,7 @@ type taskClaimArgs struct {
 	Role      string   `json:"role,omitempty" jsonschema:"Your role: takes tasks of this role or none (without it: no role only)"`
 	Labels    []string `json:"labels,omitempty" jsonschema:"Only tasks with all these labels"`
 	// LeaseSeconds is a pointer so that 0 is refused rather than taken for "absent".
-	LeaseSeconds *int `json:"lease_seconds,omitempty" jsonschema:"Lease length, 1 to 86400 seconds (default tasks.lease_seconds, 900)"`
+	LeaseSeconds *int `json:"lease_seconds,omitempty" jsonschema:"Lease length in seconds (default tasks.lease_seconds, 900)"`
 }
 
 type artifactArg struct {
@@ -195,7 +195,8 @@ func describe(t sqlite.Task) string {
 func taskCreate(d *Deps) server.ServerTool {
 	tool := newTool("task_create", "Create task",
 		"Create a task; parent_id makes it a subtask, depends_on names tasks to complete first. For many tasks use task_plan.",
-		additiveWrite, mcp.WithInputSchema[taskCreateArgs](), mcp.WithOutputSchema[TaskResult]())
+		additiveWrite, mcp.WithInputSchema[taskCreateArgs](), mcp.WithOutputSchema[TaskResult](),
+		bounds(map[string]map[string]any{"title": {"maxLength": 500}, "description": {"maxLength": 20000}, "labels": {"maxItems": 32}, "depends_on": {"maxItems": 100}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCreateArgs) (any, string, error) {
 		if err := required("title", a.Title); err != nil {
 			return nil, "", err
@@ -240,7 +241,8 @@ func taskGet(d *Deps) server.ServerTool {
 func taskList(d *Deps) server.ServerTool {
 	tool := newTool("task_list", "List tasks",
 		"List tasks, oldest first, by status, parent, label, assignee, role, readiness or text. Pages with next_cursor.",
-		readHints, mcp.WithInputSchema[taskListArgs](), mcp.WithOutputSchema[ListResult]())
+		readHints, mcp.WithInputSchema[taskListArgs](), mcp.WithOutputSchema[ListResult](),
+		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 200}, "text": {"maxLength": 1000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskListArgs) (any, string, error) {
 		limit := 0
 		if a.Limit != nil {
@@ -278,7 +280,8 @@ func taskUpdate(d *Deps) server.ServerTool {
 	tool := newTool("task_update", "Update task",
 		"Change a task's fields or status (transitions are checked). Pass version for optimistic locking. Only the holder of a live claim may (pass agent); it renews the lease.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: false},
-		mcp.WithInputSchema[taskUpdateArgs](), mcp.WithOutputSchema[TaskResult]())
+		mcp.WithInputSchema[taskUpdateArgs](), mcp.WithOutputSchema[TaskResult](),
+		bounds(map[string]map[string]any{"title": {"maxLength": 500}, "description": {"maxLength": 20000}, "summary": {"maxLength": 20000}, "labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskUpdateArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
@@ -325,7 +328,8 @@ func taskUpdate(d *Deps) server.ServerTool {
 func taskClaim(d *Deps) server.ServerTool {
 	tool := newTool("task_claim", "Claim next task",
 		"Atomically take the highest-priority, oldest ready task (pending or its lease expired, dependencies completed, no open subtask) matching role and labels, in_progress for you under a lease until lease_expires_at; renew with task_heartbeat or any write of yours. Two agents never get the same task. task is null when nothing is ready.",
-		additiveWrite, mcp.WithInputSchema[taskClaimArgs](), mcp.WithOutputSchema[ClaimResult]())
+		additiveWrite, mcp.WithInputSchema[taskClaimArgs](), mcp.WithOutputSchema[ClaimResult](),
+		bounds(map[string]map[string]any{"lease_seconds": {"minimum": 1, "maximum": 86400}, "labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskClaimArgs) (any, string, error) {
 		agent, err := agentArg(ctx, a.Agent, true)
 		if err != nil {
@@ -351,7 +355,8 @@ func taskClaim(d *Deps) server.ServerTool {
 func taskComplete(d *Deps) server.ServerTool {
 	tool := newTool("task_complete", "Complete task",
 		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file. Only the holder of a live claim may (pass agent). A parent with open subtasks cannot be completed. Returns the task and the ids of tasks that became ready.",
-		additiveWrite, mcp.WithInputSchema[taskCompleteArgs](), mcp.WithOutputSchema[CompleteResult]())
+		additiveWrite, mcp.WithInputSchema[taskCompleteArgs](), mcp.WithOutputSchema[CompleteResult](),
+		bounds(map[string]map[string]any{"summary": {"maxLength": 20000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCompleteArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err

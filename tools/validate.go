@@ -194,8 +194,14 @@ func (s *argSchema) sentence(e *jsonschema.ValidationError, inst any) string {
 	case *kind.Const:
 		return fmt.Sprintf("argument %q must be %s, not %s", name, plain(k.Want), describeValue(got))
 	case *kind.Minimum:
+		if lo, hi, ok := s.rangeOf(loc); ok {
+			return fmt.Sprintf("argument %q must be between %s and %s, not %s", name, lo, hi, ratText(k.Got))
+		}
 		return fmt.Sprintf("argument %q must be at least %s, not %s", name, ratText(k.Want), ratText(k.Got))
 	case *kind.Maximum:
+		if lo, hi, ok := s.rangeOf(loc); ok {
+			return fmt.Sprintf("argument %q must be between %s and %s, not %s", name, lo, hi, ratText(k.Got))
+		}
 		return fmt.Sprintf("argument %q must be at most %s, not %s", name, ratText(k.Want), ratText(k.Got))
 	case *kind.ExclusiveMinimum:
 		return fmt.Sprintf("argument %q must be more than %s, not %s", name, ratText(k.Want), ratText(k.Got))
@@ -278,6 +284,21 @@ func (s *argSchema) propertyNames(loc []string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// rangeOf returns the schema's minimum and maximum at loc when it has both,
+// so that a value out of range is told the whole range at once.
+func (s *argSchema) rangeOf(loc []string) (lo, hi string, ok bool) {
+	node := s.schemaAt(loc)
+	if node == nil {
+		return "", "", false
+	}
+	min, okMin := node["minimum"]
+	max, okMax := node["maximum"]
+	if !okMin || !okMax {
+		return "", "", false
+	}
+	return fmt.Sprint(min), fmt.Sprint(max), true
 }
 
 func (s *argSchema) typeOf(loc []string) string {
