@@ -3,7 +3,6 @@ package project
 import (
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
@@ -68,44 +67,9 @@ func (r *Registry) OnEvent(fn EventListener) (cancel func()) {
 	return func() { leases(); others() }
 }
 
-// eventListeners is the registry's set of event listeners (for the events
-// that are not lease expiries), safe for concurrent use like listeners.
-type eventListeners struct {
-	mu   sync.RWMutex
-	next int
-	fns  map[int]EventListener
-}
-
-func (l *eventListeners) add(fn EventListener) func() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fns == nil {
-		l.fns = make(map[int]EventListener)
-	}
-	id := l.next
-	l.next++
-	l.fns[id] = fn
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			delete(l.fns, id)
-			l.mu.Unlock()
-		})
-	}
-}
-
-func (l *eventListeners) publish(e Event) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	for _, fn := range l.fns {
-		fn(e)
-	}
-}
-
 // mirrorLag is the project's mirror.Config.OnLag.
 func (p *Project) mirrorLag(l mirror.Lag) {
-	p.reg.events.publish(Event{
+	p.reg.publishEvent(Event{
 		Kind: EventMirrorBehind, Level: slog.LevelWarn, Root: p.root.Path, Mirror: l.Mirror, At: time.Now(),
 		Message: fmt.Sprintf("the %s mirror is falling behind: %d task changes wait for it, the oldest for %s, and its deliveries keep failing; "+
 			"task_similar and task_graph read stale data until it catches up (pool_status shows why it fails)",
@@ -126,7 +90,7 @@ func (r *Registry) breakerEvents(root string) func(pooling.BreakerEvent) {
 			e.Message = fmt.Sprintf("the %s backend (pool %s) is down: it failed too many times in a row, so calls to it fail fast "+
 				"for %s before the server tries it again; pool_status shows its last error", b.Backend, b.Pool, b.RetryAfter.Round(time.Millisecond))
 		}
-		r.events.publish(e)
+		r.publishEvent(e)
 	}
 }
 
@@ -136,4 +100,9 @@ func leaseEvent(root string, e work.LeaseExpiry) Event {
 		Message: fmt.Sprintf("the lease of agent %q on task %s expired at %s before it finished; the task can be claimed again",
 			e.Agent, e.TaskID, e.ExpiredAt.UTC().Format(time.RFC3339)),
 	}
+}
+
+// publishEvent tells every event listener about e.
+func (r *Registry) publishEvent(e Event) {
+	r.events.each(func(fn EventListener) { fn(e) })
 }

@@ -20,7 +20,7 @@ func TestOnEventHearsLeaseExpiriesAndMirrorLagUntilCancelled(t *testing.T) {
 	var got []Event
 	cancel := r.OnEvent(func(e Event) { got = append(got, e) })
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	r.leaseListeners.publish("/p", []work.LeaseExpiry{{TaskID: "tsk_1", Agent: "a", ExpiredAt: at}, {TaskID: "tsk_2", Agent: "b", ExpiredAt: at}})
+	r.publishLeases("/p", []work.LeaseExpiry{{TaskID: "tsk_1", Agent: "a", ExpiredAt: at}, {TaskID: "tsk_2", Agent: "b", ExpiredAt: at}})
 	p := newProject(r, workspace.Root{Path: "/p"})
 	p.mirrorLag(mirror.Lag{Mirror: mirror.Graph, Pending: 3, Oldest: 90 * time.Second})
 	breaker := r.breakerEvents("/p")
@@ -28,7 +28,7 @@ func TestOnEventHearsLeaseExpiriesAndMirrorLagUntilCancelled(t *testing.T) {
 	breaker(pooling.BreakerEvent{Pool: "chroma", Backend: BackendVector})
 	cancel()
 	cancel() // again: nothing
-	r.leaseListeners.publish("/p", []work.LeaseExpiry{{TaskID: "tsk_3", Agent: "c", ExpiredAt: at}})
+	r.publishLeases("/p", []work.LeaseExpiry{{TaskID: "tsk_3", Agent: "c", ExpiredAt: at}})
 	p.mirrorLag(mirror.Lag{Mirror: mirror.Vector, Pending: 1, Oldest: time.Minute})
 
 	var kinds []string

@@ -37,20 +37,21 @@ type LeaseStore interface {
 // block (hand the news to a goroutine of its own, or drop it).
 type LeaseListener func(root string, expired []work.LeaseExpiry)
 
-// listeners is the registry's set of lease listeners, safe for concurrent
-// use: subscribing, unsubscribing and publishing may race. Listeners are
-// called under the read lock, so an unsubscribe waits for the calls under way.
-type listeners struct {
+// listenerSet is a set of listeners (lease listeners, event listeners), safe
+// for concurrent use: subscribing, unsubscribing and publishing may race.
+// Listeners are called under the read lock, so an unsubscribe waits for the
+// calls under way.
+type listenerSet[F any] struct {
 	mu   sync.RWMutex
 	next int
-	fns  map[int]LeaseListener
+	fns  map[int]F
 }
 
-func (l *listeners) add(fn LeaseListener) func() {
+func (l *listenerSet[F]) add(fn F) func() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fns == nil {
-		l.fns = make(map[int]LeaseListener)
+		l.fns = make(map[int]F)
 	}
 	id := l.next
 	l.next++
@@ -65,12 +66,18 @@ func (l *listeners) add(fn LeaseListener) func() {
 	}
 }
 
-func (l *listeners) publish(root string, expired []work.LeaseExpiry) {
+// each calls call with every listener, under the read lock.
+func (l *listenerSet[F]) each(call func(F)) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, fn := range l.fns {
-		fn(root, expired)
+		call(fn)
 	}
+}
+
+// publishLeases tells every lease listener about the expiries of root.
+func (r *Registry) publishLeases(root string, expired []work.LeaseExpiry) {
+	r.leaseListeners.each(func(fn LeaseListener) { fn(root, expired) })
 }
 
 // OnLeaseExpired subscribes fn to the expiries every open project's lease

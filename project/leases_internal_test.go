@@ -11,13 +11,14 @@ import (
 // Subscribing and unsubscribing race with publishing (run with -race); a
 // listener that has unsubscribed is not called by a later publish.
 func TestLeaseListenersSubscribeAndCancelWhilePublishing(t *testing.T) {
-	var l listeners
+	var l listenerSet[LeaseListener]
+	publish := func(root string, e []work.LeaseExpiry) { l.each(func(fn LeaseListener) { fn(root, e) }) }
 	expired := []work.LeaseExpiry{{TaskID: "tsk_1", Agent: "a"}}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for !stop.Load() {
-			l.publish("/p", expired)
+			publish("/p", expired)
 		}
 	})
 	for range 200 {
@@ -31,7 +32,7 @@ func TestLeaseListenersSubscribeAndCancelWhilePublishing(t *testing.T) {
 		cancel()
 		cancel() // twice does nothing
 		after := calls.Load()
-		l.publish("/p", expired)
+		publish("/p", expired)
 		if calls.Load() != after {
 			t.Fatal("a listener was called after it unsubscribed")
 		}

@@ -199,7 +199,7 @@ func (m *taskMember) Close(ctx context.Context) error {
 // lease shorter than the timer's wait.
 func (p *Project) startTaskLoops(store *sqlite.Store, cfg workspace.Config, logger *slog.Logger) func(context.Context) error {
 	sy := p.startSyncer(store, cfg, logger)
-	lt := startLeaseTimer(store, p.root.Path, logger, p.reg.leaseListeners.publish)
+	lt := startLeaseTimer(store, p.root.Path, logger, p.reg.publishLeases)
 	store.OnOutbox(func() { sy.Wake(); lt.Wake() })
 	return func(ctx context.Context) error {
 		store.OnOutbox(nil)

@@ -59,9 +59,9 @@ type Registry struct {
 	done    chan struct{}             // closed when the janitor exits; nil without a janitor
 
 	// leaseListeners hear the expiries the projects' lease timers record.
-	leaseListeners listeners
+	leaseListeners listenerSet[LeaseListener]
 	// events hear the projects' other events (events.go).
-	events eventListeners
+	events listenerSet[EventListener]
 
 	// mu guards every field below and the bookkeeping fields of every
 	// Project. Never held while opening or closing a backend, or while

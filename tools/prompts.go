@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
+
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
@@ -61,8 +63,8 @@ func planWork(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult
 		agents = n
 	}
 	label := strings.TrimSpace(args["label"])
-	if label != "" && !validLabel(label) {
-		return nil, fmt.Errorf("plan_work: label must be 1 to %d characters from A-Z a-z 0-9 _ . : -, got %q; pick one of the labels the completion offers or write a new one in those characters", maxLabelLen, label)
+	if label != "" && !work.ValidLabel(label) {
+		return nil, fmt.Errorf("plan_work: label must be 1 to %d characters from A-Z a-z 0-9 _ . : -, got %q; pick one of the labels the completion offers or write a new one in those characters", work.MaxLabelLen, label)
 	}
 	role := strings.TrimSpace(args["role"])
 	if utf8.RuneCountInString(role) > maxRoleRunes || !utf8.ValidString(role) || strings.ContainsFunc(role, unicode.IsControl) {
@@ -83,25 +85,7 @@ func planWork(_ context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult
 // planWorkArgs are plan_work's arguments, in the order they are listed.
 var planWorkArgs = []string{"goal", "agents", "label", "role", "workspace"}
 
-const (
-	maxLabelLen  = 64  // as the task store's labels
-	maxRoleRunes = 100 // as the task store's roles
-)
-
-// validLabel is the task store's rule for a label, checked here so that the
-// prompt never tells an agent to use a label task_plan would refuse.
-func validLabel(l string) bool {
-	if n := len(l); n < 1 || n > maxLabelLen {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+const maxRoleRunes = 100 // as the task store's roles
 
 func clipRunes(s string, n int) string {
 	if r := []rune(s); len(r) > n {

@@ -35,4 +35,15 @@ func BenchmarkValidateTaskCreateArgs(b *testing.B) {
 			}
 		})
 	}
+	// Baseline in the same run: the strict decode every handler does anyway.
+	b.Run("decode_only_baseline", func(b *testing.B) {
+		raw := json.RawMessage(`{"workspace":"/home/u/project","title":"Write the migration","description":"Add the column and backfill it","priority":"high","labels":["backend","db"],"depends_on":["tsk_a","tsk_b"],"role":"dev","metadata":{"k":"v"}}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			var a taskCreateArgs
+			if err := decodeArgs(raw, &a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // Limits on what one call may write.
@@ -15,7 +17,7 @@ const (
 	maxDescription = 20000
 	maxSummary     = 20000
 	maxLabels      = 32
-	maxLabel       = 64
+	maxLabel       = work.MaxLabelLen
 	maxName        = 100 // role, assignee, agent
 	maxDependsOn   = 100
 	maxID          = 128
@@ -78,21 +80,8 @@ func checkEnum(field, v string, allowed []string) error {
 	return invalid(field, "%s %q is not one of: %s", field, v, strings.Join(allowed, ", "))
 }
 
-func validLabel(l string) bool {
-	if n := len(l); n < 1 || n > maxLabel {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func checkLabel(field, l string) error {
-	if !validLabel(l) {
+	if !work.ValidLabel(l) {
 		return invalid(field, "label %q is not valid: use 1 to %d characters from A-Z a-z 0-9 _ . : -", clip(l), maxLabel)
 	}
 	return nil
