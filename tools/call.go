@@ -113,13 +113,12 @@ func render(out any, text string) *mcp.CallToolResult {
 	return mcp.NewToolResultStructured(out, text+"\n"+string(b))
 }
 
-// decodeArgs decodes the arguments strictly: unknown fields and wrong types are errors
-// that name the argument and say what is expected.
-func decodeArgs(raw any, dst any) error {
+// argumentBytes is a call's arguments as JSON; none (absent, empty or null)
+// is the empty object.
+func argumentBytes(raw any) ([]byte, error) {
 	var data []byte
 	switch v := raw.(type) {
 	case nil:
-		data = []byte("{}")
 	case json.RawMessage:
 		data = v
 	case []byte:
@@ -127,12 +126,22 @@ func decodeArgs(raw any, dst any) error {
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
-			return badArg("the arguments could not be read as JSON: %v", err)
+			return nil, err
 		}
 		data = b
 	}
-	if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
-		data = []byte("{}")
+	if t := bytes.TrimSpace(data); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return []byte("{}"), nil
+	}
+	return data, nil
+}
+
+// decodeArgs decodes the arguments strictly: unknown fields and wrong types are errors
+// that name the argument and say what is expected.
+func decodeArgs(raw any, dst any) error {
+	data, err := argumentBytes(raw)
+	if err != nil {
+		return badArg("the arguments could not be read as JSON: %v", err)
 	}
 	if len(data) > maxArgumentBytes {
 		return badArg("the arguments are %d bytes; the limit is %d bytes", len(data), maxArgumentBytes)

@@ -86,23 +86,9 @@ func (s *argSchema) check(raw any) (msg string) {
 			msg = "" // never fail a call for the validator's sake: handle's strict decode still runs
 		}
 	}()
-	var data []byte
-	switch v := raw.(type) {
-	case nil:
-		return s.checkValue(map[string]any{})
-	case json.RawMessage:
-		data = v
-	case []byte:
-		data = v
-	default:
-		b, err := json.Marshal(v)
-		if err != nil {
-			return ""
-		}
-		data = b
-	}
-	if t := bytes.TrimSpace(data); len(t) == 0 || bytes.Equal(t, []byte("null")) {
-		return s.checkValue(map[string]any{})
+	data, err := argumentBytes(raw)
+	if err != nil {
+		return "" // decodeArgs says so
 	}
 	if len(data) > maxArgumentBytes {
 		return "" // decodeArgs refuses it with the sizes
