@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,6 +65,10 @@ func (b *Subscriptions) Hook(hooks *server.Hooks, srv *server.MCPServer) {
 	hooks.AddOnRequestInitialization(func(_ context.Context, _ any, message any) error {
 		raw, ok := message.(json.RawMessage)
 		if !ok {
+			return nil
+		}
+		// Every request passes here: decode only the two that subscribe.
+		if !bytes.Contains(raw, []byte(mcp.MethodResourcesSubscribe)) && !bytes.Contains(raw, []byte(mcp.MethodSubscriptionsListen)) {
 			return nil
 		}
 		var req struct {
