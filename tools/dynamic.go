@@ -107,6 +107,9 @@ func (dy *dynamic) add(session server.ClientSession, tools []server.ServerTool) 
 		if err := dy.s.AddSessionTools(st.SessionID(), tools...); err != nil {
 			return fmt.Errorf("adding tools to the session: %w", err)
 		}
+		// The list_changed just queued goes out on this call's response
+		// stream: let it be taken before the call returns (clientlog.go).
+		awaitForwarder(session)
 		return nil
 	}
 	dy.s.AddTools(tools...)
