@@ -44,6 +44,19 @@ func Problem(msg, arg string) string {
 	return ""
 }
 
+// Check says what is wrong with the answer to c ("" for nothing): it
+// succeeded, it does not start with c.Prefix, or it is no client sentence
+// about c.Arg.
+func (c Case) Check(msg string, isError bool) string {
+	switch {
+	case !isError:
+		return fmt.Sprintf("%s(%v) succeeded: %s", c.Tool, c.Args, msg)
+	case !strings.HasPrefix(msg, c.Prefix):
+		return fmt.Sprintf("got  %q\nwant it to start with %q", msg, c.Prefix)
+	}
+	return Problem(msg, c.Arg)
+}
+
 // Schema is tool's input schema as a JSON object.
 func Schema(tool mcp.Tool) (map[string]any, error) {
 	raw := []byte(tool.RawInputSchema)
