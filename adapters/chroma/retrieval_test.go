@@ -304,6 +304,20 @@ func TestHashIsReadAsLexical(t *testing.T) {
 	if got := chroma.ProviderLabel(s); got != "lexical-v1" {
 		t.Errorf("provider hash records %q, want lexical-v1", got)
 	}
+	// The configuration accepts both names and names lexical in its rule.
+	for _, name := range []string{"lexical", "hash"} {
+		cfg := workspace.Defaults()
+		cfg.Embeddings.Provider = name
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("embeddings.provider %s: %v", name, err)
+		}
+	}
+	cfg := workspace.Defaults()
+	cfg.Embeddings.Provider = "simhash"
+	const rule = `must be one of "" (none: callers send vectors), "lexical", "openai", "ollama", "default"`
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), rule) {
+		t.Errorf("embeddings.provider simhash: %v, want the rule %s", err, rule)
+	}
 }
 
 // TestOldHashCollectionIsRefusedWithTheStepsToReembed: a collection written
