@@ -428,17 +428,22 @@ func (p probe) embeddings(rep *Report, cfg workspace.Config) {
 	case "":
 		rep.add(ok(check, "none configured: vector calls must send their own embeddings (text alone is refused)"))
 		return
+	case "lexical":
+		rep.add(ok(check, "lexical: offline; shared words and word pieces make texts near; not meaning"))
+		return
 	case "hash":
-		rep.add(ok(check, "hash: offline and lexical (similar words, not similar meaning)"))
+		rep.add(warn(check, "hash is the old name of lexical and is read as lexical (offline; shared words and word pieces "+
+			"make texts near; not meaning); collections embedded by the old hash are refused until re-embedded",
+			"set embeddings.provider to lexical"))
 		return
 	case "default":
 		rep.add(warn(check, "default: chroma-go's ONNX model, downloaded from the internet on first use",
-			"on a machine without internet use openai or ollama against a local model server, or hash"))
+			"on a machine without internet use openai or ollama against a local model server, or lexical"))
 		return
 	case "openai", "ollama":
 	default:
 		rep.add(fail(check, fmt.Sprintf("embeddings.provider %q is not known", e.Provider),
-			"set embeddings.provider to hash, openai, ollama or default, or leave it empty"))
+			"set embeddings.provider to lexical, openai, ollama or default, or leave it empty"))
 		return
 	}
 	base, probePath := strings.TrimSpace(e.BaseURL), "/api/tags"

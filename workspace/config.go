@@ -125,8 +125,9 @@ type Backends struct {
 // Embeddings says how text becomes vectors for the vector tools. Global file and
 // environment only. Provider "" means none: callers must send embeddings.
 type Embeddings struct {
-	// Provider is "", "hash" (offline, lexical, not semantic), "openai" (any
-	// OpenAI-compatible endpoint), "ollama" or "default" (chroma-go's ONNX model).
+	// Provider is "" (none), "lexical" (offline: shared words and word pieces make texts near; not meaning),
+	// "openai" (any OpenAI-compatible endpoint, such as a local model server), "ollama" or "default" (chroma-go's ONNX model,
+	// downloaded on first use). "hash" is the old name of lexical and is read as lexical.
 	Provider string `json:"provider"`
 	// Model is the provider's model name.
 	Model string `json:"model"`
@@ -134,7 +135,7 @@ type Embeddings struct {
 	BaseURL string `json:"base_url"`
 	// APIKeyEnv names the environment variable that holds the API key (never the key itself).
 	APIKeyEnv string `json:"api_key_env"`
-	// Dimensions is the vector size for providers that let you choose it (hash; 0 = provider default).
+	// Dimensions is the vector size for providers that let you choose it (lexical, openai; 0 = provider default, 384 for lexical).
 	Dimensions int `json:"dimensions"`
 	// Timeout bounds one embedding request.
 	Timeout Seconds `json:"timeout"`

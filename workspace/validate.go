@@ -346,9 +346,9 @@ func (c Config) violations() []Violation {
 
 	e := c.Embeddings
 	switch e.Provider {
-	case "", "hash", "openai", "ollama", "default":
+	case "", "lexical", "hash", "openai", "ollama", "default": // hash: the old name of lexical
 	default:
-		r.add("embeddings.provider", e.Provider, `must be one of "" (none: callers send vectors), "hash", "openai", "ollama", "default"`)
+		r.add("embeddings.provider", e.Provider, `must be one of "" (none: callers send vectors), "lexical", "openai", "ollama", "default"`)
 	}
 	if e.Provider == "openai" || e.Provider == "ollama" {
 		if e.Model == "" {

@@ -14,7 +14,7 @@
 // calls then fail fast with a retry-after instead of hanging.
 //
 // Vectors are always computed here, before chroma-go is called: from the
-// caller, or from the configured provider (hash, an OpenAI-compatible
+// caller, or from the configured provider (lexical, an OpenAI-compatible
 // endpoint, Ollama, or chroma-go's default ONNX model). Each collection
 // records in its metadata where its vectors come from and their size, and
 // every upsert and query is checked against it, so spaces never mix.

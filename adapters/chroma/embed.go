@@ -22,7 +22,7 @@ import (
 // Labels recorded in a collection's "embedding" metadata.
 const (
 	labelCaller  = "caller"
-	labelHash    = "hash"
+	labelHash    = "hash"    // the old provider, before lexical-v1: see labelHashV0
 	labelUnknown = "unknown" // a collection created elsewhere, without our metadata
 )
 
@@ -39,17 +39,17 @@ const (
 )
 
 const msgNoProvider = "no embedding provider is configured: set embeddings.provider in the global config " +
-	"(hash for offline lexical vectors, openai for any OpenAI-compatible endpoint, ollama, or default for chroma-go's ONNX model), " +
+	"(lexical for offline vectors where shared words make texts near, openai for any OpenAI-compatible endpoint, ollama, or default for chroma-go's ONNX model), " +
 	"or send an \"embedding\" vector"
 
 const msgDefaultUnavailable = "the default ONNX embedding model could not be loaded (it is downloaded on first use; this machine " +
-	"cannot reach the internet): configure embeddings.provider openai/ollama/hash, or send embeddings"
+	"cannot reach the internet): configure embeddings.provider openai/ollama/lexical, or send embeddings"
 
 // provider is the configured embedding provider of a store.
 type provider struct {
-	name    string // hash, openai, ollama, default
-	label   string // recorded in collection metadata: hash, openai:MODEL, ollama:MODEL, default:MODEL
-	dims    int    // known before the first call (hash, default), else 0
+	name    string // lexical, openai, ollama, default ("hash" is read as lexical)
+	label   string // recorded in collection metadata: lexical-v1, openai:MODEL, ollama:MODEL, default:MODEL
+	dims    int    // known before the first call (lexical, default), else 0
 	baseURL string // for messages (no credentials)
 	timeout time.Duration
 	ef      embeddings.EmbeddingFunction // nil for default: loaded on first use
@@ -75,12 +75,15 @@ func newProvider(e workspace.Embeddings) *provider {
 	}
 	var err error
 	switch name {
-	case "hash":
-		p.label, p.dims = labelHash, defaultHashDimensions
+	case "lexical", "hash":
+		// "hash" is the deprecated name of lexical: the whole-text hash it
+		// once meant made vectors that were near by chance only. Its old
+		// collections are labelled "hash", ours lexical-v1, so the two never mix.
+		p.name, p.label, p.dims = "lexical", labelLexical, defaultHashDimensions
 		if e.Dimensions > 0 {
 			p.dims = e.Dimensions
 		}
-		p.ef, err = embeddings.NewConsistentHashEmbeddingFunctionFromConfig(embeddings.EmbeddingFunctionConfig{"dim": p.dims})
+		p.ef = lexicalEF{dims: p.dims}
 	case "openai":
 		if model == "" {
 			model = defaultOpenAIModel
@@ -120,7 +123,7 @@ func newProvider(e workspace.Embeddings) *provider {
 	case "default":
 		p.label, p.dims = "default:"+defaultONNXModel, 384
 	default:
-		return bad("embeddings.provider %q is not known: use hash, openai, ollama or default (or leave it empty and send embeddings)", e.Provider)
+		return bad("embeddings.provider %q is not known: use lexical, openai, ollama or default (or leave it empty and send embeddings)", e.Provider)
 	}
 	if err != nil {
 		return bad("embeddings.provider %s could not be set up (%s): check embeddings.base_url and embeddings.model",

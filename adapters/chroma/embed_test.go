@@ -24,7 +24,7 @@ func TestDefaultModelThatCannotBeDownloadedIsAnEmbeddingError(t *testing.T) {
 	s := open(t, remoteOptions(project(t), defaultEmbeddings))
 	_, err := s.Upsert(ctx, "notes", docs(2, "d"))
 	wantKind(t, err, chroma.KindEmbedding, "the default ONNX embedding model could not be loaded",
-		"configure embeddings.provider openai/ollama/hash, or send embeddings", "no such host")
+		"configure embeddings.provider openai/ollama/lexical, or send embeddings", "no such host")
 	if c := count(t, s, "notes"); c != -1 {
 		t.Errorf("a refused upsert created the collection (%d documents)", c)
 	}

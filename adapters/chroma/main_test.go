@@ -40,8 +40,8 @@ func TestMain(m *testing.M) {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// hashEmbeddings is the offline provider the tests use.
-var hashEmbeddings = workspace.Embeddings{Provider: "hash", Timeout: 30}
+// lexicalEmbeddings is the offline provider the tests use.
+var lexicalEmbeddings = workspace.Embeddings{Provider: "lexical", Timeout: 30}
 
 // project makes a fresh project root (its own database on the shared server).
 func project(t testing.TB) workspace.Layout {

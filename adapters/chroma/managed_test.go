@@ -21,7 +21,7 @@ func managedOptions(layout workspace.Layout) chroma.Options {
 		Layout:     layout,
 		Settings:   workspace.Defaults().DatabasePools.Vector,
 		Backends:   workspace.Backends{ChromaCommand: chromaCommand, ChromaStartTimeout: 60},
-		Embeddings: hashEmbeddings,
+		Embeddings: lexicalEmbeddings,
 		Logger:     quiet,
 	}
 }

@@ -657,6 +657,8 @@ func checkEmbedding(name string, col *coll, label string, dims int, query bool) 
 		case label == labelCaller:
 			msg = fmt.Sprintf("collection %q holds vectors from %s, but this call sends its own embeddings: leave them out "+
 				"(the text is then embedded with %s), or put your own vectors in another collection", name, col.embedding, col.embedding)
+		case col.embedding == labelHashV0:
+			msg = oldHashMessage(name, label)
 		default:
 			msg = fmt.Sprintf("collection %q holds vectors from %s, but the configured embedding provider is %s: vectors of "+
 				"different models cannot be compared. Set embeddings.provider/model back to %s, or use a new collection "+

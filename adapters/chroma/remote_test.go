@@ -26,8 +26,8 @@ func databaseStatus(t *testing.T, name string) int {
 
 func TestTwoProjectsWithTheSameCollectionNameNeverSeeEachOthersDocuments(t *testing.T) {
 	ctx := context.Background()
-	a := open(t, remoteOptions(project(t), hashEmbeddings))
-	b := open(t, remoteOptions(project(t), hashEmbeddings))
+	a := open(t, remoteOptions(project(t), lexicalEmbeddings))
+	b := open(t, remoteOptions(project(t), lexicalEmbeddings))
 	if a.Info().Database == b.Info().Database {
 		t.Fatalf("both projects use database %s", a.Info().Database)
 	}
@@ -71,7 +71,7 @@ func TestTwoProjectsWithTheSameCollectionNameNeverSeeEachOthersDocuments(t *test
 func TestRemoteDatabaseIsCreatedOnFirstUseAndReused(t *testing.T) {
 	ctx := context.Background()
 	layout := project(t)
-	opts := remoteOptions(layout, hashEmbeddings)
+	opts := remoteOptions(layout, lexicalEmbeddings)
 	name := chroma.DatabaseName(layout.Root)
 	if !strings.HasPrefix(name, "proj_") || !strings.HasSuffix(name, "_proj") || len(name) != len("proj_")+24+len("_proj") {
 		t.Errorf("DatabaseName(%s) = %q, want proj_<24 hex>_proj", layout.Root, name)
@@ -138,7 +138,7 @@ func TestDatabaseNamesAreValidAndDistinct(t *testing.T) {
 
 func TestRoundTripWithHashEmbeddings(t *testing.T) {
 	ctx := context.Background()
-	emb := hashEmbeddings
+	emb := lexicalEmbeddings
 	emb.Dimensions = 64
 	s := open(t, remoteOptions(project(t), emb))
 
@@ -146,7 +146,7 @@ func TestRoundTripWithHashEmbeddings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res != (chroma.UpsertResult{Upserted: 6, Batches: 1, Dimensions: 64, Embedding: "hash"}) {
+	if res != (chroma.UpsertResult{Upserted: 6, Batches: 1, Dimensions: 64, Embedding: "lexical-v1"}) {
 		t.Errorf("Upsert = %+v", res)
 	}
 	// Upsert replaces by id.
@@ -205,7 +205,7 @@ func TestRoundTripWithHashEmbeddings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cols) != 1 || cols[0] != (chroma.CollectionInfo{Name: "notes", Count: 6, Embedding: "hash", Dimensions: 64, Space: "cosine"}) {
+	if len(cols) != 1 || cols[0] != (chroma.CollectionInfo{Name: "notes", Count: 6, Embedding: "lexical-v1", Dimensions: 64, Space: "cosine"}) {
 		t.Errorf("Collections = %+v", cols)
 	}
 
@@ -301,8 +301,8 @@ func TestDimensionMismatchIsRefusedAndNothingIsWritten(t *testing.T) {
 func TestEmbeddingMismatchBetweenCollectionAndConfiguration(t *testing.T) {
 	ctx := context.Background()
 	layout := project(t)
-	hashStore := open(t, remoteOptions(layout, hashEmbeddings))
-	if _, err := hashStore.Upsert(ctx, "notes", docs(2, "h")); err != nil {
+	lexStore := open(t, remoteOptions(layout, lexicalEmbeddings))
+	if _, err := lexStore.Upsert(ctx, "notes", docs(2, "h")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -311,32 +311,32 @@ func TestEmbeddingMismatchBetweenCollectionAndConfiguration(t *testing.T) {
 	ollama := workspace.Embeddings{Provider: "ollama", BaseURL: "http://127.0.0.1:9", Timeout: 5}
 	other := open(t, remoteOptions(layout, ollama))
 	_, err := other.Query(ctx, chroma.QueryRequest{Collection: "notes", Text: "h document number 1"})
-	wantKind(t, err, chroma.KindEmbedding, "hash", "ollama:nomic-embed-text", "new collection")
+	wantKind(t, err, chroma.KindEmbedding, "lexical-v1", "ollama:nomic-embed-text", "new collection")
 	_, err = other.Upsert(ctx, "notes", docs(1, "o"))
-	wantKind(t, err, chroma.KindEmbedding, "hash", "ollama:nomic-embed-text")
+	wantKind(t, err, chroma.KindEmbedding, "lexical-v1", "ollama:nomic-embed-text")
 
 	// Same provider, other size.
-	small := hashEmbeddings
+	small := lexicalEmbeddings
 	small.Dimensions = 16
 	resized := open(t, remoteOptions(layout, small))
 	_, err = resized.Upsert(ctx, "notes", docs(1, "s"))
 	wantKind(t, err, chroma.KindDimension, "384-dimensional", "16 dimensions")
 
-	// Caller vectors into a collection whose vectors come from hash, and the reverse.
+	// Caller vectors into a collection whose vectors come from lexical, and the reverse.
 	none := open(t, remoteOptions(layout, workspace.Embeddings{}))
 	_, err = none.Upsert(ctx, "notes", []chroma.Document{{ID: "v", Embedding: make384()}})
-	wantKind(t, err, chroma.KindEmbedding, "hash", "own embeddings")
+	wantKind(t, err, chroma.KindEmbedding, "lexical-v1", "own embeddings")
 	_, err = none.Query(ctx, chroma.QueryRequest{Collection: "notes", Embedding: make384()})
-	wantKind(t, err, chroma.KindEmbedding, "hash")
+	wantKind(t, err, chroma.KindEmbedding, "lexical-v1")
 	_, err = none.Query(ctx, chroma.QueryRequest{Collection: "notes", Text: "h document number 1"})
-	wantKind(t, err, chroma.KindEmbedding, "no embedding provider is configured", "hash")
+	wantKind(t, err, chroma.KindEmbedding, "no embedding provider is configured", "lexical")
 	if _, err := none.Upsert(ctx, "mine", []chroma.Document{{ID: "v", Embedding: []float32{1, 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = hashStore.Upsert(ctx, "mine", docs(1, "t"))
+	_, err = lexStore.Upsert(ctx, "mine", docs(1, "t"))
 	wantKind(t, err, chroma.KindEmbedding, "caller-supplied")
 
-	if c := count(t, hashStore, "notes"); c != 2 {
+	if c := count(t, lexStore, "notes"); c != 2 {
 		t.Errorf("count = %d after refused calls, want 2", c)
 	}
 }
@@ -349,7 +349,7 @@ func make384() []float32 {
 
 func TestBadCollectionNamesExplainTheRule(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, remoteOptions(project(t), hashEmbeddings))
+	s := open(t, remoteOptions(project(t), lexicalEmbeddings))
 	for _, name := range []string{"", "ab", "-abc", "abc_", "a..b", "has space", "192.168.0.1", "ünïcode", "a/b/c", strings.Repeat("x", 513)} {
 		t.Run(fmt.Sprintf("%.12q", name), func(t *testing.T) {
 			_, err := s.Upsert(ctx, name, docs(1, "d"))
@@ -379,7 +379,7 @@ func TestBadCollectionNamesExplainTheRule(t *testing.T) {
 
 func TestMalformedWhereIsRefusedWithAnExample(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, remoteOptions(project(t), hashEmbeddings))
+	s := open(t, remoteOptions(project(t), lexicalEmbeddings))
 	if _, err := s.Upsert(ctx, "notes", docs(4, "w")); err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +445,7 @@ func TestMalformedWhereIsRefusedWithAnExample(t *testing.T) {
 
 func TestInvalidDocumentsAreRefusedBeforeAnythingIsWritten(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, remoteOptions(project(t), hashEmbeddings))
+	s := open(t, remoteOptions(project(t), lexicalEmbeddings))
 	if _, err := s.Upsert(ctx, "notes", docs(1, "keep")); err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +486,7 @@ func TestInvalidDocumentsAreRefusedBeforeAnythingIsWritten(t *testing.T) {
 
 func TestOversizedBatchIsRefused(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, remoteOptions(project(t), hashEmbeddings))
+	s := open(t, remoteOptions(project(t), lexicalEmbeddings))
 	_, err := s.Upsert(ctx, "notes", docs(chroma.MaxUpsert+1, "big"))
 	wantKind(t, err, chroma.KindInvalid, "10001 documents", "at most 10000")
 	if c := count(t, s, "notes"); c != -1 {
@@ -513,7 +513,7 @@ func TestTextWithoutAnyProviderIsRefusedAndNothingIsWritten(t *testing.T) {
 }
 
 func TestLargeUpsertsAreSplitIntoServerSizedBatchesWithProgress(t *testing.T) {
-	s := open(t, chroma.WithMaxBatch(remoteOptions(project(t), hashEmbeddings), 7))
+	s := open(t, chroma.WithMaxBatch(remoteOptions(project(t), lexicalEmbeddings), 7))
 	var reports []string
 	ctx := progress.With(context.Background(), func(msg string, done, total float64) {
 		reports = append(reports, fmt.Sprintf("%s [%g/%g]", msg, done, total))
@@ -576,7 +576,7 @@ func TestOpenWithoutAnyChromaIsNotConfigured(t *testing.T) {
 }
 
 func TestCloseIsIdempotent(t *testing.T) {
-	s, err := chroma.Open(context.Background(), remoteOptions(project(t), hashEmbeddings))
+	s, err := chroma.Open(context.Background(), remoteOptions(project(t), lexicalEmbeddings))
 	if err != nil {
 		t.Fatal(err)
 	}

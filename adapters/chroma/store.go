@@ -83,7 +83,7 @@ type client struct {
 // coll is an opened collection and the embedding settings recorded in its metadata.
 type coll struct {
 	h         v2.Collection
-	embedding string // caller | hash | openai:MODEL | ollama:MODEL | default:MODEL | unknown
+	embedding string // caller | lexical-v1 | hash (retired, refused) | openai:MODEL | ollama:MODEL | default:MODEL | unknown
 	dims      int    // 0: not known yet
 	space     string
 }
