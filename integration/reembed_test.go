@@ -131,8 +131,17 @@ func TestChangingTheEmbeddingRebuildsTheTaskMirror(t *testing.T) {
 	if _, err := old.Upsert(ctx, mirror.Collection, docs); err != nil {
 		t.Fatal(err)
 	}
+	// Until it is rebuilt, task_similar says what is wrong and what to do.
+	res := b.call(ctx, "task_similar", map[string]any{"workspace": project, "text": titles[0]})
+	wantSimilar := `embedding_error: the vector mirror (collection "tasks") holds vectors from ` + underA.Embedding + " (" +
+		strconv.Itoa(underA.Dimensions) + " dimensions), but the configured embedding provider is " + newLabel +
+		`: the server rebuilds the mirror by itself; run task_reconcile with mirror "vector" to do it now, and if pool_status ` +
+		"shows the mirror in standby, give every server process on this project the same embeddings settings"
+	if got := text(res); !res.IsError || got != wantSimilar {
+		t.Fatalf("task_similar over provider A's vectors: %v\n%s\nwant\n%s", res.IsError, got, wantSimilar)
+	}
 	var msg string
-	res := b.call(ctx, "task_reconcile", map[string]any{"workspace": project, "mirror": "vector"})
+	res = b.call(ctx, "task_reconcile", map[string]any{"workspace": project, "mirror": "vector"})
 	if msg = text(res); res.IsError {
 		t.Fatalf("task_reconcile over provider A's vectors failed: %s", msg)
 	}

@@ -122,11 +122,22 @@ func taskSimilar(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		matches, err := vs.Query(ctx, q)
+		drift := "vectors of another embedding than the configured one"
+		if chroma.IsMixedEmbedding(err) {
+			if dr, derr := vs.EmbeddingDrift(ctx, mirror.Collection); derr == nil && dr.Stale() {
+				drift = dr.String()
+			}
+		}
 		vrelease()
 		if chroma.IsKind(err, chroma.KindNotFound) {
 			return nil, "", badArg("the vector mirror of this project's tasks is empty (collection %q does not exist yet): "+
 				"it is filled as tasks change once the vector backend is configured; task_reconcile rebuilds it from the task database",
 				mirror.Collection)
+		}
+		if chroma.IsMixedEmbedding(err) {
+			return nil, "", &chroma.Error{Kind: chroma.KindEmbedding, Field: "text", Msg: fmt.Sprintf("the vector mirror "+
+				"(collection %q) holds %s: the server rebuilds the mirror by itself; run task_reconcile with mirror \"vector\" to do it now, and if pool_status shows the mirror in standby, "+
+				"give every server process on this project the same embeddings settings", mirror.Collection, drift)}
 		}
 		if err != nil {
 			return nil, "", err

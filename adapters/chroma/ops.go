@@ -220,9 +220,18 @@ func (s *Store) Query(ctx context.Context, q QueryRequest) ([]Match, error) {
 	if where != nil {
 		opts = append(opts, v2.WithWhere(where))
 	}
+	label := labelCaller
+	if !hasVec {
+		label = s.provider.label
+	}
 	var res v2.QueryResult
 	err = s.with(ctx, func(c *client) error {
 		return s.onCollection(ctx, c, q.Collection, func(col *coll) error {
+			// Opened again when it was re-created elsewhere: check it again,
+			// or vectors of two models would be compared.
+			if err := checkEmbedding(q.Collection, col, label, len(vec), true); err != nil {
+				return err
+			}
 			return s.request(ctx, "querying collection "+q.Collection, func(ctx context.Context) error {
 				var err error
 				res, err = col.h.Query(ctx, opts...)
