@@ -125,6 +125,9 @@ type run struct {
 	leaseUntil  time.Time // when this syncer's lease on the mirror ends
 	cursor      int64     // the mirror's cursor, while cursorKnown
 	cursorKnown bool      // false until read, and whenever another syncer may have moved it
+	// remix is why a delivery found the mirror holding vectors of another
+	// embedding: the next turn rebuilds it under the configured one.
+	remix string
 }
 
 type reconcile struct {
@@ -301,6 +304,18 @@ func (r *run) loop() {
 			r.set(StateStandby, nil)
 			standby, backoff = true, 0
 			r.s.log.Info("mirror: another server process took over this mirror", "mirror", r.t.Name())
+		case r.mixed(err):
+			// The mirror holds vectors of another embedding (the provider
+			// changed, or another process with other settings rebuilt it):
+			// retrying the delivery cannot succeed, so the next turn rebuilds
+			// the mirror, which is the server's own, under this lease.
+			r.remix, started = workspace.Redact(err.Error()), false
+			backoff = min(max(2*backoff, r.s.cfg.MinBackoff), r.s.cfg.MaxBackoff)
+			r.mu.Lock()
+			r.retry = time.Now().Add(backoff)
+			r.mu.Unlock()
+			r.set(StateRetrying, err)
+			r.s.log.Warn("mirror: the mirror holds vectors of another embedding; rebuilding it", "mirror", r.t.Name(), "err", err)
 		case notConfigured(err):
 			r.set(StateNotConfigured, err)
 			r.s.log.Warn("mirror: the backend is not configured; skipping this mirror", "mirror", r.t.Name(), "err", err)
@@ -437,7 +452,17 @@ func (r *run) startup(ctx context.Context) error {
 		return err
 	}
 	why := ""
+	// An empty project's mirror is not opened here (a managed Chroma would
+	// start for nothing): its first delivery finds a drift, if any.
+	if re, ok := r.t.(Reembedder); ok && (n > 0 || r.remix != "") {
+		if r.remix != "" {
+			why = r.remix
+		} else if why, _, err = re.Drift(ctx); err != nil {
+			return err
+		}
+	}
 	switch {
+	case why != "":
 	case st.Behind():
 		why = fmt.Sprintf("events after its cursor %d were pruned (through %d)", st.Cursor, st.PrunedThrough)
 	case n > 0 && !st.HasCursor:
@@ -564,13 +589,41 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 	}
 	total := float64(len(tasks) + 1)
 	name := r.t.Name()
+	re, _ := r.t.(Reembedder)
+	reset := false // the mirror was emptied for the configured embedding
+	if re != nil {
+		why, now, err := re.Drift(ctx)
+		if err != nil {
+			return res, err
+		}
+		if why == "" && r.remix != "" {
+			why = r.remix
+		}
+		if why != "" {
+			if err := r.reset(ctx, re, why); err != nil {
+				return res, err
+			}
+			reset, res.Detail = true, fmt.Sprintf("%s; rebuilt it with %s", why, cmp.Or(now, "the configured provider"))
+		}
+	}
 	progress.Report(ctx, fmt.Sprintf("%s mirror: rebuilding from %d tasks", name, len(tasks)), 0, total)
 	for i := 0; i < len(tasks); i += r.s.cfg.Batch {
 		chunk := tasks[i:min(i+r.s.cfg.Batch, len(tasks))]
 		if held, err := r.lease(ctx); err != nil || !held {
 			return res, cmp.Or(err, sqlite.ErrLeaseLost)
 		}
-		if err := r.apply(ctx, chunk, nil); err != nil {
+		err := r.apply(ctx, chunk, nil)
+		if err != nil && re != nil && !reset && re.Mixed(err) {
+			// A size the provider only tells by answering (same model,
+			// other dimensions): empty the mirror and start over, once.
+			why := workspace.Redact(err.Error())
+			if err := r.reset(ctx, re, why); err != nil {
+				return res, err
+			}
+			reset, res.Detail, res.Tasks, i = true, why+"; rebuilt it with the configured provider", 0, -r.s.cfg.Batch
+			continue
+		}
+		if err != nil {
 			return res, err
 		}
 		res.Tasks += len(chunk)
@@ -601,12 +654,34 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 	if err := r.advance(ctx, seq); err != nil {
 		return res, err
 	}
+	r.remix = ""
 	res.Cursor, res.State = seq, "done"
 	res.Millis = float64(time.Since(start).Microseconds()) / 1e3
 	progress.Report(ctx, fmt.Sprintf("%s mirror: rebuilt (%d tasks, %d stale entries removed)", name, res.Tasks, res.Removed), total, total)
-	r.s.log.Info("mirror: rebuilt", "mirror", name, "tasks", res.Tasks, "removed", res.Removed, "cursor", seq, "ms", res.Millis)
+	r.s.log.Info("mirror: rebuilt", "mirror", name, "tasks", res.Tasks, "removed", res.Removed, "cursor", seq, "ms", res.Millis,
+		"reembedded", res.Detail)
 	r.s.prune(ctx, true)
 	return res, nil
+}
+
+// reset empties the mirror for the configured embedding, under this
+// syncer's lease: a process in standby never drops what another delivers to.
+func (r *run) reset(ctx context.Context, re Reembedder, why string) error {
+	if held, err := r.lease(ctx); err != nil || !held {
+		return cmp.Or(err, sqlite.ErrLeaseLost)
+	}
+	progress.Report(ctx, fmt.Sprintf("%s mirror: %s; emptying it to rebuild it", r.t.Name(), why), 0, 0)
+	r.s.log.Warn("mirror: emptying the mirror to rebuild it under the configured embedding", "mirror", r.t.Name(), "why", why)
+	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.LeaseTTL/2)
+	defer cancel()
+	return re.Reset(ctx)
+}
+
+// mixed reports whether a delivery failed because the mirror holds vectors
+// of another embedding than the configured one.
+func (r *run) mixed(err error) bool {
+	re, ok := r.t.(Reembedder)
+	return ok && err != nil && re.Mixed(err)
 }
 
 // answer runs a task_reconcile request on the mirror's goroutine, then

@@ -56,7 +56,7 @@ func project(t testing.TB) (*sqlite.Store, *chroma.Store, *neo4j.Store) {
 	}
 	vs, err := chroma.Open(ctx, chroma.Options{Workspace: dir, Layout: layout, Settings: defs.DatabasePools.Vector,
 		Backends:   workspace.Backends{ChromaURL: env(t, "TASK_ORCHESTRATOR_TEST_CHROMA_URL")},
-		Embeddings: workspace.Embeddings{Provider: "hash"}, Logger: quiet})
+		Embeddings: workspace.Embeddings{Provider: "lexical"}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
@@ -122,6 +123,50 @@ func (v VectorTarget) Empty(ctx context.Context) (bool, error) {
 	}
 	return len(docs) == 0, err
 }
+
+// Reembedder is a Target whose entries carry vectors of the configured
+// embedding: when the provider changes, what it holds cannot be compared with
+// new vectors, and the mirror (the server's own) is rebuilt from scratch.
+type Reembedder interface {
+	// Drift says what the mirror holds and what is configured, when the two
+	// differ (why is "" when they agree or the mirror does not exist yet);
+	// now names the configured embedding.
+	Drift(ctx context.Context) (why, now string, err error)
+	// Reset empties the mirror so that the next Apply recreates it under the
+	// configured embedding. Only the holder of the mirror's lease calls it.
+	Reset(ctx context.Context) error
+	// Mixed reports whether an Apply failed because the mirror holds vectors
+	// of another embedding.
+	Mixed(err error) bool
+}
+
+// Drift implements Reembedder.
+func (v VectorTarget) Drift(ctx context.Context) (why, now string, err error) {
+	s, release, err := v.Borrow(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer release()
+	d, err := s.EmbeddingDrift(ctx, Collection)
+	if err != nil || !d.Stale() {
+		return "", d.Want, err
+	}
+	return fmt.Sprintf("the %s collection held %s", Collection, d), d.Want, nil
+}
+
+// Reset implements Reembedder: it drops the mirror's collection (never any
+// other), which Apply creates again under the configured embedding.
+func (v VectorTarget) Reset(ctx context.Context) error {
+	s, release, err := v.Borrow(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.ResetCollection(ctx, Collection)
+}
+
+// Mixed implements Reembedder.
+func (VectorTarget) Mixed(err error) bool { return chroma.IsMixedEmbedding(err) }
 
 // GraphTarget mirrors tasks as (:Task) nodes with their DEPENDS_ON and
 // SUBTASK_OF relationships.

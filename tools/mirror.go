@@ -63,6 +63,9 @@ func taskReconcile(d *Deps) server.ServerTool {
 			switch r.State {
 			case "done":
 				parts = append(parts, fmt.Sprintf("%s: %d tasks written, %d stale entries removed", r.Mirror, r.Tasks, r.Removed))
+				if r.Detail != "" {
+					parts[len(parts)-1] += " (" + r.Detail + ")"
+				}
 			case "failed":
 				failed = append(failed, fmt.Sprintf("%s: %s", r.Mirror, r.Error))
 			default:

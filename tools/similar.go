@@ -73,7 +73,7 @@ func (d *Deps) vectorReady(root string) string {
 	if strings.TrimSpace(d.Config.Embeddings.Provider) == "" {
 		return "task_similar needs an embedding provider to turn text into vectors, and none is configured: set embeddings.provider " +
 			"in the global config (openai with embeddings.base_url for any OpenAI-compatible server such as a local model, ollama, " +
-			"or hash for offline lexical vectors); see docs/users/adding-vector-and-graph.md"
+			"or lexical for offline word-overlap vectors); see docs/users/adding-vector-and-graph.md"
 	}
 	return ""
 }
@@ -122,11 +122,22 @@ func taskSimilar(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		matches, err := vs.Query(ctx, q)
+		drift := "vectors of another embedding than the configured one"
+		if chroma.IsMixedEmbedding(err) {
+			if dr, derr := vs.EmbeddingDrift(ctx, mirror.Collection); derr == nil && dr.Stale() {
+				drift = dr.String()
+			}
+		}
 		vrelease()
 		if chroma.IsKind(err, chroma.KindNotFound) {
 			return nil, "", badArg("the vector mirror of this project's tasks is empty (collection %q does not exist yet): "+
 				"it is filled as tasks change once the vector backend is configured; task_reconcile rebuilds it from the task database",
 				mirror.Collection)
+		}
+		if chroma.IsMixedEmbedding(err) {
+			return nil, "", &chroma.Error{Kind: chroma.KindEmbedding, Field: "text", Msg: fmt.Sprintf("the vector mirror "+
+				"(collection %q) holds %s: the server rebuilds the mirror by itself; run task_reconcile with mirror \"vector\" to do it now, and if pool_status shows the mirror in standby, "+
+				"give every server process on this project the same embeddings settings", mirror.Collection, drift)}
 		}
 		if err != nil {
 			return nil, "", err

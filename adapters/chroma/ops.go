@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -125,6 +126,10 @@ func (s *Store) Upsert(ctx context.Context, collection string, docs []Document) 
 		what := fmt.Sprintf("storing documents %d to %d of %d in collection %s", start+1, end, total, collection)
 		err := s.with(ctx, func(c *client) error {
 			return s.onCollection(ctx, c, collection, func(col *coll) error {
+				// Opened again when it was re-created elsewhere: check it again.
+				if err := checkEmbedding(collection, col, label, dims, false); err != nil {
+					return err
+				}
 				return s.request(ctx, what, func(ctx context.Context) error { return col.h.Upsert(ctx, opts...) })
 			})
 		})
@@ -215,9 +220,18 @@ func (s *Store) Query(ctx context.Context, q QueryRequest) ([]Match, error) {
 	if where != nil {
 		opts = append(opts, v2.WithWhere(where))
 	}
+	label := labelCaller
+	if !hasVec {
+		label = s.provider.label
+	}
 	var res v2.QueryResult
 	err = s.with(ctx, func(c *client) error {
 		return s.onCollection(ctx, c, q.Collection, func(col *coll) error {
+			// Opened again when it was re-created elsewhere: check it again,
+			// or vectors of two models would be compared.
+			if err := checkEmbedding(q.Collection, col, label, len(vec), true); err != nil {
+				return err
+			}
 			return s.request(ctx, "querying collection "+q.Collection, func(ctx context.Context) error {
 				var err error
 				res, err = col.h.Query(ctx, opts...)
@@ -660,9 +674,7 @@ func checkEmbedding(name string, col *coll, label string, dims int, query bool) 
 		case col.embedding == labelHashV0:
 			msg = oldHashMessage(name, label)
 		default:
-			msg = fmt.Sprintf("collection %q holds vectors from %s, but the configured embedding provider is %s: vectors of "+
-				"different models cannot be compared. Set embeddings.provider/model back to %s, or use a new collection "+
-				"(vector_drop_collection, then upsert again, re-embeds it)", name, col.embedding, label, col.embedding)
+			msg = MixedEmbeddingMessage(name, col.embedding, label)
 		}
 		return &Error{Kind: KindEmbedding, Field: "collection", Msg: msg}
 	}
@@ -681,6 +693,105 @@ func checkEmbedding(name string, col *coll, label string, dims int, query bool) 
 			"collection %q holds %d-dimensional vectors but %s %d dimensions: %s", name, col.dims, what, dims, fix)}
 	}
 	return nil
+}
+
+// MixedEmbeddingMessage is the refusal of vectors from provider want in a
+// collection that holds vectors from held, with the steps that move the
+// collection to want (docs/users/troubleshooting.md quotes it).
+func MixedEmbeddingMessage(name, held, want string) string {
+	return fmt.Sprintf("collection %q holds vectors from %s, but the configured embedding provider is %s, and vectors of "+
+		"different models cannot be compared: to move the collection to %s, read its documents with vector_get "+
+		"(1000 per call, paged with offset), drop it with vector_drop_collection, then vector_upsert them again "+
+		"without embeddings; or set embeddings.provider/model back to %s", name, held, want, want, held)
+}
+
+// Drift compares the embedding a collection records with the configured
+// provider's.
+type Drift struct {
+	Held     string // the collection's embedding label ("" when it does not exist)
+	HeldDims int
+	Want     string // the configured provider's label ("" when none is usable)
+	WantDims int    // 0 until the provider has answered once (openai, ollama)
+}
+
+// Stale reports whether the collection's vectors cannot be compared with the
+// configured provider's: another label, or another size when both are known.
+func (d Drift) Stale() bool {
+	if d.Held == "" || d.Want == "" {
+		return false
+	}
+	if d.Held != labelUnknown && d.Held != d.Want {
+		return true
+	}
+	return d.HeldDims > 0 && d.WantDims > 0 && d.HeldDims != d.WantDims
+}
+
+// String says what the collection holds and what is configured.
+func (d Drift) String() string {
+	held, want := d.Held, d.Want
+	if d.HeldDims > 0 {
+		held = fmt.Sprintf("%s (%d dimensions)", held, d.HeldDims)
+	}
+	if d.WantDims > 0 {
+		want = fmt.Sprintf("%s (%d dimensions)", want, d.WantDims)
+	}
+	return fmt.Sprintf("vectors from %s, but the configured embedding provider is %s", held, want)
+}
+
+// EmbeddingDrift reads a collection's recorded embedding afresh (another
+// process may have re-created it) and compares it with the configured
+// provider's. A missing collection, or no usable provider, is no drift.
+func (s *Store) EmbeddingDrift(ctx context.Context, name string) (Drift, error) {
+	if err := validateCollection(name); err != nil {
+		return Drift{}, err
+	}
+	p := s.provider
+	if p == nil || p.err != nil {
+		return Drift{}, nil
+	}
+	var d Drift
+	err := s.with(ctx, func(c *client) error {
+		c.forget(name)
+		col, _, err := s.collection(ctx, c, name)
+		if IsKind(err, KindNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d = Drift{Held: col.embedding, HeldDims: col.dims, Want: p.label, WantDims: p.dims}
+		return nil
+	})
+	return d, err
+}
+
+// ResetCollection drops a collection (a missing one is fine), so that the
+// next Upsert creates it under the configured provider. It is for the
+// server's own collection (the task mirror, which it can rebuild) only: a
+// user's collection is never dropped for a provider change.
+func (s *Store) ResetCollection(ctx context.Context, name string) error {
+	err := s.DropCollection(ctx, name)
+	if IsKind(err, KindNotFound) {
+		return nil
+	}
+	return err
+}
+
+// IsMixedEmbedding reports whether err refuses vectors because the collection
+// holds vectors of another provider or size than the call's.
+func IsMixedEmbedding(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	// Only checkEmbedding gives these kinds with these fields.
+	switch e.Kind {
+	case KindEmbedding:
+		return e.Field == "collection"
+	case KindDimension:
+		return e.Field == "documents" || e.Field == "embedding"
+	}
+	return false
 }
 
 // metaMap turns chroma-go metadata into a plain map (nil when there is none).

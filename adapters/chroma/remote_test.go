@@ -311,7 +311,7 @@ func TestEmbeddingMismatchBetweenCollectionAndConfiguration(t *testing.T) {
 	ollama := workspace.Embeddings{Provider: "ollama", BaseURL: "http://127.0.0.1:9", Timeout: 5}
 	other := open(t, remoteOptions(layout, ollama))
 	_, err := other.Query(ctx, chroma.QueryRequest{Collection: "notes", Text: "h document number 1"})
-	wantKind(t, err, chroma.KindEmbedding, "lexical-v1", "ollama:nomic-embed-text", "new collection")
+	wantKind(t, err, chroma.KindEmbedding, "lexical-v1", "ollama:nomic-embed-text", "vector_drop_collection")
 	_, err = other.Upsert(ctx, "notes", docs(1, "o"))
 	wantKind(t, err, chroma.KindEmbedding, "lexical-v1", "ollama:nomic-embed-text")
 

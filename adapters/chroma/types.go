@@ -44,7 +44,7 @@ type UpsertResult struct {
 	Upserted   int    `json:"upserted"`
 	Batches    int    `json:"batches"`
 	Dimensions int    `json:"dimensions"`
-	Embedding  string `json:"embedding" jsonschema:"Where the vectors came from: caller, hash, openai:MODEL, ollama:MODEL, default"`
+	Embedding  string `json:"embedding" jsonschema:"Where the vectors came from: caller, lexical-v1, openai:MODEL, ollama:MODEL, default"`
 }
 
 // CollectionInfo describes one collection of the project.
