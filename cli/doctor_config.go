@@ -328,3 +328,29 @@ func checkProjectConfig(rep *Report, cfg workspace.Config, l workspace.Layout, g
 	rep.add(ok(check, detail))
 	return merged
 }
+
+// GlobalConfigProblems turns the error LoadGlobal gave for the global config
+// file (path as given to --config, "" for the default) into the sentences
+// doctor prints for it, one per problem: what is wrong, where, and the fix.
+// The server answers tool calls with them when it starts on a broken config.
+func GlobalConfigProblems(path string, getenv func(string) string, err error) []string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	file := path
+	if file == "" {
+		file = workspace.DefaultGlobalPath(getenv)
+	} else if abs, aerr := filepath.Abs(file); aerr == nil {
+		file = abs
+	}
+	data, _ := os.ReadFile(file)
+	var out []string
+	for _, f := range configFindings("global config", file, data, nil, err) {
+		s := strings.TrimSuffix(f.Detail, ".")
+		if f.Fix != "" {
+			s += "; fix: " + strings.TrimSuffix(f.Fix, ".")
+		}
+		out = append(out, s+".")
+	}
+	return out
+}
