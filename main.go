@@ -378,6 +378,7 @@ func newServer(deps *tools.Deps, validateOutput bool, toolsets []string, broken 
 	// Resource subscriptions: kept by the hooks (mcp-go's sessions keep none);
 	// the registry's Close stops their watchers with the projects.
 	tools.NewSubscriptions(deps).Hook(hooks, s)
+	tools.HookResourceAddresses(hooks)
 	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {
 		if session := server.ClientSessionFromContext(ctx); session != nil {
 			deps.ForgetRoots(session.SessionID())
