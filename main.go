@@ -181,9 +181,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		logger.Error(lerr.Error())
 		return 2
 	}
+	// A broken global config does not stop the server: an MCP client shows
+	// only "Connection closed" for a server that exits, so the agent (and its
+	// human) would never learn why. It serves with the defaults instead and
+	// answers every tool call and resource read with the problems, as doctor
+	// words them.
+	broken := ""
 	if cfgErr != nil {
-		logger.Error("the configuration is not valid; fix it and restart", "err", cfgErr)
-		return 2
+		broken = brokenConfigMessage(cli.GlobalConfigProblems(o.configPath, nil, cfgErr))
+		logger.Error(broken)
+		cfg, files = workspace.Defaults(), nil
 	}
 
 	if o.httpAddr != "" && len(o.allowRoots) == 0 {
@@ -238,7 +245,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		toolsets = cfg.Server.Toolsets
 	}
-	s := newServer(deps, o.validateOut, toolsets)
+	s := newServer(deps, o.validateOut, toolsets, broken)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -313,9 +320,18 @@ func stopReason(ctx context.Context) string {
 	return "stdin closed"
 }
 
+// brokenConfigMessage is the one answer of a server started on a broken global
+// config: every problem doctor would report, each with its file, line and fix.
+func brokenConfigMessage(problems []string) string {
+	return "The global configuration is not valid, so this server runs no tool until it is fixed and the server restarted " +
+		"(mcp-task-orchestrator doctor checks it): " + strings.Join(problems, " ")
+}
+
 // newServer builds the MCP server with every tool registered.
 // toolsets is --toolsets or server.toolsets (nil: the default set-up).
-func newServer(deps *tools.Deps, validateOutput bool, toolsets []string) *server.MCPServer {
+// broken, when not empty, is the answer to every tool call and resource read
+// (the global config is not valid).
+func newServer(deps *tools.Deps, validateOutput bool, toolsets []string, broken string) *server.MCPServer {
 	hooks := &server.Hooks{}
 	hooks.AddOnUnregisterSession(func(_ context.Context, session server.ClientSession) {
 		deps.ForgetRoots(session.SessionID())
@@ -338,6 +354,19 @@ func newServer(deps *tools.Deps, validateOutput bool, toolsets []string) *server
 		// types, so production skips this per-call check; the tests keep it on.
 		opts = append(opts, server.WithOutputSchemaValidation())
 	}
+	if broken != "" {
+		opts = append(opts,
+			server.WithToolHandlerMiddleware(func(server.ToolHandlerFunc) server.ToolHandlerFunc {
+				return func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+					return mcp.NewToolResultError(broken), nil
+				}
+			}),
+			server.WithResourceHandlerMiddleware(func(server.ResourceHandlerFunc) server.ResourceHandlerFunc {
+				return func(context.Context, mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+					return nil, errors.New(broken)
+				}
+			}))
+	}
 	s := server.NewMCPServer("mcp-task-orchestrator", serverVersion(), opts...)
 	// The client log: hooks are read when they run, so adding them after
 	// NewMCPServer is in time for the first session.
@@ -349,6 +378,7 @@ func newServer(deps *tools.Deps, validateOutput bool, toolsets []string) *server
 	// Resource subscriptions: kept by the hooks (mcp-go's sessions keep none);
 	// the registry's Close stops their watchers with the projects.
 	tools.NewSubscriptions(deps).Hook(hooks, s)
+	tools.HookResourceAddresses(hooks)
 	s.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), func(ctx context.Context, _ mcp.JSONRPCNotification) {
 		if session := server.ClientSessionFromContext(ctx); session != nil {
 			deps.ForgetRoots(session.SessionID())

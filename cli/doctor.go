@@ -136,7 +136,7 @@ Flags:
 // use what earlier ones established (the config, the root).
 func diagnose(ctx context.Context, o doctorOptions, env Env) (Report, masker) {
 	rep := Report{Version: env.Version, Findings: []Finding{}}
-	cfg, globalFile := checkGlobalConfig(&rep, o.configPath, env)
+	cfg, globalFile, broken := checkGlobalConfig(&rep, o.configPath, env)
 	m := newMasker(cfg, env.getenv)
 
 	exe := checkBinary(&rep, env)
@@ -148,6 +148,9 @@ func diagnose(ctx context.Context, o doctorOptions, env Env) (Report, masker) {
 		checkTasksDB(ctx, &rep, layout, cfg)
 	}
 	probe := probe{ctx: ctx, timeout: o.timeout, getenv: env.getenv}
+	if broken {
+		probe.brokenGlobal = globalFile
+	}
 	vec := probe.vector(&rep, root.Path, cfg)
 	probe.graph(&rep, root.Path, cfg)
 	probe.embeddings(&rep, cfg)

@@ -183,6 +183,16 @@ type probe struct {
 	ctx     context.Context
 	timeout time.Duration
 	getenv  func(string) string
+	// brokenGlobal is the global config file when it is not valid: what it
+	// would configure is unknown, so "not configured" would mislead.
+	brokenGlobal string
+}
+
+// unknownBecauseBroken is the finding for a backend that looks unconfigured
+// only because the global config file could not be read.
+func (p probe) unknownBecauseBroken(check string) Finding {
+	return warn(check, "not checked: "+p.brokenGlobal+" is not valid (see above), so what it configures is unknown",
+		"fix the global config as shown above, then run doctor again")
 }
 
 // vectorSetup is what the client snippet needs to know about Chroma.
@@ -202,7 +212,9 @@ func (p probe) vector(rep *Report, root string, cfg workspace.Config) vectorSetu
 	mode, reason := chroma.Resolve(opts)
 	switch mode {
 	case chroma.ModeNone:
-		if strings.TrimSpace(cfg.Backends.ChromaCommand) != "" {
+		if p.brokenGlobal != "" {
+			rep.add(p.unknownBecauseBroken(check))
+		} else if strings.TrimSpace(cfg.Backends.ChromaCommand) != "" {
 			rep.add(fail(check, reason, "set backends.chroma_command (or $TASK_ORCHESTRATOR_CHROMA_COMMAND) to the absolute path of an installed chroma"))
 		} else {
 			rep.add(warn(check, "not configured: no CHROMA_URL and no chroma executable on PATH, so the vector tools are off",
@@ -332,7 +344,9 @@ func (p probe) graph(rep *Report, root string, cfg workspace.Config) {
 	mode, reason := neo4j.Resolve(opts)
 	switch mode {
 	case neo4j.ModeNone:
-		if len(cfg.Backends.Neo4jCommand) > 0 {
+		if p.brokenGlobal != "" {
+			rep.add(p.unknownBecauseBroken(check))
+		} else if len(cfg.Backends.Neo4jCommand) > 0 {
 			rep.add(fail(check, reason, "fix backends.neo4j_command in the global config"))
 		} else {
 			rep.add(warn(check, "not configured: no NEO4J_URI and no backends.neo4j_command, so the graph tools are off",
@@ -426,6 +440,10 @@ func (p probe) embeddings(rep *Report, cfg workspace.Config) {
 	name := strings.ToLower(strings.TrimSpace(e.Provider))
 	switch name {
 	case "":
+		if p.brokenGlobal != "" {
+			rep.add(p.unknownBecauseBroken(check))
+			return
+		}
 		rep.add(ok(check, "none configured: vector calls must send their own embeddings (text alone is refused)"))
 		return
 	case "lexical":

@@ -24,10 +24,11 @@ var envNames = []string{
 
 // checkGlobalConfig loads defaults < global file < environment as the server
 // would. When that fails it reports every violation and carries on with
-// defaults and the environment, so the other checks still run.
-func checkGlobalConfig(rep *Report, path string, env Env) (workspace.Config, string) {
+// defaults and the environment, so the other checks still run; broken is then
+// true, and the checks of what that file would configure say they could not tell.
+func checkGlobalConfig(rep *Report, path string, env Env) (cfg workspace.Config, file string, broken bool) {
 	const check = "global config"
-	file := path
+	file = path
 	if file == "" {
 		file = workspace.DefaultGlobalPath(env.getenv)
 	} else if abs, err := filepath.Abs(file); err == nil {
@@ -50,7 +51,7 @@ func checkGlobalConfig(rep *Report, path string, env Env) (workspace.Config, str
 		} else {
 			rep.add(ok(check, fmt.Sprintf("%s is valid; %s", files[0], fromEnv)))
 		}
-		return cfg, file
+		return cfg, file, false
 	}
 	data, _ := os.ReadFile(file)
 	for _, f := range configFindings(check, file, data, nil, err) {
@@ -66,7 +67,7 @@ func checkGlobalConfig(rep *Report, path string, env Env) (workspace.Config, str
 	if cfg, _, err = workspace.LoadGlobal(workspace.LoadOptions{Env: noFile}); err != nil {
 		cfg = workspace.Defaults()
 	}
-	return cfg, file
+	return cfg, file, true
 }
 
 // configFindings turns a config loading error into one finding per problem,
@@ -327,4 +328,30 @@ func checkProjectConfig(rep *Report, cfg workspace.Config, l workspace.Layout, g
 	}
 	rep.add(ok(check, detail))
 	return merged
+}
+
+// GlobalConfigProblems turns the error LoadGlobal gave for the global config
+// file (path as given to --config, "" for the default) into the sentences
+// doctor prints for it, one per problem: what is wrong, where, and the fix.
+// The server answers tool calls with them when it starts on a broken config.
+func GlobalConfigProblems(path string, getenv func(string) string, err error) []string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	file := path
+	if file == "" {
+		file = workspace.DefaultGlobalPath(getenv)
+	} else if abs, aerr := filepath.Abs(file); aerr == nil {
+		file = abs
+	}
+	data, _ := os.ReadFile(file)
+	var out []string
+	for _, f := range configFindings("global config", file, data, nil, err) {
+		s := strings.TrimSuffix(f.Detail, ".")
+		if f.Fix != "" {
+			s += "; fix: " + strings.TrimSuffix(f.Fix, ".")
+		}
+		out = append(out, s+".")
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mattn/go-isatty"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/managed"
@@ -195,26 +196,45 @@ Flags:
 		}
 		return ExitOK
 	}
-	return watch(ctx, src, env.Stdout, o.interval, width)
+	return watch(ctx, src, env.Stdout, o.interval, width, isTerminal(env.Stdout))
+}
+
+// isTerminal reports whether w is a terminal (not a pipe or a file).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // watch redraws the table in place every interval: cursor home, each line
 // followed by erase-to-end-of-line, then erase below. The cursor is hidden
-// while it runs and shown again when it stops.
-func watch(ctx context.Context, src source, w io.Writer, interval time.Duration, width func() int) int {
-	io.WriteString(w, "\x1b[?25l\x1b[2J")        // stdout-ok: status's screen
-	defer io.WriteString(w, "\x1b[?25h\x1b[J\n") // stdout-ok: status's screen
+// while it runs and shown again when it stops. Into a pipe or a file (tty
+// false) it writes no escape codes: each snapshot follows the last, after a
+// blank line, so a log or grep reads plain text.
+func watch(ctx context.Context, src source, w io.Writer, interval time.Duration, width func() int, tty bool) int {
+	if tty {
+		io.WriteString(w, "\x1b[?25l\x1b[2J")        // stdout-ok: status's screen
+		defer io.WriteString(w, "\x1b[?25h\x1b[J\n") // stdout-ok: status's screen
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		lines := render(src.snapshot(ctx), width(), interval)
 		var b strings.Builder
-		b.WriteString("\x1b[H")
+		if tty {
+			b.WriteString("\x1b[H")
+		} else if !first {
+			b.WriteString("\n")
+		}
 		for _, l := range lines {
 			b.WriteString(l)
-			b.WriteString("\x1b[K\n")
+			if tty {
+				b.WriteString("\x1b[K")
+			}
+			b.WriteString("\n")
 		}
-		b.WriteString("\x1b[J")
+		if tty {
+			b.WriteString("\x1b[J")
+		}
 		if _, err := io.WriteString(w, b.String()); err != nil { // stdout-ok: status's screen
 			return ExitProblem
 		}

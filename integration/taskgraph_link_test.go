@@ -40,16 +40,16 @@ func TestTaskLinkJoinsTasksWithTheGraph(t *testing.T) {
 	}
 
 	var out linkOut
-	p.ok(ctx, "task_link", map[string]any{"workspace": project, "task_id": a.Task.ID,
+	p.ok(ctx, "task_link", map[string]any{"workspace": project, "id": a.Task.ID,
 		"node": map[string]any{"label": "File", "key": "src/auth/login.go"}, "type": "TOUCHES",
 		"node_properties": map[string]any{"language": "go"}}, &out)
 	if out.Relationship.Type != "TOUCHES" || out.Relationship.From.Key != a.Task.ID || out.Node.Properties["language"] != "go" {
 		t.Fatalf("link: %+v", out)
 	}
 	// Twice: still one relationship. Direction in: (Role)-[:OWNS]->(task).
-	p.ok(ctx, "task_link", map[string]any{"workspace": project, "task_id": a.Task.ID,
+	p.ok(ctx, "task_link", map[string]any{"workspace": project, "id": a.Task.ID,
 		"node": map[string]any{"label": "File", "key": "src/auth/login.go"}, "type": "TOUCHES"}, nil)
-	p.ok(ctx, "task_link", map[string]any{"workspace": project, "task_id": a.Task.ID,
+	p.ok(ctx, "task_link", map[string]any{"workspace": project, "id": a.Task.ID,
 		"node": map[string]any{"label": "Role", "key": "security"}, "type": "OWNS", "direction": "in"}, &out)
 	if out.Relationship.From.Label != "Role" || out.Relationship.To.Key != a.Task.ID {
 		t.Fatalf("link in: %+v", out)
@@ -85,11 +85,11 @@ func TestTaskLinkJoinsTasksWithTheGraph(t *testing.T) {
 		args map[string]any
 		want string
 	}{
-		{map[string]any{"task_id": "tsk_0000000000000000", "node": map[string]any{"label": "File", "key": "x"}, "type": "TOUCHES"}, "does not exist"},
-		{map[string]any{"task_id": a.Task.ID, "node": map[string]any{"label": "Task", "key": b.Task.ID}, "type": "DEPENDS_ON"}, "task_dependency"},
-		{map[string]any{"task_id": a.Task.ID, "node": map[string]any{"label": "Task", "key": "tsk_0000000000000000"}, "type": "RELATES_TO"}, "does not exist"},
-		{map[string]any{"task_id": a.Task.ID, "node": map[string]any{"label": "File", "key": "x"}, "type": "BAD TYPE"}, "type"},
-		{map[string]any{"task_id": a.Task.ID, "node": map[string]any{"label": "File", "key": ""}, "type": "TOUCHES"}, "node.key"},
+		{map[string]any{"id": "tsk_0000000000000000", "node": map[string]any{"label": "File", "key": "x"}, "type": "TOUCHES"}, "does not exist"},
+		{map[string]any{"id": a.Task.ID, "node": map[string]any{"label": "Task", "key": b.Task.ID}, "type": "DEPENDS_ON"}, "task_dependency"},
+		{map[string]any{"id": a.Task.ID, "node": map[string]any{"label": "Task", "key": "tsk_0000000000000000"}, "type": "RELATES_TO"}, "does not exist"},
+		{map[string]any{"id": a.Task.ID, "node": map[string]any{"label": "File", "key": "x"}, "type": "BAD TYPE"}, "type"},
+		{map[string]any{"id": a.Task.ID, "node": map[string]any{"label": "File", "key": ""}, "type": "TOUCHES"}, "node.key"},
 	} {
 		tc.args["workspace"] = project
 		r := p.call(ctx, "task_link", tc.args)

@@ -189,7 +189,7 @@ func graphDeleteNode(d *Deps) server.ServerTool {
 
 func graphQuery(d *Deps) server.ServerTool {
 	tool := newTool("graph_query", "Read-only Cypher",
-		"Run one read-only Cypher query on the project's graph. Neo4j's own query plan must say it is read-only (EXPLAIN), and procedures that reach outside the database (LOAD CSV, apoc.load, dbms.*) are refused. Results are capped (rows and bytes) with a truncated flag.",
+		"Run one read-only Cypher query on the project's graph. Neo4j's own query plan must say it is read-only (EXPLAIN), and procedures that reach outside the database (LOAD CSV, apoc.load, dbms.*) are refused. Results are capped (rows and bytes) with a truncated flag. Refused on a shared Neo4j server (one not dedicated to this project): raw Cypher cannot be confined to one project there; use the structured graph tools.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
 		mcp.WithInputSchema[graphCypherArgs](), mcp.WithOutputSchema[neo4j.Result]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphCypherArgs) (any, string, error) {
@@ -208,7 +208,7 @@ func graphQuery(d *Deps) server.ServerTool {
 
 func graphWrite(d *Deps) server.ServerTool {
 	tool := newTool("graph_write", "Write Cypher",
-		"Run one Cypher statement that may change the project's graph, in a write transaction with a timeout. Returns rows and change counters.",
+		"Run one Cypher statement that may change the project's graph, in a write transaction with a timeout. Returns rows and change counters. Refused on a shared Neo4j server (one not dedicated to this project). The structured graph tools (graph_merge_node, graph_neighbors, task_link...) find nodes by label and key property: give every node you create here a unique key, or they will not see it.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: graphOpenWorld(d)},
 		mcp.WithInputSchema[graphCypherArgs](), mcp.WithOutputSchema[neo4j.Result]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphCypherArgs) (any, string, error) {

@@ -21,7 +21,7 @@ import (
 
 type taskLinkArgs struct {
 	Workspace      string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
-	TaskID         string         `json:"task_id" jsonschema:"The task to link"`
+	ID             string         `json:"id" jsonschema:"The task to link (id, like every task tool; earlier versions called it task_id)"`
 	Node           nodeRefArg     `json:"node" jsonschema:"The node to link it to, e.g. {\"label\": \"File\", \"key\": \"src/auth/login.go\"}; created if it does not exist"`
 	Type           string         `json:"type" jsonschema:"Relationship type, e.g. TOUCHES, PART_OF, NEEDS_ROLE (letters, digits, _)"`
 	Direction      string         `json:"direction,omitempty" jsonschema:"enum=out,enum=in"`
@@ -52,7 +52,7 @@ func taskLink(d *Deps) server.ServerTool {
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
 		mcp.WithInputSchema[taskLinkArgs](), mcp.WithOutputSchema[TaskLinkResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskLinkArgs) (any, string, error) {
-		if err := checkID("task_id", a.TaskID); err != nil {
+		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
 		}
 		if err := required("node.label", a.Node.Label); err != nil {
@@ -89,7 +89,7 @@ func taskLink(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		defer grelease()
-		res, err := work.Link(ctx, store, mirror.TaskGraph{Store: gs}, work.LinkRequest{TaskID: a.TaskID,
+		res, err := work.Link(ctx, store, mirror.TaskGraph{Store: gs}, work.LinkRequest{TaskID: a.ID,
 			Node: work.NodeRef(a.Node), Type: a.Type, In: a.Direction == "in", Properties: a.Properties,
 			NodeProperties: a.NodeProperties})
 		if err != nil {

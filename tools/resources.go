@@ -32,7 +32,8 @@ import (
 //
 // Each template takes workspace URL-encoded (the RFC 6570 form,
 // ?workspace=%2Fhome%2Fme%2Fproject); its "plain" twin takes it as written
-// (?workspace=/home/me/project), first in the query.
+// (?workspace=/home/me/project). HookResourceAddresses makes any plain value
+// read, anywhere in the query, with spaces or non-ASCII letters.
 const (
 	ResourceOpenTasks         = "task-orchestrator://tasks/open"
 	ResourcePoolStatus        = "task-orchestrator://pools/status"
@@ -115,7 +116,7 @@ func Resources(d *Deps) ([]server.ServerResource, []server.ServerResourceTemplat
 	}
 	taskDesc := "One task as task_get returns it: the task with its subtasks, dependencies, dependents and artifacts. Subscribe to it to hear when it changes."
 	const wsDesc = " workspace: any absolute path inside the project, URL-encoded."
-	const plainDesc = " The same with workspace written plainly, first in the query: ?workspace=/home/me/project."
+	const plainDesc = " The same with workspace written plainly: ?workspace=/home/me/project."
 	artDesc := fmt.Sprintf("One artifact a task kept (task_complete's artifact; task_get lists them): text as text, anything else base64, the MIME type from the name's extension. Only artifacts recorded with the task are served. A whole read returns at most %d MiB; read a larger one in ranges.", maxWholeArtifact>>20)
 	rangeDesc := fmt.Sprintf("A byte range of one artifact: offset (default 0) and length (default and at most %d MiB). _meta tells the artifact's size and sha256, and whether more follows.", maxArtifactRange>>20)
 	tpl := []server.ServerResourceTemplate{
@@ -487,4 +488,90 @@ func isTextMIME(t string) bool {
 		return true
 	}
 	return false
+}
+
+// originalURIKey stashes the address a client sent in the request's
+// arguments, between the hooks that rewrite it (the handler's copy of the
+// request gets the template's arguments instead).
+const originalURIKey = "\x00original-uri"
+
+// HookResourceAddresses lets a resource address carry its query values as a
+// person writes them: ?workspace=/home/Jane Doe/Projekt ü, or a plain path
+// after offset=. mcp-go picks a template by matching the address as RFC 6570
+// writes it, which a space, a non-ASCII letter or a plain path in another
+// place than first refuses ("resource not found"); so before it matches, every
+// query value is percent-encoded (escapes already there are kept), and the
+// contents answer with the address the client sent.
+func HookResourceAddresses(hooks *server.Hooks) {
+	hooks.AddBeforeReadResource(func(_ context.Context, _ any, req *mcp.ReadResourceRequest) {
+		if enc := encodeResourceQuery(req.Params.URI); enc != req.Params.URI {
+			req.Params.Arguments = map[string]any{originalURIKey: req.Params.URI}
+			req.Params.URI = enc
+		}
+	})
+	hooks.AddAfterReadResource(func(_ context.Context, _ any, req *mcp.ReadResourceRequest, res *mcp.ReadResourceResult) {
+		orig, ok := req.Params.Arguments[originalURIKey].(string)
+		if !ok || res == nil {
+			return
+		}
+		for i, c := range res.Contents {
+			switch c := c.(type) {
+			case mcp.TextResourceContents:
+				if c.URI == req.Params.URI {
+					c.URI = orig
+					res.Contents[i] = c
+				}
+			case mcp.BlobResourceContents:
+				if c.URI == req.Params.URI {
+					c.URI = orig
+					res.Contents[i] = c
+				}
+			}
+		}
+	})
+}
+
+// encodeResourceQuery percent-encodes, in the query of uri, every byte of a
+// value that is not unreserved (RFC 3986: letters, digits, - . _ ~), keeping
+// valid %XX escapes as they are; names, the path and a query that needs
+// nothing are left alone.
+func encodeResourceQuery(uri string) string {
+	base, query, ok := strings.Cut(uri, "?")
+	if !ok || query == "" || !strings.HasPrefix(base, "task-orchestrator://") {
+		return uri
+	}
+	var b strings.Builder
+	b.Grow(len(uri) + 16)
+	b.WriteString(base)
+	b.WriteByte('?')
+	for i, pair := range strings.Split(query, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		k, v, hasV := strings.Cut(pair, "=")
+		b.WriteString(k)
+		if !hasV {
+			continue
+		}
+		b.WriteByte('=')
+		for j := 0; j < len(v); j++ {
+			c := v[j]
+			switch {
+			case c == '%' && j+2 < len(v) && isHex(v[j+1]) && isHex(v[j+2]):
+				b.WriteString(v[j : j+3])
+				j += 2
+			case c == '%':
+				b.WriteByte(c) // a stray %: resourceQuery names it
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+				b.WriteByte(c)
+			default:
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

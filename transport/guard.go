@@ -136,9 +136,8 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 		if s.auth.enabled() && !authed {
 			s.refused(reasonAuth, who.agent)
 			s.strike(peer, now)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp"`)
-			writeRefusal(w, http.StatusUnauthorized, codeInvalidRequest,
-				"missing or wrong bearer token: send the server's token as 'Authorization: Bearer <token>'", nil)
+			w.Header().Set("WWW-Authenticate", bearerChallenge(r.Header.Get("Authorization") != ""))
+			writeRefusal(w, http.StatusUnauthorized, codeInvalidRequest, unauthorizedMessage, nil)
 			return
 		}
 		if !mcp {
@@ -312,4 +311,35 @@ func writeRefusal(w http.ResponseWriter, status, code int, msg string, data map[
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// unauthorizedMessage is the body of a 401. The server takes static bearer
+// tokens and does no OAuth: a client must be given the token in its
+// configuration, not sent to log in.
+const unauthorizedMessage = "missing or wrong bearer token: send the server's token as 'Authorization: Bearer <token>' " +
+	"(this server takes a static token, from --auth-token-file or --auth-tokens-file, and does no OAuth: " +
+	"put the token in the client's headers configuration; see docs/http.md)"
+
+// bearerChallenge is the WWW-Authenticate of a 401 (RFC 7235 requires one;
+// RFC 6750 gives its form). It carries no resource_metadata: the server
+// publishes no OAuth metadata, and MCP's authorization spec makes that
+// parameter what points a client to an authorization server. A token that was
+// sent and refused is named invalid_token, so clients do not retry it.
+func bearerChallenge(tokenSent bool) string {
+	if tokenSent {
+		return `Bearer realm="mcp", error="invalid_token", error_description="the bearer token is not one this server accepts"`
+	}
+	return `Bearer realm="mcp"`
+}
+
+// noOAuthMessage answers OAuth discovery: there is no authorization server.
+const noOAuthMessage = "this server does no OAuth and publishes no OAuth metadata: it takes a static bearer token " +
+	"(--auth-token-file or --auth-tokens-file); configure the client to send 'Authorization: Bearer <token>' (see docs/http.md)"
+
+// noOAuth answers every /.well-known/ address 404, with an OAuth-style error
+// body saying why, so a client that starts OAuth discovery stops at once.
+func noOAuth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "not_found", "error_description": noOAuthMessage})
 }

@@ -113,8 +113,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // logRequests writes one structured line per request: method, path, status,
 // duration and client id. Headers are never logged (Authorization carries
-// the token); operator endpoints and the refusals of a blacklisted client
-// (its blacklisting was logged once) log at debug level.
+// the token). Answered requests log at debug level, refusals (4xx) at info,
+// failures (5xx) at warn; the refusals of a blacklisted client (its
+// blacklisting was logged once) at debug.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -125,9 +126,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		path := pathLabel(r.URL.Path)
 		s.metrics.httpRequests.WithLabelValues(path, strconv.Itoa(rec.status)).Inc()
-		level := slog.LevelInfo
-		if rec.quiet || (path != "/mcp" && rec.status < 400) {
-			level = slog.LevelDebug
+		// Routine requests (a busy client sends several a second) at debug;
+		// refusals at info, server failures at warn.
+		level := slog.LevelDebug
+		switch {
+		case rec.quiet:
+		case rec.status >= 500:
+			level = slog.LevelWarn
+		case rec.status >= 400:
+			level = slog.LevelInfo
 		}
 		if !s.log.Enabled(r.Context(), level) {
 			return

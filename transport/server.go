@@ -169,6 +169,9 @@ func New(mcp *server.MCPServer, opts Options) (*Server, error) {
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.Handle("/readyz", s.guard(http.HandlerFunc(s.handleReadyz), false))
 	mux.Handle("/metrics", s.guard(s.metrics.handler(), false))
+	// OAuth discovery (/.well-known/oauth-protected-resource, …) that a
+	// client starts on a 401 ends here, at once, with the reason.
+	mux.HandleFunc("/.well-known/", noOAuth)
 	s.http = &http.Server{
 		Addr:              opts.Addr,
 		Handler:           s.logRequests(mux),

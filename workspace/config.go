@@ -108,7 +108,7 @@ type Backends struct {
 	Neo4jURI string `json:"neo4j_uri"`
 	// Neo4jUsername is the user the server logs in as ("" = neo4j).
 	Neo4jUsername string `json:"neo4j_username"`
-	// Neo4jPassword prints as "****" everywhere; Reveal gives the value to the driver.
+	// Neo4jPassword is the password of neo4j_username; logs, doctor and status show it as "****", never its value.
 	Neo4jPassword Secret `json:"neo4j_password"`
 	// Neo4jDatabase is the database on the server ("" = the server's default).
 	Neo4jDatabase string `json:"neo4j_database"`
