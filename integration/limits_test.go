@@ -247,7 +247,9 @@ func TestLimitsAgentsHaveTheirOwnLimitsAndTheTokensFileReloads(t *testing.T) {
 	}
 	write("# agents of the team\nalice:" + alice + "\nbob:" + bob + "\n")
 	h := startHTTPServer(t, procOpts{
-		args: []string{"--auth-tokens-file", tokens},
+		// Routine requests are logged at debug (refusals at info): the
+		// agents' names below are read from those lines.
+		args: []string{"--auth-tokens-file", tokens, "--log-level", "debug"},
 		// A high blacklist threshold: carol's 401s while the reload is awaited
 		// must not get the address refused before alice's 401 is seen.
 		globalConfig: `{"security":{"connection_rate_limit":60,"blacklist_threshold":1000}}`,
