@@ -345,8 +345,8 @@ func (s *argSchema) typeOf(loc []string) string {
 	return ""
 }
 
-// wantTypes says which JSON types are expected, leaving out null (an
-// optional argument can be null, but that is never what to pass to fix it).
+// wantTypes says which JSON types are expected, leaving out null (the input
+// schemas no longer list it, and it is never what to pass to fix a call).
 func wantTypes(want []string) string {
 	var out []string
 	for _, w := range want {
