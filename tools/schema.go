@@ -68,6 +68,7 @@ func leanOutputSchema(t mcp.Tool) mcp.Tool {
 		panic(fmt.Sprintf("tools: the output schema of %s does not unmarshal: %v", t.Name, err))
 	}
 	dropClosedObjects(root)
+	dropNullOfOmitted(root)
 
 	// Count each object shape (by its canonical JSON) and remember the
 	// shortest name it is found under, to name its definition.
@@ -184,6 +185,157 @@ func dropClosedObjects(node any) {
 			dropClosedObjects(v)
 		}
 	}
+}
+
+// dropNullOfOmitted gives a plain type ("string", not ["null", "string"])
+// to every output property that is not required: the generator lists a Go
+// field without omitempty as required, so a property left out of "required"
+// is one whose nil value is omitted from the answer, never sent as null.
+// A required property keeps its null (a task's "assignee": null is the
+// answer's real shape), as do array items (an element may be null).
+func dropNullOfOmitted(node any) {
+	n, ok := node.(map[string]any)
+	if !ok {
+		return
+	}
+	if props, ok := n["properties"].(map[string]any); ok {
+		required := map[string]bool{}
+		if r, ok := n["required"].([]any); ok {
+			for _, name := range r {
+				if s, ok := name.(string); ok {
+					required[s] = true
+				}
+			}
+		}
+		for name, p := range props {
+			if pm, ok := p.(map[string]any); ok && !required[name] {
+				if t, ok := withoutNull(pm["type"]); ok {
+					pm["type"] = t
+				}
+			}
+			dropNullOfOmitted(p)
+		}
+	}
+	for _, key := range []string{"$defs", "definitions"} {
+		if defs, ok := n[key].(map[string]any); ok {
+			for _, d := range defs {
+				dropNullOfOmitted(d)
+			}
+		}
+	}
+	for _, key := range []string{"items", "additionalProperties"} {
+		dropNullOfOmitted(n[key])
+	}
+	for _, key := range []string{"anyOf", "oneOf", "allOf", "prefixItems"} {
+		if alts, ok := n[key].([]any); ok {
+			for _, a := range alts {
+				dropNullOfOmitted(a)
+			}
+		}
+	}
+}
+
+// withoutNull is a "type" value without "null": ["null", "string"] gives
+// "string", ["null", "string", "integer"] gives ["string", "integer"]. It
+// answers false when t names no null (or only null), to leave t alone.
+func withoutNull(t any) (any, bool) {
+	ts, ok := t.([]any)
+	if !ok || !slices.Contains(ts, any("null")) {
+		return t, false
+	}
+	var rest []any
+	for _, x := range ts {
+		if x != "null" {
+			rest = append(rest, x)
+		}
+	}
+	switch len(rest) {
+	case 0:
+		return t, false
+	case 1:
+		return rest[0], true
+	}
+	return rest, true
+}
+
+// plainInputSchema gives every argument of t a plain type: "string", never
+// ["null", "string"]. The generator writes a union for each pointer and
+// slice field, which several clients handle badly (the MCP Inspector warns
+// about each one; some model APIs refuse a type list), and it says nothing
+// an agent needs: an optional argument is simply left out. A null given
+// anyway is still accepted and taken for an absent argument (validate.go's
+// dropNulls), as it was when the schema allowed it.
+func plainInputSchema(t mcp.Tool) mcp.Tool {
+	if len(t.RawInputSchema) == 0 {
+		return t
+	}
+	raw, err := plainTypes(t.RawInputSchema)
+	if err != nil {
+		panic(fmt.Sprintf("tools: the input schema of %s: %v", t.Name, err))
+	}
+	t.RawInputSchema = raw
+	return t
+}
+
+// plainTypes rewrites one schema (keeping its keys' order) without "null"
+// in any "type" list, in it and in every schema under it.
+func plainTypes(raw json.RawMessage) (json.RawMessage, error) {
+	o, err := parseOrdered(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range o.keys {
+		v := o.vals[k]
+		switch k {
+		case "type":
+			var t any
+			if err := json.Unmarshal(v, &t); err != nil {
+				return nil, err
+			}
+			if plain, ok := withoutNull(t); ok {
+				if err := o.set(k, plain); err != nil {
+					return nil, err
+				}
+			}
+		case "properties", "$defs", "definitions":
+			sub, err := parseOrdered(v)
+			if err != nil {
+				return nil, err
+			}
+			for _, name := range sub.keys {
+				s, err := plainTypes(sub.vals[name])
+				if err != nil {
+					return nil, err
+				}
+				sub.vals[name] = s
+			}
+			if err := o.set(k, sub); err != nil {
+				return nil, err
+			}
+		case "items", "additionalProperties":
+			if bytes.HasPrefix(bytes.TrimSpace(v), []byte("{")) {
+				s, err := plainTypes(v)
+				if err != nil {
+					return nil, err
+				}
+				o.vals[k] = s
+			}
+		case "anyOf", "oneOf", "allOf", "prefixItems":
+			var alts []json.RawMessage
+			if err := json.Unmarshal(v, &alts); err != nil {
+				return nil, err
+			}
+			for i, a := range alts {
+				if alts[i], err = plainTypes(a); err != nil {
+					return nil, err
+				}
+			}
+			if err := o.set(k, alts); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.Marshal(o)
 }
 
 func canonical(v any) string {

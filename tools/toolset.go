@@ -67,9 +67,9 @@ func (ts *Toolset) AddWrite(tools ...server.ServerTool) {
 	}
 }
 
-// lean gives t its lean output schema (schema.go).
+// lean gives t its lean output schema and plain input types (schema.go).
 func lean(t server.ServerTool) server.ServerTool {
-	t.Tool = leanOutputSchema(t.Tool)
+	t.Tool = plainInputSchema(leanOutputSchema(t.Tool))
 	return t
 }
 

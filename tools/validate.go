@@ -104,6 +104,7 @@ func (s *argSchema) check(raw any) (msg string) {
 }
 
 func (s *argSchema) checkValue(inst any) string {
+	dropNulls(inst, s.doc)
 	err := s.compiled.Validate(inst)
 	if err == nil {
 		return ""
@@ -120,6 +121,36 @@ func (s *argSchema) checkValue(inst any) string {
 		return kindRank(a.ErrorKind) - kindRank(b.ErrorKind)
 	})
 	return capMessage(s.sentence(leaves[0], inst))
+}
+
+// dropNulls removes from inst every field that schema declares and that is
+// given as null, in nested objects too: a null argument is an absent one
+// (the schemas say "string", not ["null", "string"]: see plainInputSchema),
+// so an optional one is simply left unset and a required one is answered
+// "is required". handle's decode agrees: null leaves a Go field at its zero
+// value. Unknown fields are kept, to be named as unknown.
+func dropNulls(inst any, schema map[string]any) {
+	switch v := inst.(type) {
+	case map[string]any:
+		props, _ := schema["properties"].(map[string]any)
+		for k, x := range v {
+			p, declared := props[k].(map[string]any)
+			if !declared {
+				continue
+			}
+			if x == nil {
+				delete(v, k)
+				continue
+			}
+			dropNulls(x, p)
+		}
+	case []any:
+		if items, ok := schema["items"].(map[string]any); ok {
+			for _, x := range v {
+				dropNulls(x, items)
+			}
+		}
+	}
 }
 
 func leafErrors(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []*jsonschema.ValidationError {
@@ -314,8 +345,8 @@ func (s *argSchema) typeOf(loc []string) string {
 	return ""
 }
 
-// wantTypes says which JSON types are expected, leaving out null (an
-// optional argument can be null, but that is never what to pass to fix it).
+// wantTypes says which JSON types are expected, leaving out null (the input
+// schemas no longer list it, and it is never what to pass to fix a call).
 func wantTypes(want []string) string {
 	var out []string
 	for _, w := range want {

@@ -62,15 +62,15 @@ type Security struct {
 	ConnectionRateLimit int `json:"connection_rate_limit"`
 	// BlacklistThreshold is how many rejected requests in a minute make an HTTP client refused for a cool-down (0 = never).
 	BlacklistThreshold int `json:"blacklist_threshold"`
-	// MaxArtifactBytes caps one artifact file.
+	// MaxArtifactBytes is the largest one artifact file may be, in bytes.
 	MaxArtifactBytes int64 `json:"max_artifact_bytes"`
-	// MaxMetadataBytes caps a task's metadata object (JSON bytes).
+	// MaxMetadataBytes is the largest a task's metadata object may be, in bytes of JSON.
 	MaxMetadataBytes int `json:"max_metadata_bytes"`
 }
 
 // Server holds settings for the process as a whole (global file, env and flags only).
 type Server struct {
-	// MaxWorkspaces bounds how many projects have open pools at once (LRU eviction).
+	// MaxWorkspaces bounds how many projects have open pools at once (beyond it, the least recently used project's pools close).
 	MaxWorkspaces int `json:"max_workspaces"`
 	// MaxProjectConnections is the most connections one pool of a project may open (max_connections + max_overflow, and min_connections); a project's own config cannot go above it.
 	MaxProjectConnections int `json:"max_project_connections"`
@@ -82,9 +82,9 @@ type Server struct {
 	CircuitBreakerCooldown Seconds `json:"circuit_breaker_cooldown"`
 	// RootsTimeout bounds how long a tool call waits for the client's roots.
 	RootsTimeout Seconds `json:"roots_timeout"`
-	// SQLiteBusyTimeout is SQLite's busy_timeout for the rare lock that is not queued in Go.
+	// SQLiteBusyTimeout is how long SQLite itself waits on a locked database file (its busy_timeout), for the rare lock the server does not queue.
 	SQLiteBusyTimeout Seconds `json:"sqlite_busy_timeout"`
-	// LogLevel is a slog level name ("debug", "info", "warn", "error"); "" leaves the choice to main.
+	// LogLevel is how much the server logs to stderr: "debug", "info", "warn" or "error" ("" = info); --log-level overrides it.
 	LogLevel string `json:"log_level"`
 	// Toolsets are the toolsets tools/list shows: tasks, coordination, ops, vector, graph, or "all"; empty (or "default") lists tasks, coordination and ops, and vector/graph only where Chroma/Neo4j is configured; "dynamic" lists tasks (and any named) plus toolset_enable, with which a client adds the others. --toolsets overrides it.
 	Toolsets []string `json:"toolsets"`
@@ -98,7 +98,7 @@ type Backends struct {
 	ChromaURL string `json:"chroma_url"`
 	// ChromaToken is sent as a bearer token to a remote Chroma; prints as "****".
 	ChromaToken Secret `json:"chroma_token"`
-	// ChromaTenant holds the projects' databases on a remote Chroma ("" = default_tenant).
+	// ChromaTenant is the tenant that holds the projects' databases on a remote Chroma ("" = default_tenant).
 	ChromaTenant string `json:"chroma_tenant"`
 	// ChromaCommand is the `chroma` executable for managed local servers ("" = look it up on PATH).
 	ChromaCommand string `json:"chroma_command"`
@@ -108,15 +108,15 @@ type Backends struct {
 	Neo4jURI string `json:"neo4j_uri"`
 	// Neo4jUsername is the user the server logs in as ("" = neo4j).
 	Neo4jUsername string `json:"neo4j_username"`
-	// Neo4jPassword is the password of neo4j_username; logs, doctor and status show it as "****", never its value.
+	// Neo4jPassword is the password of backends.neo4j_username; logs, doctor and status show it as "****", never its value.
 	Neo4jPassword Secret `json:"neo4j_password"`
 	// Neo4jDatabase is the database on the server ("" = the server's default).
 	Neo4jDatabase string `json:"neo4j_database"`
 	// Neo4jDedicatedProjects lists project roots to which the shared Neo4j server is
 	// dedicated: only they may run raw Cypher (graph_query, graph_write) on it.
 	Neo4jDedicatedProjects []string `json:"neo4j_dedicated_projects"`
-	// Neo4jCommand launches a managed Neo4j per project: argv with the placeholders
-	// {data_dir}, {port} and {password}. Empty = no managed Neo4j.
+	// Neo4jCommand launches a managed Neo4j per project: the program and its arguments,
+	// one list item each, with the placeholders {data_dir}, {port} and {password}. Empty = no managed Neo4j.
 	Neo4jCommand []string `json:"neo4j_command"`
 	// Neo4jStartTimeout bounds how long a managed Neo4j may take to accept Bolt connections.
 	Neo4jStartTimeout Seconds `json:"neo4j_start_timeout"`
