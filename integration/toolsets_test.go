@@ -31,7 +31,7 @@ func withAllToolsets(o procOpts) []string {
 // The target is 20,000 (see docs/users/context-and-toolsets.md for
 // why 17 tools with their output schemas cannot reach it); lower this as
 // the schemas get leaner.
-const defaultToolsBudget = 34000
+const defaultToolsBudget = 27000
 
 // noBackends clears every variable that would configure Chroma or Neo4j.
 var noBackends = []string{"CHROMA_URL=", "NEO4J_URI=", "TASK_ORCHESTRATOR_CHROMA_COMMAND=", "TASK_ORCHESTRATOR_EMBEDDINGS_PROVIDER="}

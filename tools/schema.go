@@ -51,6 +51,8 @@ func fixNode(name string, node any) any {
 // of tools/list is read by the agent's model on every session:
 //   - an object shape that occurs more than once (task_get's task, subtasks
 //     and dependents) is written once under $defs and referred to;
+//   - a task's fields are listed by task_get alone; other tools say "a task"
+//     (taskshape.go);
 //   - "additionalProperties": false is left out: results are generated from
 //     the same Go types as the schemas, so there is nothing it would catch,
 //     and leaving it out lets a later version add a field without breaking a
@@ -69,6 +71,7 @@ func leanOutputSchema(t mcp.Tool) mcp.Tool {
 	}
 	dropClosedObjects(root)
 	dropNullOfOmitted(root)
+	shareTaskShape(t.Name, root)
 
 	// Count each object shape (by its canonical JSON) and remember the
 	// shortest name it is found under, to name its definition.
