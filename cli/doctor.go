@@ -154,6 +154,7 @@ func diagnose(ctx context.Context, o doctorOptions, env Env) (Report, masker) {
 	vec := probe.vector(&rep, root.Path, cfg)
 	probe.graph(&rep, root.Path, cfg)
 	probe.embeddings(&rep, cfg)
+	checkSnippets(&rep, exe, root.Path, env)
 	rep.ClientConfig = clientConfig(exe, o.configPath, root.Path, o.allowRoots, cfg, vec, env)
 	return rep, m
 }
@@ -175,6 +176,7 @@ func writeReport(w io.Writer, rep Report) {
 	cc := rep.ClientConfig
 	fmt.Fprintf(&b, "\nClaude Desktop: add this to %s\n%s\n", cc.ClaudeDesktopFile, cc.ClaudeDesktopJSON)
 	fmt.Fprintf(&b, "\nClaude Code:\n  %s\n", cc.ClaudeCode)
+	fmt.Fprintf(&b, "\nA .mcp.json to commit at the project's root (every teammate installs mcp-task-orchestrator on PATH):\n%s\n", cc.TeamJSON)
 	if len(cc.Notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range cc.Notes {

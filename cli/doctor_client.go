@@ -19,8 +19,66 @@ type ClientConfig struct {
 	// ClaudeDesktopJSON is the "mcpServers" entry to merge into that file.
 	ClaudeDesktopJSON string `json:"claude_desktop_json"`
 	// ClaudeCode is the command that registers the server with Claude Code.
-	ClaudeCode string   `json:"claude_code"`
-	Notes      []string `json:"notes,omitempty"`
+	ClaudeCode string `json:"claude_code"`
+	// TeamJSON is a .mcp.json to commit at the project's root: it names the
+	// binary by name (each teammate installs it on PATH) and no project (Claude
+	// Code starts a project's servers in its folder), so it holds no path of
+	// this machine.
+	TeamJSON string   `json:"team_json"`
+	Notes    []string `json:"notes,omitempty"`
+}
+
+// binaryName is how a team configuration names the server: found on PATH.
+const binaryName = "mcp-task-orchestrator"
+
+// modulePath is this server's module, to recognise its own source tree.
+const modulePath = "github.com/mcp-task-orchestrator/mcp-task-orchestrator"
+
+// checkSnippets judges what the printed snippets would point a client at:
+// the server's own source tree instead of the user's project (doctor run in
+// the clone), and which mcp-task-orchestrator the team .mcp.json would start.
+func checkSnippets(rep *Report, exe, root string, env Env) {
+	const check = "client snippets"
+	if root != "" && isOwnSource(root) {
+		rep.add(warn(check, root+" is the source tree of mcp-task-orchestrator itself, so the snippets below would point your client at it",
+			"cd to your own project and run mcp-task-orchestrator doctor there (or pass --workspace YOUR_PROJECT)"))
+		return
+	}
+	onPath := lookPath(binaryName, env.getenv("PATH"))
+	if onPath != "" && exe != binaryName && onPath != exe {
+		rep.add(warn(check, binaryName+" on your PATH is "+onPath+", not this binary ("+exe+"): the team .mcp.json would start that one",
+			"install this build where PATH finds it (go build -o ~/.local/bin/mcp-task-orchestrator . in the clone), or remove the other"))
+	}
+}
+
+// isOwnSource reports whether dir holds the go.mod of this server's module.
+func isOwnSource(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(first) == "module "+modulePath
+}
+
+// lookPath finds name in the folders of path (as a shell would) and returns
+// it with links resolved, or "".
+func lookPath(name, path string) string {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return real
+		}
+		return p
+	}
+	return ""
 }
 
 // passedEnv are the variables worth handing to a server started by an MCP
@@ -107,6 +165,24 @@ func clientConfig(exe, configPath, root string, allowRoots []string, cfg workspa
 		code += " " + shellQuote(a)
 	}
 	cc.ClaudeCode = code
+
+	// The team file: the binary by name, no flags naming this machine's files
+	// and no variables (each machine's backends and credentials belong in its
+	// own global config).
+	b.Reset()
+	_ = enc.Encode(map[string]any{"mcpServers": map[string]any{"task-orchestrator": struct {
+		Command string   `json:"command"`
+		Args    []string `json:"args"`
+	}{binaryName, []string{}}}})
+	cc.TeamJSON = strings.TrimSpace(b.String())
+	switch onPath := lookPath(binaryName, env.getenv("PATH")); {
+	case strings.Contains(exe, string(filepath.Separator)+"go-build"):
+		cc.Notes = append(cc.Notes, "this is a temporary build (go run): the snippets name a file that is deleted when go run ends; "+
+			"build the binary to a stable place (go build -o ~/.local/bin/mcp-task-orchestrator . in the clone) and run doctor with it")
+	case onPath == "":
+		cc.Notes = append(cc.Notes, binaryName+" is not on your PATH, so the team .mcp.json (which names it without a path) would not start it: "+
+			"put "+filepath.Dir(exe)+" on PATH, or use the snippets above, which name it by absolute path")
+	}
 	return cc
 }
 

@@ -203,7 +203,7 @@ func checkBinary(rep *Report, env Env) string {
 	}
 	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
 		rep.add(warn(check, exe+" is a temporary build (go run): it is gone when go run ends",
-			"install it (go install …/mcp-task-orchestrator@latest) and give your MCP client that path"))
+			"build it to a stable place (in the clone: go build -o ~/.local/bin/mcp-task-orchestrator .), put ~/.local/bin on PATH, and run doctor with that binary"))
 		return exe
 	}
 	rep.add(ok(check, fmt.Sprintf("%s, version %s", exe, rep.Version)))
