@@ -148,6 +148,10 @@ func TestLocalEmbedderGivesSemanticSearchSharedByTheProjectsProcesses(t *testing
 	if groups := serverGroups(filepath.Join(databases, "embedder")); len(groups) != 1 {
 		t.Fatalf("%d embedder process groups run on the project, want 1: %v", len(groups), groups)
 	}
+	status, errOut, code := runCLI(t, project, nil, "status", "--workspace", project)
+	if want := fmt.Sprintf("managed embedder: pid %d on 127.0.0.1:", first.PID); code != 0 || !strings.Contains(status, want) {
+		t.Errorf("status --workspace: exit %d, without %q:\n%s%s", code, want, status, errOut)
+	}
 
 	// task_similar through the task mirror, embedded by the same embedder.
 	ids := map[string]string{}
