@@ -119,9 +119,10 @@ func (s *Store) localFailure(err error) error {
 			"or run `%s` again", s.provider.local.python, s.clean(err.Error()), embedder.LogFile(s.opts.Layout), embedder.InstallHint)}
 }
 
-// localMoved reports whether err is a request that never reached the
-// embedder (connection refused or reset: it died or moved), so that asking
-// again where it is may help.
+// localMoved reports whether err is a failure of the connection to the
+// embedder (refused or reset: it died or moved), after which asking again
+// where it is may help; it pauses 100 ms first, so that a dying embedder is
+// seen gone. Embedding is idempotent: sending a request again is safe.
 func (s *Store) localMoved(ctx context.Context, err error) bool {
 	var ue *url.Error
 	if ctx.Err() != nil || !errors.As(err, &ue) {
