@@ -97,6 +97,7 @@ Usage: mcp-task-orchestrator [flags]
        mcp-task-orchestrator doctor [--workspace DIR] [--json]
        mcp-task-orchestrator status [--workspace DIR | --http URL] [--watch]
        mcp-task-orchestrator migrate [--workspace DIR] [--from FILE] [--dry-run]
+       mcp-task-orchestrator embedder install [--dir DIR]
 
 Speaks MCP over stdio (start it from an MCP client such as Claude Desktop), or over Streamable HTTP with --http.
 Data lives in each project's .task_orchestrator/ folder; nothing is opened until a tool needs it.
@@ -144,6 +145,8 @@ func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 		return cli.Status(args[1:], env), true
 	case "migrate":
 		return migrate.Main(args[1:], stdout, stderr), true
+	case "embedder":
+		return cli.Embedder(args[1:], env), true
 	}
 	return 0, false
 }

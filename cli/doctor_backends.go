@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, for the read-only integrity check
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/embedder"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -458,10 +459,13 @@ func (p probe) embeddings(rep *Report, cfg workspace.Config) {
 		rep.add(warn(check, "default: chroma-go's ONNX model, downloaded from the internet on first use",
 			"on a machine without internet use openai or ollama against a local model server, or lexical"))
 		return
+	case "local":
+		rep.add(p.localEmbedder(check, e))
+		return
 	case "openai", "ollama":
 	default:
 		rep.add(fail(check, fmt.Sprintf("embeddings.provider %q is not known", e.Provider),
-			"set embeddings.provider to lexical, openai, ollama or default, or leave it empty"))
+			"set embeddings.provider to lexical, local, openai, ollama or default, or leave it empty"))
 		return
 	}
 	base, probePath := strings.TrimSpace(e.BaseURL), "/api/tags"
@@ -491,3 +495,25 @@ func (p probe) embeddings(rep *Report, cfg workspace.Config) {
 	}
 	rep.add(ok(check, fmt.Sprintf("%s at %s answers (model %s)", name, workspace.Redact(base), firstNonEmpty(e.Model, "the provider's default"))))
 }
+
+// localEmbedder checks provider local: the embedder is installed, and it
+// loads its model and embeds a text here (each project's server process
+// starts it on first use; this runs it once, without serving).
+func (p probe) localEmbedder(check string, e workspace.Embeddings) Finding {
+	python, err := embedder.Command(e.Command, p.getenv)
+	if err != nil {
+		return fail(check, "local: "+err.Error(), "run `"+embedder.InstallHint+"`, then add the config lines it prints")
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, max(p.timeout, localProbeTimeout))
+	defer cancel()
+	took, err := embedder.Probe(ctx, python)
+	if err != nil {
+		return fail(check, fmt.Sprintf("local: the embedder in %s does not embed a text: %s", embedder.Dir(python), err),
+			"run `"+embedder.InstallHint+" --dir "+embedder.Dir(python)+"` again to repair it")
+	}
+	return ok(check, fmt.Sprintf("local: offline semantic search with %s (%s); it loads and embeds a text in %s, "+
+		"and each project starts it on first use", embedder.Model, embedder.Dir(python), took.Round(10*time.Millisecond)))
+}
+
+// localProbeTimeout bounds doctor's run of the local embedder: loading the model from a cold disk takes seconds.
+const localProbeTimeout = 60 * time.Second

@@ -21,7 +21,7 @@ func TestDoctorDescribesTheLexicalProviderAndItsOldName(t *testing.T) {
 				"not meaning); collections embedded by the old hash are refused until re-embedded",
 			Fix: "set embeddings.provider to lexical"}},
 		{"simhash", Finding{Check: "embeddings", Level: LevelError, Detail: `embeddings.provider "simhash" is not known`,
-			Fix: "set embeddings.provider to lexical, openai, ollama or default, or leave it empty"}},
+			Fix: "set embeddings.provider to lexical, local, openai, ollama or default, or leave it empty"}},
 	} {
 		var rep Report
 		cfg := workspace.Config{Embeddings: workspace.Embeddings{Provider: tc.provider}}

@@ -463,7 +463,7 @@ func (s *workspaceSource) processes(ws *WorkspaceStatus) error {
 	open := func(path string, flag int, perm fs.FileMode) (*os.File, error) {
 		return workspace.OpenProjectFile(s.layout, path, flag, perm)
 	}
-	for _, kind := range []string{workspace.DatabaseChroma, workspace.DatabaseNeo4j} {
+	for _, kind := range []string{workspace.DatabaseChroma, workspace.DatabaseNeo4j, "embedder"} { // "embedder": adapters/embedder
 		file := filepath.Join(s.layout.Databases, kind+".server.json")
 		if fi, cerr := workspace.CheckProjectFile(s.layout, file); cerr == nil && fi == nil {
 			continue // no managed server announced

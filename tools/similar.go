@@ -72,8 +72,9 @@ func (d *Deps) vectorReady(root string) string {
 	}
 	if strings.TrimSpace(d.Config.Embeddings.Provider) == "" {
 		return "task_similar needs an embedding provider to turn text into vectors, and none is configured: set embeddings.provider " +
-			"in the global config (openai with embeddings.base_url for any OpenAI-compatible server such as a local model, ollama, " +
-			"or lexical for offline word-overlap vectors); see docs/users/adding-vector-and-graph.md"
+			"in the global config (local for the offline semantic model that `mcp-task-orchestrator embedder install` sets up, openai with " +
+			"embeddings.base_url for any OpenAI-compatible server, ollama, or lexical for offline word-overlap vectors); " +
+			"see docs/users/adding-vector-and-graph.md"
 	}
 	return ""
 }

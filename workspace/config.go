@@ -139,6 +139,9 @@ type Embeddings struct {
 	Dimensions int `json:"dimensions"`
 	// Timeout bounds one embedding request.
 	Timeout Seconds `json:"timeout"`
+	// Command is the python of the offline semantic embedder for provider "local", an absolute path
+	// ("" = the one `mcp-task-orchestrator embedder install` put in its default folder).
+	Command string `json:"command"`
 }
 
 // Tasks holds the task rules that are the server's to set. Global file only.

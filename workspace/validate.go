@@ -346,9 +346,12 @@ func (c Config) violations() []Violation {
 
 	e := c.Embeddings
 	switch e.Provider {
-	case "", "lexical", "hash", "openai", "ollama", "default": // hash: the old name of lexical
+	case "", "lexical", "hash", "local", "openai", "ollama", "default": // hash: the old name of lexical
 	default:
-		r.add("embeddings.provider", e.Provider, `must be one of "" (none: callers send vectors), "lexical", "openai", "ollama", "default"`)
+		r.add("embeddings.provider", e.Provider, `must be one of "" (none: callers send vectors), "lexical", "local", "openai", "ollama", "default"`)
+	}
+	if e.Command != "" && !filepath.IsAbs(e.Command) {
+		r.add("embeddings.command", e.Command, "must be an absolute path to the python that `mcp-task-orchestrator embedder install` prints")
 	}
 	if e.Provider == "openai" || e.Provider == "ollama" {
 		if e.Model == "" {

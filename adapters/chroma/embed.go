@@ -15,6 +15,7 @@ import (
 	"github.com/amikos-tech/chroma-go/pkg/embeddings/openai"
 	"github.com/amikos-tech/chroma-go/pkg/embeddings/ort"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/embedder"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -39,7 +40,8 @@ const (
 )
 
 const msgNoProvider = "no embedding provider is configured: set embeddings.provider in the global config " +
-	"(lexical for offline vectors where shared words make texts near, openai for any OpenAI-compatible endpoint, ollama, or default for chroma-go's ONNX model), " +
+	"(lexical for offline vectors where shared words make texts near, local for the offline semantic model that `mcp-task-orchestrator embedder install` sets up, " +
+	"openai for any OpenAI-compatible endpoint, ollama, or default for chroma-go's ONNX model), " +
 	"or send an \"embedding\" vector"
 
 const msgDefaultUnavailable = "the default ONNX embedding model could not be loaded (it is downloaded on first use; this machine " +
@@ -52,8 +54,9 @@ type provider struct {
 	dims    int    // known before the first call (lexical, default), else 0
 	baseURL string // for messages (no credentials)
 	timeout time.Duration
-	ef      embeddings.EmbeddingFunction // nil for default: loaded on first use
+	ef      embeddings.EmbeddingFunction // nil for default and local: loaded or started on first use
 	err     *Error                       // the provider is misconfigured: every embedding call answers this
+	local   *localEmbedder               // local: the project's embedder process (local.go)
 }
 
 // newProvider builds the configured provider; nil when none is configured.
@@ -122,8 +125,17 @@ func newProvider(e workspace.Embeddings) *provider {
 		p.ef, err = ollama.NewOllamaEmbeddingFunction(ollama.WithBaseURL(p.baseURL), ollama.WithModel(embeddings.EmbeddingModel(model)))
 	case "default":
 		p.label, p.dims = "default:"+defaultONNXModel, 384
+	case "local":
+		// The offline semantic embedder (adapters/embedder), started for the
+		// project on first use; its vectors come through the openai path.
+		p.label, p.dims = embedder.Label, embedder.Dimensions
+		python, cerr := embedder.Command(e.Command, os.Getenv)
+		if cerr != nil {
+			return bad("embeddings.provider local: %s", cerr.Error())
+		}
+		p.local = newLocalEmbedder(python)
 	default:
-		return bad("embeddings.provider %q is not known: use lexical, openai, ollama or default (or leave it empty and send embeddings)", e.Provider)
+		return bad("embeddings.provider %q is not known: use lexical, local, openai, ollama or default (or leave it empty and send embeddings)", e.Provider)
 	}
 	if err != nil {
 		return bad("embeddings.provider %s could not be set up (%s): check embeddings.base_url and embeddings.model",
@@ -142,6 +154,9 @@ func (s *Store) function(ctx context.Context) (embeddings.EmbeddingFunction, err
 	if p.ef != nil {
 		return p.ef, nil
 	}
+	if p.local != nil {
+		return s.localFunction(ctx)
+	}
 	return s.defaultFunction(ctx)
 }
 
@@ -155,12 +170,23 @@ func (s *Store) embedTexts(ctx context.Context, texts []string) ([][]float32, er
 		return nil, err
 	}
 	out := make([][]float32, 0, len(texts))
+	retries := 0
 	for start := 0; start < len(texts); start += embedBatch {
 		chunk := texts[start:min(start+embedBatch, len(texts))]
 		ectx, cancel := context.WithTimeout(ctx, p.timeout)
 		embs, err := ef.EmbedDocuments(ectx, chunk)
 		timedOut := ectx.Err() != nil
 		cancel()
+		if err != nil && !timedOut && p.local != nil && retries < localRetries && s.localMoved(ctx, err) {
+			// The project's embedder died or moved (its owner process exited):
+			// ask again where it is, which restarts or takes it over.
+			retries++
+			if ef, err = s.localFunction(ctx); err != nil {
+				return nil, err
+			}
+			start -= embedBatch
+			continue
+		}
 		if err != nil {
 			return nil, s.embedFail(ctx, err, timedOut)
 		}

@@ -314,7 +314,7 @@ func TestHashIsReadAsLexical(t *testing.T) {
 	}
 	cfg := workspace.Defaults()
 	cfg.Embeddings.Provider = "simhash"
-	const rule = `must be one of "" (none: callers send vectors), "lexical", "openai", "ollama", "default"`
+	const rule = `must be one of "" (none: callers send vectors), "lexical", "local", "openai", "ollama", "default"`
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), rule) {
 		t.Errorf("embeddings.provider simhash: %v, want the rule %s", err, rule)
 	}

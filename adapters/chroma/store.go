@@ -451,6 +451,9 @@ func (s *Store) Close(ctx context.Context) error {
 		if err := s.stopManaged(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		if err := s.stopLocal(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		done := make(chan struct{})
 		go func() { s.background.Wait(); close(done) }()
 		select {

