@@ -125,9 +125,11 @@ type Backends struct {
 // Embeddings says how text becomes vectors for the vector tools. Global file and
 // environment only. Provider "" means none: callers must send embeddings.
 type Embeddings struct {
-	// Provider is "" (none), "lexical" (offline: shared words and word pieces make texts near; not meaning),
-	// "openai" (any OpenAI-compatible endpoint, such as a local model server), "ollama" or "default" (chroma-go's ONNX model,
-	// downloaded on first use). "hash" is the old name of lexical and is read as lexical.
+	// Provider is empty (none: callers send their own vectors), "lexical" (offline: shared words and word pieces make texts
+	// near; not meaning), "local" (offline meaning: the all-MiniLM-L6-v2 model that mcp-task-orchestrator embedder install
+	// sets up, run per project by the server), "openai" (any OpenAI-compatible endpoint, such as a local model server),
+	// "ollama" or "default" (Chroma's built-in ONNX model, downloaded from the internet on first use). "hash" is the old name
+	// of lexical and is read as lexical.
 	Provider string `json:"provider"`
 	// Model is the provider's model name.
 	Model string `json:"model"`
