@@ -3,9 +3,7 @@ package chroma
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,7 +49,7 @@ func (s *Store) startManaged(ctx context.Context) error {
 		Dir:          dataDir,
 		OpenFile:     s.openProjectFile,
 		LogFile:      s.logFile(),
-		Health:       heartbeatHealth,
+		Health:       managed.HTTPOK("/api/v2/heartbeat"),
 		StartTimeout: startTimeout,
 		StopTimeout:  stopTimeout,
 		Logger:       s.log,
@@ -81,25 +79,6 @@ func (s *Store) stopManaged(ctx context.Context) error {
 	}
 	if err := s.server.Stop(ctx); err != nil {
 		return fmt.Errorf("stop the project's Chroma server: %w", err)
-	}
-	return nil
-}
-
-// heartbeatHealth is the managed server's readiness check: GET
-// /api/v2/heartbeat answers 200.
-func heartbeatHealth(ctx context.Context, hc *http.Client, baseURL string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/api/v2/heartbeat", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("heartbeat answered HTTP %d", resp.StatusCode)
 	}
 	return nil
 }

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,7 +133,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		OpenFile: func(path string, flag int, perm fs.FileMode) (*os.File, error) {
 			return workspace.OpenProjectFile(l, path, flag, perm)
 		},
-		Health:       health,
+		Health:       managed.HTTPOK("/health"),
 		StartTimeout: timeout,
 		StopTimeout:  stopTimeout,
 		Logger:       o.Logger,
@@ -195,24 +193,6 @@ func (s *Server) Owned() bool { return s.m.Owned() }
 // Stop ends this process's use of the embedder; the process that started it
 // stops it (the next one that needs it starts it again).
 func (s *Server) Stop(ctx context.Context) error { return s.m.Stop(ctx) }
-
-// health is the managed readiness check: GET /health answers 200 once the model is loaded.
-func health(ctx context.Context, hc *http.Client, baseURL string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/health", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /health answered HTTP %d", resp.StatusCode)
-	}
-	return nil
-}
 
 // Probe runs this binary's server script once with python, without serving
 // (--embed): it proves that the install loads the model and embeds a text

@@ -29,21 +29,8 @@ import (
 // client has no keep-alives, so no connection goroutine outlives a test (goleak).
 var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 
-func health(ctx context.Context, hc *http.Client, baseURL string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/health", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("health: %s", resp.Status)
-	}
-	return nil
-}
+// health is the test servers' readiness check, the one the adapters use.
+var health = managed.HTTPOK("/health")
 
 func newSpec(t *testing.T, args ...string) managed.Spec {
 	t.Helper()
