@@ -48,16 +48,7 @@ func TestChangingTheEmbeddingRebuildsTheTaskMirror(t *testing.T) {
 
 	// Provider A (offline): tasks mirrored, and a collection of the user's.
 	a := start(t, procOpts{dir: project, env: offline})
-	titles := []string{
-		"Fix the crash on the sign-in page when the password field is left empty",
-		"Write the quarterly marketing newsletter",
-		"Upgrade the disks of the database server",
-		"Plan the team offsite in Lisbon",
-		"Translate the user guide into German",
-		"Add a dark mode to the settings screen",
-		"Speed up the nightly backup job",
-		"Rotate the TLS certificates of the public API",
-	}
+	titles := unrelatedTitles
 	ids := map[string]string{}
 	for _, title := range titles {
 		var out taskOut

@@ -2,7 +2,6 @@ package mirror_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,21 +17,8 @@ import (
 // embedding size given (the same project's database, two configurations).
 func vectorProject(t *testing.T, dims ...int) (*sqlite.Store, []*chroma.Store) {
 	t.Helper()
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := workspace.Ensure(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defs := workspace.Defaults()
+	dir, layout, defs, ts := taskStore(t)
 	ctx := context.Background()
-	ts, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(layout.Databases, "tasks.db"), Workspace: dir,
-		Settings: defs.DatabasePools.Operational, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stores []*chroma.Store
 	for _, d := range dims {
 		vs, err := chroma.Open(ctx, chroma.Options{Workspace: dir, Layout: layout, Settings: defs.DatabasePools.Vector,

@@ -36,8 +36,9 @@ func env(t testing.TB, name string) string {
 	return v
 }
 
-// project opens a task store and the real Chroma and Neo4j stores of a new project.
-func project(t testing.TB) (*sqlite.Store, *chroma.Store, *neo4j.Store) {
+// taskStore creates a new project and opens its task store (closed by the
+// caller's cleanup): its folder, layout and the defaults.
+func taskStore(t testing.TB) (string, workspace.Layout, workspace.Config, *sqlite.Store) {
 	t.Helper()
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -48,12 +49,19 @@ func project(t testing.TB) (*sqlite.Store, *chroma.Store, *neo4j.Store) {
 		t.Fatal(err)
 	}
 	defs := workspace.Defaults()
-	ctx := context.Background()
-	ts, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(layout.Databases, "tasks.db"), Workspace: dir,
+	ts, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(layout.Databases, "tasks.db"), Workspace: dir,
 		Settings: defs.DatabasePools.Operational, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, layout, defs, ts
+}
+
+// project opens a task store and the real Chroma and Neo4j stores of a new project.
+func project(t testing.TB) (*sqlite.Store, *chroma.Store, *neo4j.Store) {
+	t.Helper()
+	dir, layout, defs, ts := taskStore(t)
+	ctx := context.Background()
 	vs, err := chroma.Open(ctx, chroma.Options{Workspace: dir, Layout: layout, Settings: defs.DatabasePools.Vector,
 		Backends:   workspace.Backends{ChromaURL: env(t, "TASK_ORCHESTRATOR_TEST_CHROMA_URL")},
 		Embeddings: workspace.Embeddings{Provider: "lexical"}, Logger: quiet})
