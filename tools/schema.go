@@ -61,16 +61,7 @@ func leanOutputSchema(t mcp.Tool) mcp.Tool {
 	if len(t.OutputSchema.Properties) == 0 {
 		return t
 	}
-	raw, err := json.Marshal(t.OutputSchema)
-	if err != nil {
-		panic(fmt.Sprintf("tools: the output schema of %s does not marshal: %v", t.Name, err))
-	}
-	var root map[string]any
-	if err := json.Unmarshal(raw, &root); err != nil {
-		panic(fmt.Sprintf("tools: the output schema of %s does not unmarshal: %v", t.Name, err))
-	}
-	dropClosedObjects(root)
-	dropNullOfOmitted(root)
+	root := openOutputSchema(t)
 	shareTaskShape(t.Name, root)
 
 	// Count each object shape (by its canonical JSON) and remember the
@@ -171,6 +162,23 @@ func leanOutputSchema(t mcp.Tool) mcp.Tool {
 	}
 	t.OutputSchema = out
 	return t
+}
+
+// openOutputSchema is t's output schema as a JSON tree, with its objects
+// open and the null of omitted properties dropped: the first steps of the
+// lean schema, and the form in which the task's shape is compared.
+func openOutputSchema(t mcp.Tool) map[string]any {
+	raw, err := json.Marshal(t.OutputSchema)
+	if err != nil {
+		panic(fmt.Sprintf("tools: the output schema of %s does not marshal: %v", t.Name, err))
+	}
+	var root map[string]any
+	if err := json.Unmarshal(raw, &root); err != nil {
+		panic(fmt.Sprintf("tools: the output schema of %s does not unmarshal: %v", t.Name, err))
+	}
+	dropClosedObjects(root)
+	dropNullOfOmitted(root)
+	return root
 }
 
 // dropClosedObjects removes "additionalProperties": false everywhere in node.

@@ -1,8 +1,6 @@
 package tools
 
 import (
-	"encoding/json"
-	"fmt"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -24,17 +22,7 @@ const sharedTaskDescription = "A task, with the fields of task_get's task"
 // taskShapeKey is the canonical JSON of the task's fields and required list,
 // as they stand in a lean output schema.
 var taskShapeKey = sync.OnceValue(func() string {
-	t := fixOutputSchema(mcp.NewTool("task_shape", mcp.WithOutputSchema[TaskResult]()))
-	raw, err := json.Marshal(t.OutputSchema)
-	if err != nil {
-		panic(fmt.Sprintf("tools: the task's output schema does not marshal: %v", err))
-	}
-	var root map[string]any
-	if err := json.Unmarshal(raw, &root); err != nil {
-		panic(fmt.Sprintf("tools: the task's output schema does not unmarshal: %v", err))
-	}
-	dropClosedObjects(root)
-	dropNullOfOmitted(root)
+	root := openOutputSchema(fixOutputSchema(mcp.NewTool("task_shape", mcp.WithOutputSchema[TaskResult]())))
 	task, _ := root["properties"].(map[string]any)["task"].(map[string]any)
 	if task == nil {
 		panic("tools: TaskResult has no task property")
