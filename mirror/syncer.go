@@ -385,6 +385,10 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 	case err == nil:
 		r.leaseUntil = at.Add(r.s.cfg.LeaseTTL)
 		r.cursor = max(r.cursor, seq) // the stored cursor never moves back either
+		// Something reached the mirror (a batch, or a rebuild at start-up):
+		// this spell of failures is over, even if the rest of the turn fails,
+		// so the next spell is reported anew.
+		r.lagTold = false
 	case errors.Is(err, sqlite.ErrLeaseLost):
 		r.leaseUntil, r.cursorKnown = time.Time{}, false
 	default:
