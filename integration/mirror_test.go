@@ -436,11 +436,21 @@ func TestMirrorsConvergeWhenTheirServersComeUp(t *testing.T) {
 		t.Fatalf("task_reconcile: %v %s", err, text(res))
 	}
 	decode(t, res, &rec)
-	msgs := progress()
+	// Notifications travel beside the answer, not before it: over stdio the
+	// last one may be read just after the result, so give it a moment.
+	reported := func(all string) bool {
+		return strings.Contains(all, fmt.Sprintf("vector mirror: wrote %d of %d tasks", len(want.status), len(want.status))) &&
+			strings.Contains(all, "graph mirror: rebuilt")
+	}
+	var msgs []string
+	for wait := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if msgs = progress(); reported(strings.Join(msgs, " | ")) || time.Now().After(wait) {
+			break
+		}
+	}
 	all := strings.Join(msgs, " | ")
 	t.Logf("task_reconcile: %s; %d progress notifications", text(res), len(msgs))
-	if !strings.Contains(all, fmt.Sprintf("vector mirror: wrote %d of %d tasks", len(want.status), len(want.status))) ||
-		!strings.Contains(all, "graph mirror: rebuilt") {
+	if !reported(all) {
 		t.Errorf("task_reconcile's progress did not report both mirrors' rebuild: %s", truncate(all, 600))
 	}
 	if len(rec.Mirrors) != 2 {

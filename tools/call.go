@@ -75,7 +75,8 @@ func handle[A any](d *Deps, name string, fn handlerFunc[A]) server.ToolHandlerFu
 		start := time.Now()
 		c := &call{deps: d, req: req, name: name}
 		ctx = pooling.WithHolder(ctx, name)
-		ctx = withProgress(ctx, req)
+		ctx, flushProgress := withProgress(ctx, req)
+		defer flushProgress()
 		defer func() {
 			if r := recover(); r != nil {
 				ref := newRef()
@@ -399,18 +400,33 @@ func capMessage(msg string) string {
 }
 
 // withProgress lets adapters report progress (a managed server starting, a long
-// batch) as notifications/progress, when the client asked for them with a progress token.
-func withProgress(ctx context.Context, req mcp.CallToolRequest) context.Context {
+// batch) as notifications/progress, when the client asked for them with a
+// progress token. The handler defers the flush it returns: over Streamable
+// HTTP it waits until the notifications sent are on their way, since mcp-go
+// drops the ones still queued when the handler returns (see awaitForwarder);
+// the last one (a rebuild done) is sent just before the answer.
+func withProgress(ctx context.Context, req mcp.CallToolRequest) (context.Context, func()) {
 	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return ctx
+		return ctx, func() {}
 	}
 	token := req.Params.Meta.ProgressToken
 	srv := server.ServerFromContext(ctx)
 	if srv == nil {
-		return ctx
+		return ctx, func() {}
 	}
-	var mu sync.Mutex
-	last := 0.0
+	var (
+		mu   sync.Mutex
+		last = 0.0
+		sent bool
+	)
+	flush := func() {
+		mu.Lock()
+		was := sent
+		mu.Unlock()
+		if session := server.ClientSessionFromContext(ctx); was && session != nil {
+			awaitForwarder(session)
+		}
+	}
 	return progress.With(ctx, func(message string, done, total float64) {
 		mu.Lock()
 		// Progress must increase with every notification.
@@ -423,8 +439,12 @@ func withProgress(ctx context.Context, req mcp.CallToolRequest) context.Context 
 		if total > 0 {
 			params["total"] = total
 		}
-		_ = srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), params)
-	})
+		if srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), params) == nil {
+			mu.Lock()
+			sent = true
+			mu.Unlock()
+		}
+	}), flush
 }
 
 func newRef() string {
