@@ -282,12 +282,27 @@ func TestConcurrentClaimsOverStdio(t *testing.T) {
 			} `json:"pools"`
 		} `json:"workspaces"`
 	}
-	p.ok(ctx, "pool_status", map[string]any{"workspace": project}, &st)
+	// The project's own background readers (the mirror syncer's poll, the
+	// lease timer) may hold a connection for a moment: a connection the burst
+	// leaked stays in use, theirs is back within a few seconds.
+	busy := ""
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		p.ok(ctx, "pool_status", map[string]any{"workspace": project}, &st)
+		busy = ""
+		for _, pl := range st.Workspaces[0].Pools {
+			if pl.InUse != 0 {
+				busy += fmt.Sprintf("pool %s has %d in use after the burst; ", pl.Name, pl.InUse)
+			}
+		}
+		if busy == "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if busy != "" {
+		t.Errorf("%s(still, 5 s later)", busy)
+	}
 	var acquires int64
 	for _, pl := range st.Workspaces[0].Pools {
-		if pl.InUse != 0 {
-			t.Errorf("pool %s has %d in use after the burst", pl.Name, pl.InUse)
-		}
 		acquires += pl.Acquires
 	}
 	if acquires < tasks {
