@@ -499,3 +499,54 @@ func TestEventsCarryAnotherProcesssChange(t *testing.T) {
 		t.Fatalf("the stream did not end cleanly: %v", err)
 	}
 }
+
+// At the root of a TLS server the cookie is scoped to "/" and Secure.
+func TestCookieAtTheRootOverTLS(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := workspace.Root{Path: dir, Source: "test"}
+	b := board.New(board.Options{Registry: newRegistry(t), Logger: discard})
+	srv := httptest.NewTLSServer(b.Handler())
+	defer srv.Close()
+	defer b.Close()
+	link, err := b.Link(root, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, "/login?code=") {
+		t.Fatalf("link = %q", link)
+	}
+	cl := srv.Client()
+	cl.CheckRedirect = noRedirect
+	resp, err := cl.Get(srv.URL + link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	raw := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("login: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	for _, part := range []string{"Path=/;", "Secure", "HttpOnly", "SameSite=Strict"} {
+		if !strings.Contains(raw+";", part) {
+			t.Errorf("Set-Cookie %q lacks %q", raw, part)
+		}
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/api/state", nil)
+	req.AddCookie(resp.Cookies()[0])
+	resp, err = cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st board.State
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Actor != "alice" || st.Project.Root != dir || len(st.Tasks) != 0 || st.Tasks == nil {
+		t.Fatalf("state: %v %+v", err, st)
+	}
+	if _, err := b.Link(root, " "); err == nil {
+		t.Error("a link without an actor was handed out")
+	}
+}
