@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -548,5 +549,102 @@ func TestCookieAtTheRootOverTLS(t *testing.T) {
 	}
 	if _, err := b.Link(root, " "); err == nil {
 		t.Error("a link without an actor was handed out")
+	}
+}
+
+// A stream ticks; when its project is closed (evicted as least recently
+// used) and opened anew, the next tick ends the stream, and a new stream
+// watches the new project.
+func TestEventsTickAndEndWhenTheProjectIsEvicted(t *testing.T) {
+	defer board.SetTick(50 * time.Millisecond)()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := project.NewRegistry(project.RegistryConfig{Logger: discard, Server: workspace.Defaults(), MaxWorkspaces: 1})
+	defer reg.Close(context.Background())
+	root := workspace.Root{Path: filepath.Join(dir, "a"), Source: "test"}
+	other := workspace.Root{Path: filepath.Join(dir, "b"), Source: "test"}
+	for _, r := range []workspace.Root{root, other} {
+		if err := os.Mkdir(r.Path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := board.New(board.Options{Registry: reg, Logger: discard})
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	defer b.Close()
+	link, err := b.Link(root, board.ActorBoard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{CheckRedirect: noRedirect}
+	resp, err := cl.Get(srv.URL + link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookie := resp.Cookies()[0]
+	stream := func() (*bufio.Reader, func()) {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/events", nil)
+		req.AddCookie(cookie)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := bufio.NewReader(resp.Body)
+		if line, err := rd.ReadString('\n'); err != nil || line != ": ok\n" {
+			t.Fatalf("first line = %q, %v", line, err)
+		}
+		return rd, func() { resp.Body.Close() }
+	}
+	rd, stop := stream()
+	defer stop()
+	if ev, data := readEvent(t, rd); ev != "tick" || data != "{}" {
+		t.Fatalf("event %q %q, want a tick", ev, data)
+	}
+	// Another project opened: the registry closes this one (the stream holds no lease).
+	_, release, err := reg.Acquire(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(rd)
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("the stream did not end cleanly: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the stream outlived its project")
+	}
+	// The browser reconnects: the new stream hears the reopened project's changes.
+	rd2, stop2 := stream()
+	defer stop2()
+	p, release, err := reg.Acquire(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Tasks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := s.Create(context.Background(), sqlite.NewTask{Title: "after the reopening"})
+	release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, data := readEvent(t, rd2)
+		if ev == "change" {
+			if want := `{"ids":["` + task.ID + `"]}`; data != want {
+				t.Fatalf("change %s, want %s", data, want)
+			}
+			break
+		}
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// tickEvery is TickEvery; tests shorten it (export_test.go).
+var tickEvery = TickEvery
+
 // events streams the project's changes (event "change", the changed ids)
 // and a "tick" every TickEvery, until the client goes or Close is called.
 //
@@ -72,7 +75,7 @@ func (b *Board) events(w http.ResponseWriter, r *http.Request, s *session) {
 	if !send(": ok\n\n") {
 		return
 	}
-	tick := time.NewTicker(TickEvery)
+	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
 		select {
