@@ -103,7 +103,7 @@ func (b *Board) taskAction(w http.ResponseWriter, r *http.Request, s *session, r
 		msg = fmt.Sprintf("Task %s is cancelled.", req.ID)
 	}
 	if err != nil {
-		b.storeError(w, req.Action+" the task", err)
+		b.storeError(w, req.ID, req.Action+" the task", err)
 		return
 	}
 	b.log.Info("board action", "action", req.Action, "task", req.ID, "actor", s.actor, "workspace", s.root.Path)
@@ -112,7 +112,7 @@ func (b *Board) taskAction(w http.ResponseWriter, r *http.Request, s *session, r
 
 // storeError answers the store's refusal (its one-sentence message, which
 // names the argument and the fix), or a server failure.
-func (b *Board) storeError(w http.ResponseWriter, what string, err error) {
+func (b *Board) storeError(w http.ResponseWriter, id, what string, err error) {
 	var ce *sqlite.Error
 	if !errors.As(err, &ce) || ce.Kind == sqlite.KindBusy {
 		b.fail(w, what, err)
@@ -126,7 +126,9 @@ func (b *Board) storeError(w http.ResponseWriter, what string, err error) {
 		code = http.StatusConflict
 	}
 	msg := workspace.Redact(ce.Msg)
-	msg = strings.ReplaceAll(msg, "; list tasks with task_list", "")
+	if ce.Kind == sqlite.KindNotFound {
+		msg = fmt.Sprintf("id %s names no task of this project: reload the board to see the current tasks", strconv.Quote(clip(id, 40)))
+	}
 	if !strings.HasSuffix(msg, ".") {
 		msg += "."
 	}

@@ -114,6 +114,7 @@ func TestActionsNeedCSRFAndTheSameOrigin(t *testing.T) {
 	}{
 		{`{"action":"cancel","id":"` + f.b.ID + `"}`, http.StatusConflict, "task " + f.b.ID + " is cancelled; only a pending, in_progress, blocked or failed task can be cancelled."},
 		{`{"action":"release","id":"` + f.a.ID + `"}`, http.StatusConflict, "task " + f.a.ID + " is pending; only an in_progress task can be released."},
+		{`{"action":"cancel","id":"tsk_0123456789abcdef"}`, http.StatusNotFound, `id "tsk_0123456789abcdef" names no task of this project: reload the board to see the current tasks.`},
 		{`{"action":"release"}`, http.StatusBadRequest, "id is required: pass a task id such as tsk_0123456789abcdef (see task_list)."},
 		{`{"action":"delete","id":"` + f.a.ID + `"}`, http.StatusBadRequest, `action "delete" is not one of release, cancel, reconcile: send one of those three.`},
 		{`{"action":"cancel","id":"` + f.a.ID + `","extra":1}`, http.StatusBadRequest, `The action's body is not a JSON object {"action", "id", "reason"}: send one with action release, cancel or reconcile.`},
