@@ -50,12 +50,12 @@ function dur(ms) {
 const ago = (s) => (isNaN(ts(s)) ? '' : dur(now() - ts(s)) + ' ago');
 function clock(s) {
   const d = new Date(ts(s));
-  return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 function shortTime(s) {
   const d = new Date(ts(s));
   if (isNaN(d)) return '';
-  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   return now() - d > 20 * 3600e3 ? d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + t : t;
 }
 function bytes(n) {
@@ -574,7 +574,9 @@ function renderHistory() {
     const tm = el('time', 'muted', shortTime(h.at));
     tm.setAttribute('datetime', h.at); tm.title = h.at;
     const ev = el('span', 'event', h.event);
-    li.append(tm, el('span', 'actor', h.actor), ev, linkTo(h.task_id, h.title || h.task_id));
+    const what = el('div', 'what');
+    what.append(el('span', 'actor', h.actor), ev, linkTo(h.task_id, h.title || h.task_id));
+    li.append(tm, what);
     if (h.detail) li.append(el('span', 'muted detail', h.detail));
     ol.append(li);
   }
