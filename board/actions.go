@@ -33,7 +33,7 @@ func refuse(w http.ResponseWriter, code int, sentence string) {
 
 // The sentences of the refusals, exact (the tests assert them).
 const (
-	msgReadOnly    = "This board is read-only: start it with --allow-edits to release, cancel or reconcile from the board."
+	msgReadOnly    = "This board is read-only: start it with --allow-edits (the HTTP server with --board-allow-edits) to release, cancel or reconcile from the board."
 	msgMethod      = "Actions are sent with POST: use the board's buttons."
 	msgContentType = "The action's Content-Type must be application/json: send the body as a JSON object."
 	msgOrigin      = "The action came from another site (its Origin header is not this board's address), so it was refused: use the board's own page."

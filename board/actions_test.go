@@ -31,7 +31,7 @@ func TestActionsAreRefusedOnAReadOnlyBoard(t *testing.T) {
 	f := newFixture(t, e)
 	c := e.login()
 	code, a := e.act(c, `{"action":"release","id":"`+f.d.ID+`"}`, map[string]string{"Content-Type": "application/json"})
-	if want := "This board is read-only: start it with --allow-edits to release, cancel or reconcile from the board."; code != http.StatusForbidden || a.OK || a.Error != want {
+	if want := "This board is read-only: start it with --allow-edits (the HTTP server with --board-allow-edits) to release, cancel or reconcile from the board."; code != http.StatusForbidden || a.OK || a.Error != want {
 		t.Errorf("an action on a read-only board: %d %+v", code, a)
 	}
 	if e.state(c).Counts["in_progress"] != 1 {
