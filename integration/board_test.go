@@ -46,12 +46,9 @@ func newBrowser(t testing.TB) *browser {
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.NoSandbox, // CI runs as root
-		chromedp.Flag("disable-gpu", true),
+		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 1000),
 	)
@@ -59,12 +56,16 @@ func newBrowser(t testing.TB) *browser {
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	b := &browser{ctx: ctx, problems: &lockedBuffer{}}
-	chromedp.ListenTarget(ctx, func(ev any) {
+	// The first run starts the browser; it must have no timeout of its own.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
-			fmt.Fprintf(b.problems, "exception: %s\n", e.ExceptionDetails.Error())
+			fmt.Fprintf(b.problems, "exception: %s\n", (&chromedp.ExceptionError{ExceptionDetails: e.ExceptionDetails}).Error())
 		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.APITypeError || e.Type == runtime.APITypeWarning {
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
 				var parts []string
 				for _, a := range e.Args {
 					parts = append(parts, string(a.Value)+a.Description)
@@ -73,25 +74,44 @@ func newBrowser(t testing.TB) *browser {
 			}
 		}
 	})
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
+	if err != nil {
+		t.Fatalf("listening to the page: %v", err)
 	}
 	return b
 }
 
-func (b *browser) run(t testing.TB, timeout time.Duration, actions ...chromedp.Action) {
+// run runs the steps in the tab within timeout.
+func (b *browser) run(t testing.TB, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("browser: %v\nproblems seen by the page:\n%s", err, b.problems.String())
 	}
 }
 
-// eval runs a JavaScript expression in the page and decodes its value.
-func (b *browser) eval(t testing.TB, js string, out any) {
+// evalJS runs a JavaScript expression in the page and returns its value.
+func evalJS[T any](t testing.TB, b *browser, js string) T {
 	t.Helper()
-	b.run(t, 10*time.Second, chromedp.Evaluate(js, out))
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v\nproblems seen by the page:\n%s", js, err, b.problems.String())
+	}
+	return v
+}
+
+// screenshot captures the whole page.
+func (b *browser) screenshot(t testing.TB) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return png
 }
 
 // startBoard runs `mcp-task-orchestrator board` on project and returns the
@@ -268,14 +288,13 @@ func TestBoardShowsTheProjectLiveInABrowser(t *testing.T) {
 	link := startBoard(t, project)
 
 	b := newBrowser(t)
-	start := time.Now()
-	b.run(t, 30*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery))
-	t.Logf("first render %v after navigation (login redirect included)", time.Since(start).Round(time.Millisecond))
+	opened := time.Now()
+	b.run(t, 30*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	t.Logf("first render %v after navigation (login redirect included)", time.Since(opened).Round(time.Millisecond))
 
 	// Every task is in its column.
-	var columns map[string][]string
-	b.eval(t, `Object.fromEntries([...document.querySelectorAll('section.column')].map(c =>
-		[c.dataset.status, [...c.querySelectorAll('article.card')].map(a => a.dataset.id)]))`, &columns)
+	columns := evalJS[map[string][]string](t, b, `Object.fromEntries([...document.querySelectorAll('section.column')].map(c =>
+		[c.dataset.status, [...c.querySelectorAll('article.card')].map(a => a.dataset.id)]))`)
 	want := map[string][]string{}
 	for id, s := range sb.status {
 		want[s] = append(want[s], id)
@@ -292,12 +311,9 @@ func TestBoardShowsTheProjectLiveInABrowser(t *testing.T) {
 
 	// The graph: a node per open task, an edge per dependency between two.
 	wantNodes, wantEdges := sb.openGraph()
-	var graph struct {
-		Nodes, Edges, Critical int
-	}
-	b.eval(t, `({Nodes: document.querySelectorAll('#graph g.node').length,
+	graph := evalJS[struct{ Nodes, Edges, Critical int }](t, b, `({Nodes: document.querySelectorAll('#graph g.node').length,
 		Edges: document.querySelectorAll('#graph path.edge').length,
-		Critical: document.querySelectorAll('#graph g.node.critical').length})`, &graph)
+		Critical: document.querySelectorAll('#graph g.node.critical').length})`)
 	if graph.Nodes != wantNodes || graph.Edges != wantEdges {
 		t.Errorf("graph draws %d nodes and %d edges, want %d and %d", graph.Nodes, graph.Edges, wantNodes, wantEdges)
 	}
@@ -307,25 +323,22 @@ func TestBoardShowsTheProjectLiveInABrowser(t *testing.T) {
 	}
 
 	// Markup in a title is text: no element made of it, no script run.
-	var hostile struct {
+	hostile := evalJS[struct {
 		Text  string
 		Imgs  int
 		Title string
-	}
-	b.eval(t, fmt.Sprintf(`({Text: document.querySelector('article.card[data-id=%q] .title').textContent,
-		Imgs: document.querySelectorAll('main img, #graph img').length, Title: document.title})`, sb.hostile), &hostile)
+	}](t, b, fmt.Sprintf(`({Text: document.querySelector('article.card[data-id=%q] .title').textContent,
+		Imgs: document.querySelectorAll('main img, #graph img').length, Title: document.title})`, sb.hostile))
 	if hostile.Text != hostileTitle || hostile.Imgs != 0 || strings.Contains(hostile.Title, "pwned") {
 		t.Errorf("hostile title rendered as %q with %d img elements, document.title %q; want the markup as text, no img, no script run",
 			hostile.Text, hostile.Imgs, hostile.Title)
 	}
 
 	shots := screenshotDir(t)
-	var png []byte
-	b.run(t, 20*time.Second, chromedp.FullScreenshot(&png, 90))
-	writeShot(t, filepath.Join(shots, "board-60-tasks.png"), png)
+	writeShot(t, filepath.Join(shots, "board-60-tasks.png"), b.screenshot(t))
 
 	// Another server process creates a task: it appears without a reload.
-	b.eval(t, `window.__sameDocument = 'yes'`, nil)
+	evalJS[string](t, b, `window.__sameDocument = 'yes'`)
 	other := start(t, procOpts{dir: project})
 	var created struct {
 		Task struct {
@@ -335,10 +348,9 @@ func TestBoardShowsTheProjectLiveInABrowser(t *testing.T) {
 	createdAt := time.Now()
 	other.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "Added while the board is open"}, &created)
 	sel := fmt.Sprintf(`section.column[data-status="pending"] article.card[data-id=%q]`, created.Task.ID)
-	b.run(t, 2*time.Second, chromedp.WaitReady(sel, chromedp.ByQuery))
+	b.run(t, 2*time.Second, chromedp.WaitReady(chromedp.CSS(sel)))
 	t.Logf("a task created by another server process appeared on the board after %v", time.Since(createdAt).Round(time.Millisecond))
-	var same string
-	b.eval(t, `window.__sameDocument || 'reloaded'`, &same)
+	same := evalJS[string](t, b, `window.__sameDocument || 'reloaded'`)
 	if same != "yes" {
 		t.Errorf("the page reloaded to show the new task; want a live update")
 	}
@@ -367,20 +379,17 @@ func TestBoardRendersAThousandTasks(t *testing.T) {
 	}
 	link := startBoard(t, project)
 	b := newBrowser(t)
-	b.run(t, 60*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(`body[data-ready="1"]`, chromedp.ByQuery))
-	var got struct {
+	b.run(t, 60*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	got := evalJS[struct {
 		Cards, Nodes int
 		RenderMs     string
-	}
-	b.eval(t, `({Cards: document.querySelectorAll('article.card').length, Nodes: document.querySelectorAll('#graph g.node').length,
-		RenderMs: document.body.dataset.renderMs})`, &got)
+	}](t, b, `({Cards: document.querySelectorAll('article.card').length, Nodes: document.querySelectorAll('#graph g.node').length,
+		RenderMs: document.body.dataset.renderMs})`)
 	if got.Cards != 1000 || got.Nodes != 1000 {
 		t.Errorf("the board shows %d cards and %d graph nodes, want 1000 of each", got.Cards, got.Nodes)
 	}
 	t.Logf("1,000 tasks: first render %s ms (state fetched to DOM and graph laid out)", got.RenderMs)
-	var png []byte
-	b.run(t, 20*time.Second, chromedp.CaptureScreenshot(&png))
-	writeShot(t, filepath.Join(screenshotDir(t), "board-1000-tasks.png"), png)
+	writeShot(t, filepath.Join(screenshotDir(t), "board-1000-tasks.png"), b.screenshot(t))
 
 	// The page's weight: what a browser downloads, compressed as gzip -9 would.
 	base := link[:strings.Index(link, "/login")]
