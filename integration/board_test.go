@@ -354,6 +354,23 @@ func TestBoardShowsTheProjectLiveInABrowser(t *testing.T) {
 	if same != "yes" {
 		t.Errorf("the page reloaded to show the new task; want a live update")
 	}
+
+	// With --allow-edits, a person releases an agent's claim from the page:
+	// the task is pending again, and the history says who did it.
+	editLink := startBoard(t, project, "--allow-edits")
+	b.run(t, 30*time.Second, chromedp.Navigate(editLink), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+	held := evalJS[string](t, b, `document.querySelector('section.column[data-status="in_progress"] article.card').dataset.id`)
+	b.run(t, 10*time.Second,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`article.card[data-id=%q]`, held))),
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "agent went quiet"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-action="release"][data-task=%q]`, held))),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`section.column[data-status="pending"] article.card[data-id=%q]`, held))))
+	events := taskHistory(t, ctx, p, project, held)
+	last := events[len(events)-1]
+	if last.Actor != "human:board" || !strings.Contains(last.Note, "agent went quiet") {
+		t.Errorf("the release from the board is recorded as %v; want actor human:board with the reason", last)
+	}
+
 	if probs := b.problems.String(); probs != "" {
 		t.Errorf("the page reported problems (CSP violations, exceptions):\n%s", probs)
 	}
