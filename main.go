@@ -25,6 +25,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/mattn/go-isatty"
 
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/board"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/cli"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/migrate"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
@@ -69,6 +70,7 @@ type options struct {
 	maxMessage  int
 	origins     stringList
 	hosts       stringList
+	boardEdits  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -89,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxMessage, "max-message-bytes", 0, "largest JSON-RPC message accepted, refused while it is read (default 4 MiB over HTTP, 33 MiB over stdio)")
 	fs.Var(&o.origins, "allowed-origin", "an extra Origin accepted over HTTP besides loopback ones (repeatable)")
 	fs.Var(&o.hosts, "allowed-host", "an extra Host accepted over HTTP besides loopback ones (repeatable)")
+	fs.BoolVar(&o.boardEdits, "board-allow-edits", false, "with --http: let the board at /board release claims, cancel tasks and re-run reconcile (recorded under the link's token name, else human:board)")
 	fs.BoolVar(&o.validateOut, "validate-output", false, "check every tool result against its output schema (costs about half of a call's time; the tests turn it on)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `mcp-task-orchestrator %s: an MCP server for per-project task coordination.
@@ -98,6 +101,7 @@ Usage: mcp-task-orchestrator [flags]
        mcp-task-orchestrator status [--workspace DIR | --http URL] [--watch]
        mcp-task-orchestrator migrate [--workspace DIR] [--from FILE] [--dry-run]
        mcp-task-orchestrator embedder install [--dir DIR]
+       mcp-task-orchestrator board [--workspace DIR] [--addr 127.0.0.1:PORT] [--open] [--allow-edits]
 
 Speaks MCP over stdio (start it from an MCP client such as Claude Desktop), or over Streamable HTTP with --http.
 Data lives in each project's .task_orchestrator/ folder; nothing is opened until a tool needs it.
@@ -147,6 +151,8 @@ func subcommand(args []string, stdout, stderr io.Writer) (code int, ok bool) {
 		return migrate.Main(args[1:], stdout, stderr), true
 	case "embedder":
 		return cli.Embedder(args[1:], env), true
+	case "board":
+		return cli.Board(args[1:], env), true
 	}
 	return 0, false
 }
@@ -254,7 +260,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 
 	if o.httpAddr != "" {
-		return serveHTTP(ctx, s, registry, cfg, o, token, logger)
+		return serveHTTP(ctx, s, registry, resolver, cfg, o, token, logger)
 	}
 
 	logger.Info("serving MCP over stdio", "version", serverVersion(), "read_only", o.readOnly,
@@ -287,8 +293,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // serveHTTP serves MCP over Streamable HTTP until a signal, then shuts down
 // gracefully (in-flight calls finish) and closes every pool.
-func serveHTTP(ctx context.Context, s *server.MCPServer, registry *project.Registry, cfg workspace.Config, o options, token workspace.Secret, logger *slog.Logger) int {
+func serveHTTP(ctx context.Context, s *server.MCPServer, registry *project.Registry, resolver *workspace.Resolver, cfg workspace.Config, o options, token workspace.Secret, logger *slog.Logger) int {
+	// The board at /board: a token holder asks for a one-time link to a
+	// project under --allow-root (docs/users/board.md).
+	b := board.New(board.Options{Registry: registry, Base: "/board", AllowEdits: o.boardEdits, Logger: logger, Version: serverVersion()})
+	defer b.Close()
 	ts, err := transport.New(s, transport.Options{
+		Board: b, BoardRoot: func(path string) (workspace.Root, error) { return resolver.Resolve(path, nil) },
 		Addr: o.httpAddr, AuthToken: token, AuthTokensFile: o.tokensFile, AllowedOrigins: o.origins, AllowedHosts: o.hosts,
 		SessionIdleTimeout: o.sessionIdle, MaxBodyBytes: int64(o.maxMessage),
 		Security: cfg.Security, Pools: func() []pooling.Metrics { return registry.Metrics("") }, Logger: logger,
@@ -300,6 +311,10 @@ func serveHTTP(ctx context.Context, s *server.MCPServer, registry *project.Regis
 	s.Use(ts.ToolMiddleware())
 	logger.Info("serving MCP over Streamable HTTP", "addr", o.httpAddr, "endpoint", "/mcp", "version", serverVersion(),
 		"allow_roots", []string(o.allowRoots), "auth", token != "" || o.tokensFile != "")
+	// The board's event streams end before the HTTP server waits for its
+	// requests to finish.
+	stopBoard := context.AfterFunc(ctx, b.Close)
+	defer stopBoard()
 	serveErr := ts.ListenAndServe(ctx)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,6 +292,57 @@ var docRules = []docRule{
 				e.t.Errorf("%s: %v", cmd, err)
 			}
 		})
+	}},
+	{"board", prefix("mcp-task-orchestrator board"), func(e *docEnv, cmd string) {
+		// It serves until stopped: its link must open the board once, then it
+		// must stop cleanly on SIGTERM.
+		args := e.expand(strings.Fields(cmd))
+		if i := slices.Index(args, "--addr"); i >= 0 && i+1 < len(args) {
+			args[i+1] = fmt.Sprintf("127.0.0.1:%d", freePort(e.t))
+		}
+		c := exec.CommandContext(e.ctx, binPath, args[1:]...)
+		c.Dir, c.Env = e.cwd, append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME="+filepath.Join(e.home, ".config"), "TASK_ORCHESTRATOR_WORKSPACE=")
+		stderr := &lockedBuffer{}
+		c.Stderr = stderr
+		out, err := c.StdoutPipe()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			e.t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		link := strings.TrimSpace(line)
+		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, gerr := noRedirect.Get(link)
+		_ = c.Process.Signal(syscall.SIGTERM)
+		werr := c.Wait()
+		if gerr != nil || res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Set-Cookie"), "board_session=") {
+			e.t.Fatalf("%s: its link %q did not open the board (%v %v)\n%s", cmd, link, res, gerr, tail(stderr.String(), 2000))
+		}
+		res.Body.Close()
+		if werr != nil {
+			e.t.Fatalf("%s: on SIGTERM: %v\n%s", cmd, werr, tail(stderr.String(), 2000))
+		}
+	}},
+	{"a board link from the HTTP server", func(c string) bool { return strings.HasPrefix(c, "curl ") && strings.HasSuffix(c, "/board/link") }, func(e *docEnv, cmd string) {
+		// Asked with the token of the HTTP server the block started.
+		if e.httpAddr == "" {
+			e.t.Fatalf("%s: the block starts no HTTP server before it", cmd)
+		}
+		out := e.shell(strings.ReplaceAll(cmd, "127.0.0.1:8765", e.httpAddr))
+		var link struct {
+			URL string `json:"url"`
+		}
+		if err := json.Unmarshal([]byte(out), &link); err != nil || !strings.HasPrefix(link.URL, "http://"+e.httpAddr+"/board/login?code=") {
+			e.t.Fatalf("%s: answered %q, want a one-time link", cmd, out)
+		}
+		jar, _ := cookiejar.New(nil)
+		res, err := (&http.Client{Jar: jar}).Get(link.URL) // follows the redirect to the board with its cookie
+		if err != nil || res.StatusCode != http.StatusOK {
+			e.t.Fatalf("%s: opening its link: %v %v", cmd, res, err)
+		}
+		res.Body.Close()
 	}},
 	{"change directory", prefix("cd "), func(e *docEnv, cmd string) {
 		dir := e.expand(strings.Fields(cmd))[1]

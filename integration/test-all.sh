@@ -56,6 +56,16 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 tmux -V
 
+echo "== Chromium: a real browser for the board tests (Debian's chromium)"
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+TASK_ORCHESTRATOR_TEST_CHROMIUM="$(command -v chromium)"
+export TASK_ORCHESTRATOR_TEST_CHROMIUM
+"$TASK_ORCHESTRATOR_TEST_CHROMIUM" --version
+
 echo "== Python mcp-task-orchestrator: the real source of the migrate tests (pinned from PyPI)"
 TASK_ORCHESTRATOR_TEST_PYSERVER="$(bash integration/pyserver.sh install)"
 export TASK_ORCHESTRATOR_TEST_PYSERVER
@@ -79,7 +89,8 @@ go test -race -count=1 -timeout 20m ./...
 # (integration/http_harness_test.go), so both transports pass one suite. Tests
 # that never speak MCP to the server (the CLI commands, the docs, the mirror
 # convergence runs) gain nothing from a second pass and are skipped in it, and
-# neither does the conformance suite, which speaks HTTP in the first pass already.
+# neither does the conformance suite, which speaks HTTP in the first pass already,
+# nor the board tests (a browser, and the HTTP server's board in the first pass).
 echo "== go test -race ./integration over Streamable HTTP (IT_TRANSPORT=http)"
 IT_TRANSPORT=http go test -race -count=1 -timeout 20m \
-  -skip 'TestDocumented|TestADRIndex|TestDocLinks|TestDoctor|TestMigrate|TestStatus|TestMirrorsConverge|TestConformanceSuite' ./integration/
+  -skip 'TestDocumented|TestADRIndex|TestDocLinks|TestDoctor|TestMigrate|TestStatus|TestMirrorsConverge|TestConformanceSuite|TestBoard' ./integration/

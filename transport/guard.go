@@ -76,6 +76,21 @@ func agentOf(ctx context.Context) string {
 // that it is what decides.
 var constantTimeCompare = subtle.ConstantTimeCompare
 
+// guardMode says what guard asks of a request besides its Host and Origin.
+type guardMode int
+
+const (
+	// guardMCP: the bearer token (when auth is on), the rate limit, the
+	// session and the body limit — /mcp.
+	guardMCP guardMode = iota
+	// guardBearer: the bearer token (when auth is on) — /readyz, /metrics,
+	// /board/link.
+	guardBearer
+	// guardBrowser: no bearer token, which a browser cannot send: the
+	// handler has its own credential (the board's session cookie).
+	guardBrowser
+)
+
 // guard runs the checks every request passes before its handler, cheapest
 // and most decisive first: the blacklist (before Host, Origin, body or JSON
 // are looked at), Host and Origin, and the bearer token. For /mcp (mcp=true)
@@ -89,7 +104,8 @@ var constantTimeCompare = subtle.ConstantTimeCompare
 // blacklisted. Without a token configured nothing can fail authentication,
 // so nothing is blacklisted: refusing a loopback address would refuse every
 // local client behind it.
-func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
+func (s *Server) guard(next http.Handler, mode guardMode) http.Handler {
+	mcp := mode == guardMCP
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.now()
 		peer := "ip:" + remoteIP(r)
@@ -133,7 +149,7 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 				fmt.Sprintf("Origin %q is not allowed (DNS-rebinding protection); add it to the allowed origins", origin), nil)
 			return
 		}
-		if s.auth.enabled() && !authed {
+		if s.auth.enabled() && !authed && mode != guardBrowser {
 			s.refused(reasonAuth, who.agent)
 			s.strike(peer, now)
 			w.Header().Set("WWW-Authenticate", bearerChallenge(r.Header.Get("Authorization") != ""))
@@ -141,7 +157,8 @@ func (s *Server) guard(next http.Handler, mcp bool) http.Handler {
 			return
 		}
 		if !mcp {
-			next.ServeHTTP(w, r)
+			ctx := context.WithValue(r.Context(), clientKey{}, who)
+			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 
@@ -259,7 +276,7 @@ func (s *Server) hostAllowed(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h
 	}
-	if isLoopbackName(name) {
+	if IsLoopbackName(name) {
 		return true
 	}
 	for _, a := range s.opts.AllowedHosts {
@@ -280,7 +297,7 @@ func (s *Server) originAllowed(origin string) bool {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || (u.Path != "" && u.Path != "/") {
 		return false
 	}
-	return isLoopbackName(u.Hostname())
+	return IsLoopbackName(u.Hostname())
 }
 
 func remoteIP(r *http.Request) string {

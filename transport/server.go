@@ -71,6 +71,14 @@ type Options struct {
 	Pools  func() []pooling.Metrics
 	Logger *slog.Logger
 
+	// Board, when set, is served at /board/ behind its own session cookie;
+	// a token holder asks for a one-time link with POST /board/link
+	// {"workspace": "/path/in/project"} (see docs/users/board.md).
+	Board Board
+	// BoardRoot resolves the workspace a link is asked for (inside
+	// --allow-root); required with Board.
+	BoardRoot func(path string) (workspace.Root, error)
+
 	// ShutdownTimeout bounds how long in-flight requests may run once
 	// ListenAndServe's context ends (0 = 15s); then connections are closed.
 	ShutdownTimeout time.Duration
@@ -139,7 +147,10 @@ func New(mcp *server.MCPServer, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen address %q is not host:port: %w", opts.Addr, err)
 	}
-	if !isLoopbackName(host) && !opts.AuthToken.IsSet() && opts.AuthTokensFile == "" {
+	if opts.Board != nil && opts.BoardRoot == nil {
+		return nil, errors.New("transport: a Board needs BoardRoot to resolve the workspaces links are asked for")
+	}
+	if !IsLoopbackName(host) && !opts.AuthToken.IsSet() && opts.AuthTokensFile == "" {
 		return nil, fmt.Errorf("transport: %w: %q reaches other machines; bind 127.0.0.1 or give auth tokens (--auth-token-file or --auth-tokens-file)",
 			ErrNonLoopbackWithoutToken, opts.Addr)
 	}
@@ -165,13 +176,19 @@ func New(mcp *server.MCPServer, opts Options) (*Server, error) {
 
 	mux := http.NewServeMux()
 	// s.mcp is set by ListenAndServe before it serves.
-	mux.Handle("/mcp", s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.mcp.ServeHTTP(w, r) }), true))
+	mux.Handle("/mcp", s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.mcp.ServeHTTP(w, r) }), guardMCP))
 	mux.HandleFunc("/healthz", s.handleHealthz)
-	mux.Handle("/readyz", s.guard(http.HandlerFunc(s.handleReadyz), false))
-	mux.Handle("/metrics", s.guard(s.metrics.handler(), false))
+	mux.Handle("/readyz", s.guard(http.HandlerFunc(s.handleReadyz), guardBearer))
+	mux.Handle("/metrics", s.guard(s.metrics.handler(), guardBearer))
 	// OAuth discovery (/.well-known/oauth-protected-resource, …) that a
 	// client starts on a 401 ends here, at once, with the reason.
 	mux.HandleFunc("/.well-known/", noOAuth)
+	if opts.Board != nil {
+		// The board's pages and API carry their own credential, a session
+		// cookie from a one-time link; the link is asked for with the token.
+		mux.Handle("/board/", s.guard(opts.Board.Handler(), guardBrowser))
+		mux.Handle("/board/link", s.guard(http.HandlerFunc(s.handleBoardLink), guardBearer))
+	}
 	s.http = &http.Server{
 		Addr:              opts.Addr,
 		Handler:           s.logRequests(mux),
@@ -373,9 +390,9 @@ func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// isLoopbackName reports whether host (no port, brackets allowed) names the
+// IsLoopbackName reports whether host (no port, brackets allowed) names the
 // loopback interface. "" (all interfaces) is not loopback.
-func isLoopbackName(host string) bool {
+func IsLoopbackName(host string) bool {
 	host = strings.Trim(host, "[]")
 	if strings.EqualFold(host, "localhost") {
 		return true

@@ -154,3 +154,58 @@ func (s *Store) History(ctx context.Context, id string, limit int, cursor string
 	}
 	return out, next, nil
 }
+
+// ProjectEvent is one history event of any task of the project, with the
+// task's title ("" once the task is deleted).
+type ProjectEvent struct {
+	work.HistoryEvent
+	TaskID string
+	Title  string
+}
+
+// RecentHistory returns the project's limit most recent history events
+// (1 to 200), newest first, across every task: one indexed read (the
+// history's primary key, newest first), whatever the project's size.
+func (s *Store) RecentHistory(ctx context.Context, limit int) ([]ProjectEvent, error) {
+	if limit < 1 || limit > maxHistoryPage {
+		return nil, invalid("limit", "limit %d is out of range; use 1 to %d", limit, maxHistoryPage)
+	}
+	out := []ProjectEvent{}
+	err := s.read(ctx, func(c *conn) error {
+		out = out[:0]
+		rows, err := c.query(ctx, `SELECT h.seq, h.at, h.actor, h.event, h.changes, h.late, h.note, h.task_id,
+			IFNULL(t.title, '') FROM (SELECT * FROM task_history ORDER BY seq DESC LIMIT ?) h
+			LEFT JOIN tasks t ON t.id = h.task_id ORDER BY h.seq DESC`, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				e        ProjectEvent
+				at, ch   string
+				lateFlag int
+			)
+			if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Event, &ch, &lateFlag, &e.Note, &e.TaskID, &e.Title); err != nil {
+				rows.Close()
+				return err
+			}
+			if e.At, err = parseTime(at); err != nil {
+				rows.Close()
+				return err
+			}
+			if ch != "" && ch != "{}" {
+				if err := json.Unmarshal([]byte(ch), &e.Changes); err != nil {
+					rows.Close()
+					return fmt.Errorf("history of %s, event %d: %w", e.TaskID, e.Seq, err)
+				}
+			}
+			e.Late = lateFlag != 0
+			out = append(out, e)
+		}
+		return errors.Join(rows.Err(), rows.Close())
+	})
+	if err != nil {
+		return nil, wrap("read the project's history", err)
+	}
+	return out, nil
+}
