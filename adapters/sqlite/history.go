@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,26 +115,11 @@ func (s *Store) History(ctx context.Context, id string, limit int, cursor string
 			return err
 		}
 		for rows.Next() {
-			var (
-				e        work.HistoryEvent
-				at, ch   string
-				lateFlag int
-			)
-			if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Event, &ch, &lateFlag, &e.Note); err != nil {
+			var e work.HistoryEvent
+			if err := scanHistory(rows, &e); err != nil {
 				rows.Close()
-				return err
+				return fmt.Errorf("history of %s: %w", id, err)
 			}
-			if e.At, err = parseTime(at); err != nil {
-				rows.Close()
-				return err
-			}
-			if ch != "" && ch != "{}" {
-				if err := json.Unmarshal([]byte(ch), &e.Changes); err != nil {
-					rows.Close()
-					return fmt.Errorf("history of %s, event %d: %w", id, e.Seq, err)
-				}
-			}
-			e.Late = lateFlag != 0
 			out = append(out, e)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
@@ -180,26 +166,11 @@ func (s *Store) RecentHistory(ctx context.Context, limit int) ([]ProjectEvent, e
 			return err
 		}
 		for rows.Next() {
-			var (
-				e        ProjectEvent
-				at, ch   string
-				lateFlag int
-			)
-			if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Event, &ch, &lateFlag, &e.Note, &e.TaskID, &e.Title); err != nil {
+			var e ProjectEvent
+			if err := scanHistory(rows, &e.HistoryEvent, &e.TaskID, &e.Title); err != nil {
 				rows.Close()
-				return err
+				return fmt.Errorf("project history: %w", err)
 			}
-			if e.At, err = parseTime(at); err != nil {
-				rows.Close()
-				return err
-			}
-			if ch != "" && ch != "{}" {
-				if err := json.Unmarshal([]byte(ch), &e.Changes); err != nil {
-					rows.Close()
-					return fmt.Errorf("history of %s, event %d: %w", e.TaskID, e.Seq, err)
-				}
-			}
-			e.Late = lateFlag != 0
 			out = append(out, e)
 		}
 		return errors.Join(rows.Err(), rows.Close())
@@ -208,4 +179,27 @@ func (s *Store) RecentHistory(ctx context.Context, limit int) ([]ProjectEvent, e
 		return nil, wrap("read the project's history", err)
 	}
 	return out, nil
+}
+
+// scanHistory reads one task_history row — seq, at, actor, event, changes,
+// late, note, then the columns of extra — into e.
+func scanHistory(rows *sql.Rows, e *work.HistoryEvent, extra ...any) error {
+	var (
+		at, ch string
+		late   int
+	)
+	if err := rows.Scan(append([]any{&e.Seq, &at, &e.Actor, &e.Event, &ch, &late, &e.Note}, extra...)...); err != nil {
+		return err
+	}
+	var err error
+	if e.At, err = parseTime(at); err != nil {
+		return err
+	}
+	if ch != "" && ch != "{}" {
+		if err := json.Unmarshal([]byte(ch), &e.Changes); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+	}
+	e.Late = late != 0
+	return nil
 }
