@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/board"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/testclock"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -25,31 +25,13 @@ import (
 
 var discard = slog.New(slog.DiscardHandler)
 
-// clock is a test clock: time moves when the test says so.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t     testing.TB
 	reg   *project.Registry
 	root  workspace.Root
 	board *board.Board
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	base  string
 }
 
@@ -71,7 +53,7 @@ func newEnv(t testing.TB, allowEdits bool) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, reg: newRegistry(t), root: workspace.Root{Path: dir, Source: "test"},
-		clock: &clock{t: time.Now()}, base: "/board"}
+		clock: testclock.New(time.Now()), base: "/board"}
 	e.board = board.New(board.Options{Registry: e.reg, Base: e.base, AllowEdits: allowEdits, Logger: discard,
 		Version: "test", Now: e.clock.Now})
 	mux := http.NewServeMux()

@@ -11,32 +11,16 @@ import (
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/testclock"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
-// clock is a test clock shared by the stores of one test: time moves only
-// when the test says so.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a test clock shared by the stores of one test: time moves
+// only when the test says so.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // openClocked opens a store on path that reads the time from clk.
-func openClocked(t *testing.T, path string, clk *clock, opts ...func(*sqlite.Options)) *sqlite.Store {
+func openClocked(t *testing.T, path string, clk *testclock.Clock, opts ...func(*sqlite.Options)) *sqlite.Store {
 	t.Helper()
 	o := options(path)
 	for _, f := range opts {
