@@ -354,6 +354,14 @@ func TestBoardShowsTheProjectLiveInABrowser(t *testing.T) {
 	if same != "yes" {
 		t.Errorf("the page reloaded to show the new task; want a live update")
 	}
+	// That process is SIGKILLed: the board goes on hearing the project's
+	// other processes.
+	if err := other.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = other.cmd.Process.Wait()
+	p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "Added after a server process died"}, &created)
+	b.run(t, 2*time.Second, chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`article.card[data-id=%q]`, created.Task.ID))))
 
 	// With --allow-edits, a person releases an agent's claim from the page:
 	// the task is pending again, and the history says who did it.
