@@ -259,8 +259,16 @@ func (s *Store) Release(ctx context.Context, id, agent, reason string) (Task, er
 	if err := checkText("reason", reason, maxReason); err != nil {
 		return Task{}, err
 	}
+	return s.release(ctx, id, agent, reason, true)
+}
+
+// release gives task id back (pending, no assignee, no lease), recorded as a
+// release by actor. byHolder: actor is an agent, who must hold the task (or
+// find its lease expired, and is then recorded as late); otherwise actor
+// oversees the work (OverrideRelease) and may take it from anyone.
+func (s *Store) release(ctx context.Context, id, actor, reason string, byHolder bool) (Task, error) {
 	var out Task
-	err = s.writeChange(ctx, func(c *conn) error {
+	err := s.writeChange(ctx, func(c *conn) error {
 		l, err := loadLease(ctx, c, id)
 		if err != nil {
 			return err
@@ -270,9 +278,11 @@ func (s *Store) Release(ctx context.Context, id, agent, reason string) (Task, er
 				"task %s is %s; only an in_progress task can be released", id, l.status)}
 		}
 		ts := fmtTime(s.now())
-		late, err := checkHolder(ctx, c, l, agent, ts)
-		if err != nil {
-			return err
+		late := false
+		if byHolder {
+			if late, err = checkHolder(ctx, c, l, actor, ts); err != nil {
+				return err
+			}
 		}
 		if err := s.noteExpiry(ctx, c, &l, ts); err != nil {
 			return err
@@ -282,7 +292,7 @@ func (s *Store) Release(ctx context.Context, id, agent, reason string) (Task, er
 			version = version + 1, updated_at = ? WHERE id = ?`, ts, id); err != nil {
 			return err
 		}
-		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: agent, event: work.EventReleased, late: late,
+		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: actor, event: work.EventReleased, late: late,
 			note: reason, changes: map[string][2]any{
 				"status": {string(work.InProgress), string(work.Pending)}, "assignee": {nullable(l.assignee), nil}}}); err != nil {
 			return err

@@ -16,27 +16,18 @@ import (
 // OverrideRelease gives an in-progress task back (pending, no assignee, no
 // lease) whoever holds it, recorded as a release by actor.
 func (s *Store) OverrideRelease(ctx context.Context, id, actor, reason string) (Task, error) {
-	return s.override(ctx, id, actor, reason, work.Pending, "release task")
+	actor, err := checkOverride(id, actor, reason)
+	if err != nil {
+		return Task{}, err
+	}
+	return s.release(ctx, id, actor, reason, false)
 }
 
 // OverrideCancel cancels a task that is not finished (pending, in progress,
 // blocked or failed) whoever holds it, recorded as a status change by actor.
 func (s *Store) OverrideCancel(ctx context.Context, id, actor, reason string) (Task, error) {
-	return s.override(ctx, id, actor, reason, work.Cancelled, "cancel task")
-}
-
-func (s *Store) override(ctx context.Context, id, actor, reason string, to work.Status, what string) (Task, error) {
-	if err := checkID("id", id); err != nil {
-		return Task{}, err
-	}
-	actor, err := checkName("actor", actor)
+	actor, err := checkOverride(id, actor, reason)
 	if err != nil {
-		return Task{}, err
-	}
-	if actor == "" {
-		return Task{}, invalid("actor", "actor is required: pass who asks, such as human:board")
-	}
-	if err := checkText("reason", reason, maxReason); err != nil {
 		return Task{}, err
 	}
 	var out Task
@@ -45,14 +36,7 @@ func (s *Store) override(ctx context.Context, id, actor, reason string, to work.
 		if err != nil {
 			return err
 		}
-		event := work.EventStatus
-		if to == work.Pending {
-			if l.status != work.InProgress {
-				return &Error{Kind: KindTransition, Field: "id", Msg: fmt.Sprintf(
-					"task %s is %s; only an in_progress task can be released", id, l.status)}
-			}
-			event = work.EventReleased
-		} else if l.status == to || !l.status.CanMove(to) {
+		if l.status == work.Cancelled || !l.status.CanMove(work.Cancelled) {
 			return &Error{Kind: KindTransition, Field: "id", Msg: fmt.Sprintf(
 				"task %s is %s; only a pending, in_progress, blocked or failed task can be cancelled", id, l.status)}
 		}
@@ -60,20 +44,13 @@ func (s *Store) override(ctx context.Context, id, actor, reason string, to work.
 		if err := s.noteExpiry(ctx, c, &l, ts); err != nil {
 			return err
 		}
-		changes := map[string][2]any{"status": {string(l.status), string(to)}}
-		assign := `assignee`
-		if to == work.Pending {
-			assign = `NULL`
-			changes["assignee"] = [2]any{nullable(l.assignee), nil}
-		}
-		if _, err := c.exec(ctx, `UPDATE tasks SET status = ?, assignee = `+assign+`,
-			started_at = CASE WHEN ? = 'pending' THEN NULL ELSE started_at END,
+		if _, err := c.exec(ctx, `UPDATE tasks SET status = 'cancelled',
 			lease_seconds = NULL, lease_expires_at = NULL, lease_expiry_noted = 0,
-			version = version + 1, updated_at = ? WHERE id = ?`, string(to), string(to), ts, id); err != nil {
+			version = version + 1, updated_at = ? WHERE id = ?`, ts, id); err != nil {
 			return err
 		}
-		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: actor, event: event, note: reason,
-			changes: changes}); err != nil {
+		if err := s.record(ctx, c, ts, historyEntry{taskID: id, actor: actor, event: work.EventStatus, note: reason,
+			changes: map[string][2]any{"status": {string(l.status), string(work.Cancelled)}}}); err != nil {
 			return err
 		}
 		if err := enqueue(ctx, c, EventStatus, ts, id); err != nil {
@@ -82,5 +59,20 @@ func (s *Store) override(ctx context.Context, id, actor, reason string, to work.
 		out, err = getTask(ctx, c, "id", id)
 		return err
 	})
-	return out, wrap(what, err)
+	return out, wrap("cancel task", err)
+}
+
+// checkOverride validates an override's arguments; it returns the actor.
+func checkOverride(id, actor, reason string) (string, error) {
+	if err := checkID("id", id); err != nil {
+		return "", err
+	}
+	actor, err := checkName("actor", actor)
+	if err != nil {
+		return "", err
+	}
+	if actor == "" {
+		return "", invalid("actor", "actor is required: pass who asks, such as human:board")
+	}
+	return actor, checkText("reason", reason, maxReason)
 }
