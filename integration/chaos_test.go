@@ -378,6 +378,13 @@ func TestChaos32AgentsThrough300TasksWhileAgentsAndAProcessDie(t *testing.T) {
 				if run.deadHeld[id] == e.Actor {
 					deadClaimSeen = true
 				}
+			case "lease_renewed":
+				// The holder renewed its run-out lease (a slow heartbeat): a
+				// new lease, which may run out in its turn.
+				if e.Actor != holder || !e.Late {
+					t.Errorf("task %s: %v renewed a lease %s held: %v", id, e, holder, evs)
+				}
+				episodeExpiries = 0
 			case "lease_expired":
 				expiries++
 				episodeExpiries++

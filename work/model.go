@@ -116,6 +116,7 @@ const (
 	EventClaimed      = "claimed"   // a pending task was claimed
 	EventReclaimed    = "reclaimed" // an expired claim was taken over
 	EventLeaseExpired = "lease_expired"
+	EventLeaseRenewed = "lease_renewed" // the holder renewed a lease that had run out (late)
 	EventReleased     = "released"
 	EventCompleted    = "completed"
 	EventFailed       = "failed"

@@ -218,14 +218,32 @@ func (s *Store) Heartbeat(ctx context.Context, id, agent string) (Task, error) {
 				"task %s is held by agent %s, whose lease expired at %s; only its holder may renew it: "+
 					"take it over with task_claim", id, l.assignee, rfc3339(l.expires))}
 		}
-		if _, err := c.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, lease_expiry_noted = 0 WHERE id = ?`,
-			fmtTime(now.Add(s.leaseLength(l))), id); err != nil {
+		if err := s.renew(ctx, c, &l, fmtTime(now.Add(s.leaseLength(l))), ts); err != nil {
 			return err
 		}
 		out, err = getTask(ctx, c, "id", id)
 		return err
 	})
 	return out, wrap("renew lease", err)
+}
+
+// renew gives the holder's lease on l a new expiry, exp. A lease that had
+// run out is renewed late: its expiry is noted first (if nobody had yet) and
+// the renewal is recorded, so the history reads lease_expired,
+// lease_renewed, and a second expiry of the same claim is a second lease
+// running out, never the same one recorded twice.
+func (s *Store) renew(ctx context.Context, c *conn, l *leaseRow, exp, now string) error {
+	if l.expired(now) {
+		if err := s.noteExpiry(ctx, c, l, now); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, now, historyEntry{taskID: l.id, actor: l.assignee, event: work.EventLeaseRenewed,
+			late: true, changes: map[string][2]any{"lease_expires_at": {l.expires, exp}}}); err != nil {
+			return err
+		}
+	}
+	_, err := c.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, lease_expiry_noted = 0 WHERE id = ?`, exp, l.id)
+	return err
 }
 
 func rfc3339(stored string) string {

@@ -318,12 +318,61 @@ func TestHeartbeatRenewsTheLeaseWithoutANewVersion(t *testing.T) {
 	if next, ok, err := s.NextLeaseExpiry(ctx); err != nil || !ok || !near(next, *got.LeaseExpiresAt) {
 		t.Fatalf("NextLeaseExpiry = %v, %v, %v; want the revived lease %v", next, ok, err, got.LeaseExpiresAt)
 	}
-	for _, line := range histLines(t, s, task.ID) {
-		if strings.Contains(line, "heartbeat") {
-			t.Fatalf("a heartbeat was recorded: %s", line)
+	// The heartbeat in time was not recorded; the reviving one is, as late.
+	wantLines(t, "history", histLines(t, s, task.ID), "created ", "claimed agent-a", "lease_expired agent-a",
+		"lease_renewed agent-a late")
+	ev := history(t, s, task.ID)[3]
+	if ch := ev.Changes["lease_expires_at"]; len(ch) != 2 || ch[0] == nil || ch[1] == nil || ch[0] == ch[1] {
+		t.Fatalf("the renewal's changes = %v; want the old and the new expiry", ev.Changes)
+	}
+
+	// The revived lease runs out too: a second expiry of a second lease,
+	// then B takes the task over.
+	clk.Advance(time.Hour)
+	if exp, err := s.ExpireLeases(ctx); err != nil || len(exp) != 1 || exp[0].TaskID != task.ID {
+		t.Fatalf("ExpireLeases after the revived lease ran out = %v, %v", exp, err)
+	}
+	if got := claim(t, s, "agent-c", "", time.Minute); got == nil || got.ID != task.ID {
+		t.Fatalf("C's claim = %+v; want the expired task", got)
+	}
+	wantLines(t, "history", histLines(t, s, task.ID), "created ", "claimed agent-a", "lease_expired agent-a",
+		"lease_renewed agent-a late", "lease_expired agent-a", "reclaimed agent-c")
+}
+
+// The holder renewing a lease that ran out before any timer noted it: the
+// expiry is noted first, then the renewal, so that the next expiry is never
+// the same lease recorded twice (two processes' timers, or a timer and a
+// write, on one file).
+func TestALateRenewalNotesTheExpiryBeforeIt(t *testing.T) {
+	clk := newClock()
+	path := newDB(t)
+	s1 := openClocked(t, path, clk)
+	s2 := openClocked(t, path, clk)
+	ctx := context.Background()
+	task := mustCreate(t, s1, sqlite.NewTask{Title: "work"})
+	claim(t, s1, "agent-a", "", 10*time.Second)
+	clk.Advance(11 * time.Second)
+	// A write that changes nothing renews the holder's lease like a heartbeat.
+	if _, err := s2.Update(ctx, task.ID, 0, sqlite.Patch{Agent: "agent-a"}); err != nil {
+		t.Fatalf("the holder's late empty update: %v", err)
+	}
+	if exp, err := s1.ExpireLeases(ctx); err != nil || len(exp) != 0 {
+		t.Fatalf("ExpireLeases after the renewal = %v, %v; want nothing", exp, err)
+	}
+	clk.Advance(11 * time.Second)
+	if _, err := s1.Heartbeat(ctx, task.ID, "agent-a"); err != nil {
+		t.Fatalf("the holder's late heartbeat: %v", err)
+	}
+	clk.Advance(11 * time.Second)
+	for _, s := range []*sqlite.Store{s1, s2, s1} {
+		if _, err := s.ExpireLeases(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
-	wantLines(t, "history", histLines(t, s, task.ID), "created ", "claimed agent-a", "lease_expired agent-a")
+	wantLines(t, "history", histLines(t, s2, task.ID), "created ", "claimed agent-a",
+		"lease_expired agent-a", "lease_renewed agent-a late",
+		"lease_expired agent-a", "lease_renewed agent-a late",
+		"lease_expired agent-a")
 }
 
 func TestReleaseGivesTheTaskBack(t *testing.T) {

@@ -626,9 +626,8 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 			changes["metadata"] = [2]any{"…", "…"} // changed; the objects may be large
 		}
 		if len(changes) == 0 {
-			if holder {
-				if _, err := c.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, lease_expiry_noted = 0 WHERE id = ?`,
-					leaseExp, id); err != nil {
+			if exp, ok := leaseExp.(string); holder && ok {
+				if err := s.renew(ctx, c, &l, exp, ts); err != nil {
 					return err
 				}
 				out, err = getTask(ctx, c, "id", id)
