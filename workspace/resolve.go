@@ -98,6 +98,8 @@ type Resolver struct {
 	Home       string              // "" = os.UserHomeDir()
 	AllowRoots []string            // empty = every tree allowed
 	Logger     *slog.Logger        // nil = slog.Default(); gets a debug line per skipped MCP root
+
+	cache rootCache // path → root, see rootcache.go; a Resolver is used by pointer
 }
 
 // Resolve picks the starting path in the spec's order — arg if non-empty,
@@ -198,11 +200,26 @@ func FileURIPath(uri string) (string, error) {
 // without AllowRoots (stdio with no --allow-root) it also refuses system
 // folders (see isSystemFolder). A device, FIFO or socket is refused as a path.
 func (r *Resolver) FindRoot(path string) (root, marker string, err error) {
+	key, cacheable := cacheKey(path)
+	if cacheable {
+		if root, marker, ok := r.cache.get(key); ok {
+			return root, marker, nil
+		}
+	}
+	root, marker, fi, err := r.findRoot(path)
+	if err == nil && cacheable {
+		r.cache.put(key, root, marker, fi)
+	}
+	return root, marker, err
+}
+
+// findRoot is FindRoot's walk; fi is the stat of the path's target.
+func (r *Resolver) findRoot(path string) (root, marker string, fi os.FileInfo, err error) {
 	if path == "" {
-		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "is empty", Hint: hintProjectFolder}
+		return "", "", nil, &RootError{Kind: ErrBadPath, Path: path, Reason: "is empty", Hint: hintProjectFolder}
 	}
 	if !filepath.IsAbs(path) {
-		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "is relative", Hint: "give an absolute path to a folder inside your project"}
+		return "", "", nil, &RootError{Kind: ErrBadPath, Path: path, Reason: "is relative", Hint: "give an absolute path to a folder inside your project"}
 	}
 	p, err := filepath.EvalSymlinks(filepath.Clean(path))
 	if err != nil {
@@ -210,16 +227,16 @@ func (r *Resolver) FindRoot(path string) (root, marker string, err error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			reason = "does not exist"
 		}
-		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: reason, Hint: "give the absolute path of an existing folder inside your project", Err: err}
+		return "", "", nil, &RootError{Kind: ErrBadPath, Path: path, Reason: reason, Hint: "give the absolute path of an existing folder inside your project", Err: err}
 	}
-	fi, err := os.Stat(p)
+	fi, err = os.Stat(p)
 	if err != nil {
-		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "cannot be read", Hint: "check the folder's permissions", Err: err}
+		return "", "", nil, &RootError{Kind: ErrBadPath, Path: path, Reason: "cannot be read", Hint: "check the folder's permissions", Err: err}
 	}
 	if kind := specialFileKind(fi.Mode()); kind != "" {
 		// A device, FIFO or socket is never part of a project; its folder
 		// (/dev, /run, a temp folder) is not one either.
-		return "", "", &RootError{Kind: ErrBadPath, Path: path, Reason: "is " + kind + ", not a folder or file of a project", Hint: hintProjectFolder}
+		return "", "", nil, &RootError{Kind: ErrBadPath, Path: path, Reason: "is " + kind + ", not a folder or file of a project", Hint: hintProjectFolder}
 	}
 	if !fi.IsDir() {
 		p = filepath.Dir(p)
@@ -236,17 +253,17 @@ func (r *Resolver) FindRoot(path string) (root, marker string, err error) {
 
 	switch {
 	case isVolumeRoot(root):
-		return "", "", &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is the file system root, not a project", Hint: hintProjectFolder}
+		return "", "", nil, &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is the file system root, not a project", Hint: hintProjectFolder}
 	case home != "" && root == home:
-		return "", "", &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is your home directory, not a project", Hint: hintProjectFolder}
+		return "", "", nil, &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is your home directory, not a project", Hint: hintProjectFolder}
 	case len(r.AllowRoots) == 0 && isSystemFolder(root, marker):
-		return "", "", &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is a system folder, not a project", Hint: hintProjectFolder}
+		return "", "", nil, &RootError{Kind: ErrRefusedRoot, Path: root, Reason: "is a system folder, not a project", Hint: hintProjectFolder}
 	}
 	if len(r.AllowRoots) > 0 && !r.allowed(root) {
-		return "", "", &RootError{Kind: ErrOutsideAllowedRoots, Path: root, Reason: "is outside every --allow-root tree (" + strings.Join(r.AllowRoots, ", ") + ")",
+		return "", "", nil, &RootError{Kind: ErrOutsideAllowedRoots, Path: root, Reason: "is outside every --allow-root tree (" + strings.Join(r.AllowRoots, ", ") + ")",
 			Hint: "use a project inside one of them, or add --allow-root for this tree when starting the server"}
 	}
-	return root, marker, nil
+	return root, marker, fi, nil
 }
 
 // home returns the symlink-resolved home directory, or "" if unknown.
