@@ -71,6 +71,7 @@ type options struct {
 	origins     stringList
 	hosts       stringList
 	boardEdits  bool
+	profileDir  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.origins, "allowed-origin", "an extra Origin accepted over HTTP besides loopback ones (repeatable)")
 	fs.Var(&o.hosts, "allowed-host", "an extra Host accepted over HTTP besides loopback ones (repeatable)")
 	fs.BoolVar(&o.boardEdits, "board-allow-edits", false, "with --http: let the board at /board release claims, cancel tasks and re-run reconcile (recorded under the link's token name, else human:board)")
+	fs.StringVar(&o.profileDir, "profile", "", "write pprof profiles of this run into this folder: cpu.pprof and, on exit, allocs.pprof (docs/performance.md)")
 	fs.BoolVar(&o.validateOut, "validate-output", false, "check every tool result against its output schema (costs about half of a call's time; the tests turn it on)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `mcp-task-orchestrator %s: an MCP server for per-project task coordination.
@@ -226,6 +228,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			logger.Error("--auth-token-file is empty")
 			return 2
 		}
+	}
+	if o.profileDir != "" {
+		stopProfiles, err := startProfiles(o.profileDir)
+		if err != nil {
+			logger.Error(err.Error())
+			return 2
+		}
+		defer func() {
+			if err := stopProfiles(); err != nil {
+				logger.Error("writing the profiles", "err", err)
+			}
+		}()
 	}
 	resolver := &workspace.Resolver{AllowRoots: o.allowRoots}
 	registry := project.NewRegistry(project.RegistryConfig{

@@ -47,3 +47,17 @@ func BenchmarkValidateTaskCreateArgs(b *testing.B) {
 		}
 	})
 }
+
+// Every tool's input schema compiles: validated compiles them on first call,
+// so this is where a schema that does not compile is caught.
+func TestEveryInputSchemaCompiles(t *testing.T) {
+	all := New(&Deps{}).Tools(false)
+	if len(all) < 27 {
+		t.Fatalf("only %d tools", len(all))
+	}
+	for _, st := range all {
+		if _, err := compileArgSchema(st.Tool); err != nil {
+			t.Errorf("%s: %v", st.Tool.Name, err)
+		}
+	}
+}
