@@ -780,3 +780,40 @@ func TestAnImportedClaimGetsTheDefaultLease(t *testing.T) {
 		t.Fatalf("claim = %+v, want the stale imported claim taken over", c)
 	}
 }
+
+// A claim weighs pending tasks and tasks whose lease ran out in one order
+// (priority, then age): the expired one wins when it ranks higher, a pending
+// one when it does, and among equals the older; tasks that do not qualify
+// (completed, under a live lease, another role) are passed over wherever
+// they rank.
+func TestClaimWeighsPendingAndExpiredTasksInOneOrder(t *testing.T) {
+	clk := newClock()
+	s := openClocked(t, newDB(t), clk)
+	ctx := context.Background()
+	mustCreate(t, s, sqlite.NewTask{Title: "critical, another role", Priority: "critical", Role: "ops"})
+	done := mustCreate(t, s, sqlite.NewTask{Title: "critical, completed", Priority: "critical"})
+	if _, _, err := s.Complete(ctx, done.ID, sqlite.Completion{Summary: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	high := mustCreate(t, s, sqlite.NewTask{Title: "high", Priority: "high"})
+	if got := claim(t, s, "agent-a", "", time.Second); got == nil || got.ID != high.ID {
+		t.Fatalf("first claim = %+v, want %s", got, high.ID)
+	}
+	low := mustCreate(t, s, sqlite.NewTask{Title: "low", Priority: "low"})
+	clk.Advance(2 * time.Second) // high's lease runs out; it still outranks low
+	if got := claim(t, s, "agent-b", "", time.Minute); got == nil || got.ID != high.ID {
+		t.Fatalf("after the lease ran out: claimed %+v, want the expired %s before the pending %s", got, high.ID, low.ID)
+	}
+	live := mustCreate(t, s, sqlite.NewTask{Title: "medium", Priority: "medium"})
+	if got := claim(t, s, "agent-c", "", time.Second); got == nil || got.ID != live.ID {
+		t.Fatalf("claimed %+v, want the pending %s before the low one", got, live.ID)
+	}
+	clk.Advance(2 * time.Second) // medium's lease runs out; it outranks low
+	mustCreate(t, s, sqlite.NewTask{Title: "low, newer", Priority: "low"})
+	if got := claim(t, s, "agent-d", "", time.Minute); got == nil || got.ID != live.ID {
+		t.Fatalf("claimed %+v, want the expired medium %s", got, live.ID)
+	}
+	if got := claim(t, s, "agent-e", "", time.Minute); got == nil || got.ID != low.ID {
+		t.Fatalf("claimed %+v, want the older low %s", got, low.ID)
+	}
+}
