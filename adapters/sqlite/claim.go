@@ -229,10 +229,13 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 		}
 		// Made ready: pending dependents (their last dependency done) and
 		// the parent (its last open subtask finished, whatever the outcome).
-		rows, err := c.query(ctx, `SELECT t.id FROM tasks t WHERE t.status = 'pending'
-			AND (t.id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id = ?1)
-				OR t.id = (SELECT parent_id FROM tasks WHERE id = ?1))
-			AND `+claimableSQL("?2")+` ORDER BY t.id`, id, ts)
+		// The candidates drive the join (CROSS JOIN keeps that order): with
+		// the tasks first, SQLite walked every pending task.
+		rows, err := c.query(ctx, `SELECT t.id FROM (
+				SELECT task_id AS id FROM task_dependencies WHERE depends_on_id = ?1
+				UNION SELECT parent_id FROM tasks WHERE id = ?1 AND parent_id IS NOT NULL) AS c
+			CROSS JOIN tasks t ON t.id = c.id
+			WHERE t.status = 'pending' AND `+unblockedSQL+` ORDER BY t.id`, id)
 		if err != nil {
 			return err
 		}
