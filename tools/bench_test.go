@@ -1,11 +1,15 @@
 package tools_test
 
 import (
+	"fmt"
 	"testing"
 )
 
 // BenchmarkInProcess measures a tool call without a transport: handler,
-// schema validation, workspace resolution, pool and SQLite.
+// argument validation, workspace resolution, pool, SQLite and rendering (and
+// mcp-go's in-process client and server around them). task_list reads a page
+// of 20 pending tasks; task_claim_complete is one claim and one complete of a
+// task created outside the timer (two calls per op).
 func BenchmarkInProcess(b *testing.B) {
 	e := newEnvWith(b, false)
 	var created struct {
@@ -13,7 +17,10 @@ func BenchmarkInProcess(b *testing.B) {
 			ID string `json:"id"`
 		} `json:"task"`
 	}
-	e.ok("task_create", map[string]any{"title": "seed"}, &created)
+	e.ok("task_create", map[string]any{"title": "seed", "description": "a task to read", "labels": []string{"bench"}}, &created)
+	for i := range 19 {
+		e.ok("task_create", map[string]any{"title": fmt.Sprintf("open %d", i), "labels": []string{"bench"}}, nil)
+	}
 	b.Run("task_get", func(b *testing.B) {
 		args := map[string]any{"workspace": e.project, "id": created.Task.ID}
 		for b.Loop() {
@@ -22,10 +29,37 @@ func BenchmarkInProcess(b *testing.B) {
 			}
 		}
 	})
+	b.Run("task_list_20", func(b *testing.B) {
+		args := map[string]any{"workspace": e.project, "status": []string{"pending"}, "limit": 20}
+		for b.Loop() {
+			if res := e.call("task_list", args); res.IsError {
+				b.Fatal(resultText(res))
+			}
+		}
+	})
 	b.Run("task_create", func(b *testing.B) {
-		args := map[string]any{"workspace": e.project, "title": "bench"}
+		args := map[string]any{"workspace": e.project, "title": "bench", "labels": []string{"bench"}}
 		for b.Loop() {
 			if res := e.call("task_create", args); res.IsError {
+				b.Fatal(resultText(res))
+			}
+		}
+	})
+	b.Run("task_claim_complete", func(b *testing.B) {
+		claim := map[string]any{"workspace": e.project, "agent": "bench-agent", "labels": []string{"claimable"}}
+		for b.Loop() {
+			b.StopTimer()
+			var t struct {
+				Task struct {
+					ID string `json:"id"`
+				} `json:"task"`
+			}
+			e.ok("task_create", map[string]any{"workspace": e.project, "title": "to claim", "labels": []string{"claimable"}, "priority": "critical"}, &t)
+			b.StartTimer()
+			if res := e.call("task_claim", claim); res.IsError {
+				b.Fatal(resultText(res))
+			}
+			if res := e.call("task_complete", map[string]any{"workspace": e.project, "id": t.Task.ID, "agent": "bench-agent", "summary": "done"}); res.IsError {
 				b.Fatal(resultText(res))
 			}
 		}
