@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
 
@@ -44,7 +43,7 @@ func (dy *dynamic) tool(d *Deps) server.ServerTool {
 	tool := newTool("toolset_enable", "List or enable toolsets",
 		"List the toolsets not shown yet; enable one to add its tools to your tools/list (vector needs Chroma, graph needs Neo4j).",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: false},
-		mcp.WithInputSchema[toolsetEnableArgs](), mcp.WithOutputSchema[ToolsetEnableResult]())
+		inputSchema[toolsetEnableArgs](), outputSchema[ToolsetEnableResult]())
 	return validated(lean(server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a toolsetEnableArgs) (any, string, error) {
 		session := server.ClientSessionFromContext(ctx)
 		var enabled []string

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
@@ -104,7 +103,7 @@ func graphMergeNode(d *Deps) server.ServerTool {
 	tool := newTool("graph_merge_node", "Add or update a graph node",
 		"Create the node with this label and key in the project's knowledge graph, or update it if it exists (properties are set, others kept).",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphMergeNodeArgs](), mcp.WithOutputSchema[NodeResult]())
+		inputSchema[graphMergeNodeArgs](), outputSchema[NodeResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphMergeNodeArgs) (any, string, error) {
 		n, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Node, error) {
 			return s.MergeNode(ctx, neo4j.NodeRef{Label: a.Label, Key: a.Key}, a.Properties)
@@ -120,7 +119,7 @@ func graphMergeRelationship(d *Deps) server.ServerTool {
 	tool := newTool("graph_merge_relationship", "Add or update a relationship",
 		"Relate two existing nodes with a typed relationship (created once; its properties are set on every call).",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphMergeRelArgs](), mcp.WithOutputSchema[RelationshipResult]())
+		inputSchema[graphMergeRelArgs](), outputSchema[RelationshipResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphMergeRelArgs) (any, string, error) {
 		r, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Relationship, error) {
 			return s.MergeRelationship(ctx, neo4j.NodeRef(a.From), neo4j.NodeRef(a.To), a.Type, a.Properties)
@@ -136,7 +135,7 @@ func graphNeighbors(d *Deps) server.ServerTool {
 	tool := newTool("graph_neighbors", "Graph neighbours",
 		"The nodes within a few hops of a node, with their distance and the relationship types that lead there.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphNeighborsArgs](), mcp.WithOutputSchema[NeighborsResult]())
+		inputSchema[graphNeighborsArgs](), outputSchema[NeighborsResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphNeighborsArgs) (any, string, error) {
 		depth, err := optInt("depth", a.Depth, 1, 5, 1)
 		if err != nil {
@@ -174,7 +173,7 @@ func graphDeleteNode(d *Deps) server.ServerTool {
 	tool := newTool("graph_delete_node", "Delete a graph node",
 		"Delete a node and every relationship it has.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphDeleteNodeArgs](), mcp.WithOutputSchema[DeleteNodeResult]())
+		inputSchema[graphDeleteNodeArgs](), outputSchema[DeleteNodeResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphDeleteNodeArgs) (any, string, error) {
 		ref := neo4j.NodeRef{Label: a.Label, Key: a.Key}
 		n, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (int, error) {
@@ -191,7 +190,7 @@ func graphQuery(d *Deps) server.ServerTool {
 	tool := newTool("graph_query", "Read-only Cypher",
 		"Run one read-only Cypher query on the project's graph. Neo4j's own query plan must say it is read-only (EXPLAIN), and procedures that reach outside the database (LOAD CSV, apoc.load, dbms.*) are refused. Results are capped (rows and bytes) with a truncated flag. Refused on a shared Neo4j server (one not dedicated to this project): raw Cypher cannot be confined to one project there; use the structured graph tools.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphCypherArgs](), mcp.WithOutputSchema[neo4j.Result]())
+		inputSchema[graphCypherArgs](), outputSchema[neo4j.Result]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphCypherArgs) (any, string, error) {
 		if err := checkCypher(a.Cypher); err != nil {
 			return nil, "", err
@@ -210,7 +209,7 @@ func graphWrite(d *Deps) server.ServerTool {
 	tool := newTool("graph_write", "Write Cypher",
 		"Run one Cypher statement that may change the project's graph, in a write transaction with a timeout. Returns rows and change counters. Refused on a shared Neo4j server (one not dedicated to this project). The structured graph tools (graph_merge_node, graph_neighbors, task_link...) find nodes by label and key property: give every node you create here a unique key, or they will not see it.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphCypherArgs](), mcp.WithOutputSchema[neo4j.Result]())
+		inputSchema[graphCypherArgs](), outputSchema[neo4j.Result]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphCypherArgs) (any, string, error) {
 		if err := checkCypher(a.Cypher); err != nil {
 			return nil, "", err
@@ -243,7 +242,7 @@ func graphSchema(d *Deps) server.ServerTool {
 	tool := newTool("graph_schema", "Graph schema",
 		"The labels, relationship types and property keys used in the project's graph.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[graphSchemaArgs](), mcp.WithOutputSchema[neo4j.Schema]())
+		inputSchema[graphSchemaArgs](), outputSchema[neo4j.Schema]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a graphSchemaArgs) (any, string, error) {
 		sc, err := withGraph(ctx, c, a.Workspace, func(s *neo4j.Store) (neo4j.Schema, error) {
 			return s.Schema(ctx)

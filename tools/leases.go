@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
@@ -86,7 +85,7 @@ func taskHeartbeat(d *Deps) server.ServerTool {
 	tool := newTool("task_heartbeat", "Renew a claim",
 		"Renew your lease on a task you hold, to keep it past lease_expires_at.",
 		hints{readOnly: false, destructive: false, idempotent: true, openWorld: false},
-		mcp.WithInputSchema[taskHeartbeatArgs](), mcp.WithOutputSchema[TaskResult]())
+		inputSchema[taskHeartbeatArgs](), outputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHeartbeatArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
@@ -109,7 +108,7 @@ func taskRelease(d *Deps) server.ServerTool {
 	tool := newTool("task_release", "Give a claimed task back",
 		"Give back a task you hold and will not finish: it becomes pending and unassigned (anyone may once the lease expired).",
 		hints{readOnly: false, destructive: false, idempotent: false, openWorld: false},
-		mcp.WithInputSchema[taskReleaseArgs](), mcp.WithOutputSchema[TaskResult](),
+		inputSchema[taskReleaseArgs](), outputSchema[TaskResult](),
 		bounds(map[string]map[string]any{"reason": {"maxLength": 2000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskReleaseArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
@@ -135,7 +134,7 @@ func taskRelease(d *Deps) server.ServerTool {
 func taskHistory(d *Deps) server.ServerTool {
 	tool := newTool("task_history", "Task history",
 		"Every change of a task, oldest first: who, when, what (late=true: written after the lease ran out). Pages with next_cursor.",
-		readHints, mcp.WithInputSchema[taskHistoryArgs](), mcp.WithOutputSchema[HistoryResult](),
+		readHints, inputSchema[taskHistoryArgs](), outputSchema[HistoryResult](),
 		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 200}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHistoryArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
@@ -50,7 +49,7 @@ func taskLink(d *Deps) server.ServerTool {
 			"(node)-[type]->(task).",
 		// destructive: node_properties replace the values of those properties, as graph_merge_node does.
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[taskLinkArgs](), mcp.WithOutputSchema[TaskLinkResult]())
+		inputSchema[taskLinkArgs](), outputSchema[TaskLinkResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskLinkArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err

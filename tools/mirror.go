@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
@@ -25,7 +24,7 @@ func taskReconcile(d *Deps) server.ServerTool {
 	tool := newTool("task_reconcile", "Rebuild the task mirrors",
 		"Rebuild the Chroma and/or Neo4j mirror of the tasks from SQLite. Safe while agents work. Rarely needed: mirrors follow every change and repair themselves at start-up.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: vectorOpenWorld(d) || graphOpenWorld(d)},
-		mcp.WithInputSchema[taskReconcileArgs](), mcp.WithOutputSchema[ReconcileResult]())
+		inputSchema[taskReconcileArgs](), outputSchema[ReconcileResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskReconcileArgs) (any, string, error) {
 		var names []string
 		switch a.Mirror {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
@@ -207,7 +206,7 @@ func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Con
 func poolStatus(d *Deps) server.ServerTool {
 	tool := newTool("pool_status", "Pool status",
 		"Connection pools of this project (all=true: every open project): in use, idle, waiting, wait p50/p99, timeouts, errors, state; and the lag of the task mirrors in Chroma and Neo4j. Never opens a pool.",
-		readHints, mcp.WithInputSchema[poolStatusArgs](), mcp.WithOutputSchema[PoolStatusResult]())
+		readHints, inputSchema[poolStatusArgs](), outputSchema[PoolStatusResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a poolStatusArgs) (any, string, error) {
 		res := PoolStatusResult{Workspaces: []WorkspacePools{}}
 		if a.All {
@@ -245,7 +244,7 @@ func poolStatus(d *Deps) server.ServerTool {
 func workspaceInfo(d *Deps) server.ServerTool {
 	tool := newTool("workspace_info", "Workspace info",
 		"Which project a call resolves to and why, where its data lives, its config files and databases. Creates nothing.",
-		readHints, mcp.WithInputSchema[workspaceInfoArgs](), mcp.WithOutputSchema[WorkspaceInfoResult]())
+		readHints, inputSchema[workspaceInfoArgs](), outputSchema[WorkspaceInfoResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a workspaceInfoArgs) (any, string, error) {
 		root, err := c.workspace(ctx, a.Workspace)
 		if err != nil {

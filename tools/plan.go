@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
@@ -54,7 +53,7 @@ func progressEvery(total int) int { return max(1, total/20) }
 func taskPlan(d *Deps) server.ServerTool {
 	tool := newTool("task_plan", "Plan tasks in one call",
 		"Create a whole plan in one call: up to 500 tasks with your own refs; parent and depends_on name refs or existing ids. All or nothing: every problem is listed by ref. Returns ref -> id.",
-		additiveWrite, mcp.WithInputSchema[taskPlanArgs](), mcp.WithOutputSchema[PlanResult](),
+		additiveWrite, inputSchema[taskPlanArgs](), outputSchema[PlanResult](),
 		bounds(map[string]map[string]any{"tasks[].title": {"maxLength": 500}, "tasks[].description": {"maxLength": 20000}, "tasks[].labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskPlanArgs) (any, string, error) {
 		if len(a.Tasks) == 0 {

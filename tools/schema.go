@@ -376,6 +376,9 @@ func sortedKeys(m map[string]any) []string {
 // items. An unknown path panics at start-up: it is a programming error.
 func bounds(b map[string]map[string]any) mcp.ToolOption {
 	return func(t *mcp.Tool) {
+		if _, ok := builtFor(t.Name); ok {
+			return // already in the built schema
+		}
 		doc, err := parseOrdered(t.RawInputSchema)
 		if err != nil {
 			panic(fmt.Sprintf("tools: the input schema of %s: %v", t.Name, err))

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
@@ -84,7 +83,7 @@ func taskSimilar(d *Deps) server.ServerTool {
 		"The tasks closest in meaning to a text, nearest first, with their current status (from the task database) and "+
 			"distance. Searches the vector mirror of the tasks (title, description, labels); needs Chroma and an embedding provider.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[taskSimilarArgs](), mcp.WithOutputSchema[TaskSimilarResult]())
+		inputSchema[taskSimilarArgs](), outputSchema[TaskSimilarResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskSimilarArgs) (any, string, error) {
 		if strings.TrimSpace(a.Text) == "" {
 			return nil, "", badArg("argument \"text\" is required: describe the task you are looking for, e.g. \"fix the login crash\"")

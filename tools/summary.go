@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
@@ -25,7 +24,7 @@ type taskSummaryArgs struct {
 func taskSummary(d *Deps) server.ServerTool {
 	tool := newTool("task_summary", "Project at a glance",
 		"Where the project stands: counts per status, ready, blocked and on what, who holds what, expired leases, parents' progress, stalest open tasks. Lists are cut at limit.",
-		readHints, mcp.WithInputSchema[taskSummaryArgs](), mcp.WithOutputSchema[work.Summary](),
+		readHints, inputSchema[taskSummaryArgs](), outputSchema[work.Summary](),
 		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 10}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskSummaryArgs) (any, string, error) {
 		limit := 0 // the store's default

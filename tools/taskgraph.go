@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
@@ -287,7 +286,7 @@ func taskGraph(d *Deps) server.ServerTool {
 		"What blocks a task (startable blockers first), what it unblocks, and the critical path of the open work. "+
 			"Answers from the Neo4j mirror where configured, else SQLite (the same answer; source says which).",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
-		mcp.WithInputSchema[taskGraphArgs](), mcp.WithOutputSchema[TaskGraphResult]())
+		inputSchema[taskGraphArgs](), outputSchema[TaskGraphResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGraphArgs) (any, string, error) {
 		if a.ID != "" {
 			if err := checkID("id", a.ID); err != nil {

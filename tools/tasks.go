@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
@@ -195,7 +194,7 @@ func describe(t sqlite.Task) string {
 func taskCreate(d *Deps) server.ServerTool {
 	tool := newTool("task_create", "Create task",
 		"Create a task; parent_id makes it a subtask, depends_on names tasks to complete first. For many tasks use task_plan.",
-		additiveWrite, mcp.WithInputSchema[taskCreateArgs](), mcp.WithOutputSchema[TaskResult](),
+		additiveWrite, inputSchema[taskCreateArgs](), outputSchema[TaskResult](),
 		bounds(map[string]map[string]any{"title": {"maxLength": 500}, "description": {"maxLength": 20000}, "labels": {"maxItems": 32}, "depends_on": {"maxItems": 100}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCreateArgs) (any, string, error) {
 		if err := required("title", a.Title); err != nil {
@@ -223,7 +222,7 @@ func taskCreate(d *Deps) server.ServerTool {
 func taskGet(d *Deps) server.ServerTool {
 	tool := newTool("task_get", "Get task",
 		"One task with its subtasks, dependents and artifacts.",
-		readHints, mcp.WithInputSchema[taskGetArgs](), mcp.WithOutputSchema[sqlite.TaskDetail]())
+		readHints, inputSchema[taskGetArgs](), outputSchema[sqlite.TaskDetail]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGetArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
@@ -241,7 +240,7 @@ func taskGet(d *Deps) server.ServerTool {
 func taskList(d *Deps) server.ServerTool {
 	tool := newTool("task_list", "List tasks",
 		"List tasks, oldest first, by status, parent, label, assignee, role, readiness or text. Pages with next_cursor.",
-		readHints, mcp.WithInputSchema[taskListArgs](), mcp.WithOutputSchema[ListResult](),
+		readHints, inputSchema[taskListArgs](), outputSchema[ListResult](),
 		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 200}, "text": {"maxLength": 1000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskListArgs) (any, string, error) {
 		limit := 0
@@ -280,7 +279,7 @@ func taskUpdate(d *Deps) server.ServerTool {
 	tool := newTool("task_update", "Update task",
 		"Change a task's fields or status (transitions are checked). Pass version for optimistic locking. Only the holder of a live claim may (pass agent); it renews the lease.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: false},
-		mcp.WithInputSchema[taskUpdateArgs](), mcp.WithOutputSchema[TaskResult](),
+		inputSchema[taskUpdateArgs](), outputSchema[TaskResult](),
 		bounds(map[string]map[string]any{"title": {"maxLength": 500}, "description": {"maxLength": 20000}, "summary": {"maxLength": 20000}, "labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskUpdateArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
@@ -328,7 +327,7 @@ func taskUpdate(d *Deps) server.ServerTool {
 func taskClaim(d *Deps) server.ServerTool {
 	tool := newTool("task_claim", "Claim next task",
 		"Atomically take the highest-priority, oldest ready task (pending or its lease expired, dependencies completed, no open subtask) matching role and labels, in_progress for you under a lease until lease_expires_at; renew with task_heartbeat or any write of yours. Two agents never get the same task. task is null when nothing is ready.",
-		additiveWrite, mcp.WithInputSchema[taskClaimArgs](), mcp.WithOutputSchema[ClaimResult](),
+		additiveWrite, inputSchema[taskClaimArgs](), outputSchema[ClaimResult](),
 		bounds(map[string]map[string]any{"lease_seconds": {"minimum": 1, "maximum": 86400}, "labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskClaimArgs) (any, string, error) {
 		agent, err := agentArg(ctx, a.Agent, true)
@@ -355,7 +354,7 @@ func taskClaim(d *Deps) server.ServerTool {
 func taskComplete(d *Deps) server.ServerTool {
 	tool := newTool("task_complete", "Complete task",
 		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file. Only the holder of a live claim may (pass agent). A parent with open subtasks cannot be completed. Returns the task and the ids of tasks that became ready.",
-		additiveWrite, mcp.WithInputSchema[taskCompleteArgs](), mcp.WithOutputSchema[CompleteResult](),
+		additiveWrite, inputSchema[taskCompleteArgs](), outputSchema[CompleteResult](),
 		bounds(map[string]map[string]any{"summary": {"maxLength": 20000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCompleteArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
@@ -419,7 +418,7 @@ func taskDelete(d *Deps) server.ServerTool {
 	tool := newTool("task_delete", "Delete task",
 		"Delete a task and its artifacts (cascade=true: with its subtree). Dependencies on it are removed.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: false},
-		mcp.WithInputSchema[taskDeleteArgs](), mcp.WithOutputSchema[DeleteResult]())
+		inputSchema[taskDeleteArgs](), outputSchema[DeleteResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskDeleteArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
@@ -452,7 +451,7 @@ func taskDependency(d *Deps) server.ServerTool {
 	tool := newTool("task_dependency", "Add or remove a dependency",
 		"Make a task wait for another (add) or stop waiting (remove). Cycles are refused.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: false},
-		mcp.WithInputSchema[taskDependencyArgs](), mcp.WithOutputSchema[TaskResult]())
+		inputSchema[taskDependencyArgs](), outputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskDependencyArgs) (any, string, error) {
 		if a.Action != "add" && a.Action != "remove" {
 			return nil, "", badArg("argument \"action\" must be add or remove, not %q", truncate(a.Action, 40))

@@ -22,7 +22,7 @@ const sharedTaskDescription = "A task, with the fields of task_get's task"
 // taskShapeKey is the canonical JSON of the task's fields and required list,
 // as they stand in a lean output schema.
 var taskShapeKey = sync.OnceValue(func() string {
-	root := openOutputSchema(fixOutputSchema(mcp.NewTool("task_shape", mcp.WithOutputSchema[TaskResult]())))
+	root := openOutputSchema(fixOutputSchema(mcp.NewTool("task_shape", outputSchema[TaskResult]())))
 	task, _ := root["properties"].(map[string]any)["task"].(map[string]any)
 	if task == nil {
 		panic("tools: TaskResult has no task property")

@@ -69,6 +69,10 @@ func (ts *Toolset) AddWrite(tools ...server.ServerTool) {
 
 // lean gives t its lean output schema and plain input types (schema.go).
 func lean(t server.ServerTool) server.ServerTool {
+	if built, ok := withBuiltSchemas(t.Tool); ok {
+		t.Tool = built
+		return t
+	}
 	t.Tool = plainInputSchema(leanOutputSchema(t.Tool))
 	return t
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
@@ -158,7 +157,7 @@ func vectorUpsert(d *Deps) server.ServerTool {
 	tool := newTool("vector_upsert", "Store documents for semantic search",
 		"Add documents to a collection of the project's vector store, or update them by id (text and vector are replaced; metadata keys are merged into the existing ones). Text is embedded with the configured provider unless you send embeddings. Large batches are split to the server's limit.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[vectorUpsertArgs](), mcp.WithOutputSchema[chroma.UpsertResult]())
+		inputSchema[vectorUpsertArgs](), outputSchema[chroma.UpsertResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a vectorUpsertArgs) (any, string, error) {
 		if err := required("collection", a.Collection); err != nil {
 			return nil, "", err
@@ -184,7 +183,7 @@ func vectorQuery(d *Deps) server.ServerTool {
 	tool := newTool("vector_query", "Semantic search",
 		"Find the documents of a collection nearest in meaning to a text (or to a vector), optionally filtered by metadata (where).",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[vectorQueryArgs](), mcp.WithOutputSchema[QueryResult]())
+		inputSchema[vectorQueryArgs](), outputSchema[QueryResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a vectorQueryArgs) (any, string, error) {
 		if err := required("collection", a.Collection); err != nil {
 			return nil, "", err
@@ -217,7 +216,7 @@ func vectorGet(d *Deps) server.ServerTool {
 	tool := newTool("vector_get", "Get documents",
 		"Fetch documents of a collection by id or by metadata filter, with paging.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[vectorGetArgs](), mcp.WithOutputSchema[GetResult]())
+		inputSchema[vectorGetArgs](), outputSchema[GetResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a vectorGetArgs) (any, string, error) {
 		if err := required("collection", a.Collection); err != nil {
 			return nil, "", err
@@ -247,7 +246,7 @@ func vectorDelete(d *Deps) server.ServerTool {
 	tool := newTool("vector_delete", "Delete documents",
 		"Delete documents of a collection by id or by metadata filter (at least one of them).",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[vectorDeleteArgs](), mcp.WithOutputSchema[VectorDeleteResult]())
+		inputSchema[vectorDeleteArgs](), outputSchema[VectorDeleteResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a vectorDeleteArgs) (any, string, error) {
 		if err := required("collection", a.Collection); err != nil {
 			return nil, "", err
@@ -269,7 +268,7 @@ func vectorCollections(d *Deps) server.ServerTool {
 	tool := newTool("vector_collections", "List collections",
 		"List the project's vector collections with their document counts and embedding settings.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[vectorCollectionsArgs](), mcp.WithOutputSchema[CollectionsResult]())
+		inputSchema[vectorCollectionsArgs](), outputSchema[CollectionsResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a vectorCollectionsArgs) (any, string, error) {
 		cols, err := withVectors(ctx, c, a.Workspace, func(s *chroma.Store) ([]chroma.CollectionInfo, error) {
 			return s.Collections(ctx)
@@ -292,7 +291,7 @@ func vectorDropCollection(d *Deps) server.ServerTool {
 	tool := newTool("vector_drop_collection", "Delete a collection",
 		"Delete a whole collection and every document in it.",
 		hints{readOnly: false, destructive: true, idempotent: true, openWorld: vectorOpenWorld(d)},
-		mcp.WithInputSchema[vectorDropArgs](), mcp.WithOutputSchema[DropResult]())
+		inputSchema[vectorDropArgs](), outputSchema[DropResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a vectorDropArgs) (any, string, error) {
 		if err := required("collection", a.Collection); err != nil {
 			return nil, "", err
