@@ -52,10 +52,10 @@ function cpuMicros(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
 }
 
-// rssMB is the process's resident set (VmRSS of /proc/<pid>/status) in MB.
-function rssMB(pid) {
+// rssBytes is the process's resident set (VmRSS of /proc/<pid>/status, in KiB there).
+function rssBytes(pid) {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 // newProject makes a folder that the server takes for a project root (it holds .git/).
@@ -114,8 +114,10 @@ function structured(res) {
   return JSON.parse(res.content[0].text);
 }
 
-// measure runs WARMUP then N calls of one (i => Promise) and prints the scenario's line.
-async function measure(s, label, one) {
+// measure runs WARMUP then N calls of one (i => Promise) and prints the scenario's line; given the floor's echo of
+// the same repetition, also a line of the ratios to it (call=X/vs=floor), which benchstat can compare across runs
+// whose noise differs.
+async function measure(s, label, one, floor) {
   for (let i = 0; i < WARMUP; i++) await one(i);
   const cpu0 = cpuMicros(s.pid);
   const c0 = process.cpuUsage();
@@ -132,6 +134,16 @@ async function measure(s, label, one) {
     [r.clientCall, 'client-cpu-µs/call'],
   ]);
   record(label, r);
+  if (floor) {
+    // The CPU is counted in clock ticks (10 ms): a floor below one tick over N calls has no CPU ratio.
+    const x = { cpu: floor.cpuCall > 0 ? r.cpuCall / floor.cpuCall : NaN, rate: r.callsS / floor.callsS };
+    line(`${label}/vs=floor`, 1, [
+      ...(floor.cpuCall > 0 ? [[x.cpu, 'cpu-vs-floor']] : []),
+      [x.rate, 'rate-vs-floor'],
+    ]);
+    record(`${label}/vs=floor`, x);
+  }
+  return r;
 }
 
 const results = {}; // label -> {metric -> [values]}
@@ -158,13 +170,14 @@ async function floorRun() {
   const s = await spawn(FLOOR_BIN, newProject());
   try {
     startup(s, 'server=floor');
-    await measure(s, 'server=floor/call=echo', () => call(s, 'echo', { workspace: '/nowhere', id: 'T-1' }));
+    const r = await measure(s, 'server=floor/call=echo', () => call(s, 'echo', { workspace: '/nowhere', id: 'T-1' }));
+    return { ...r, startupNs: s.startupNs };
   } finally {
     await s.client.close();
   }
 }
 
-async function serverRun() {
+async function serverRun(floor) {
   const project = newProject();
   const s = await spawn(SERVER_BIN, project);
   try {
@@ -172,26 +185,30 @@ async function serverRun() {
       if (!s.tools.includes(t)) throw new Error(`${SERVER_BIN} lists no ${t} (it lists ${s.tools.join(', ')})`);
     }
     startup(s, 'server=orchestrator');
+    line('server=orchestrator/call=startup/vs=floor', 1, [[s.startupNs / floor.startupNs, 'time-vs-floor']]);
+    record('server=orchestrator/call=startup/vs=floor', { time: s.startupNs / floor.startupNs });
     const ids = [];
     for (let i = 0; i < 20; i++) {
       const t = structured(await call(s, 'task_create', { workspace: project, title: `seed ${i}`, description: 'a task to read' }));
       ids.push(t.task.id);
     }
-    await measure(s, 'server=orchestrator/call=task_get', () => call(s, 'task_get', { workspace: project, id: ids[0] }));
+    await measure(s, 'server=orchestrator/call=task_get', () => call(s, 'task_get', { workspace: project, id: ids[0] }), floor);
     const listed = structured(await call(s, 'task_list', { workspace: project, status: ['pending'], limit: 20 }));
     if (listed.tasks.length !== 20) throw new Error(`task_list answered ${listed.tasks.length} tasks, want 20`);
     await measure(s, 'server=orchestrator/call=task_list', () =>
       call(s, 'task_list', { workspace: project, status: ['pending'], limit: 20 }),
+      floor,
     );
     // WARMUP+N tasks labelled bench, which the claim scenario then claims and completes one by one.
     await measure(s, 'server=orchestrator/call=task_create', (i) =>
       call(s, 'task_create', { workspace: project, title: `bench ${i}`, labels: ['bench'] }),
+      floor,
     );
     await measure(s, 'server=orchestrator/call=task_claim+task_complete', async () => {
       const c = structured(await call(s, 'task_claim', { workspace: project, agent: 'bench', labels: ['bench'] }));
       if (!c.task) throw new Error('task_claim found no task to claim');
       await call(s, 'task_complete', { workspace: project, id: c.task.id, agent: 'bench', summary: 'done' });
-    });
+    }, floor);
   } finally {
     await s.client.close();
   }
@@ -202,12 +219,12 @@ async function serverRun() {
 async function rssRun(label, bin, tool) {
   const s = await spawn(bin, newProject());
   try {
-    const idle = rssMB(s.pid);
+    const idle = rssBytes(s.pid);
     for (let i = 0; i < PROJECTS; i++) await call(s, tool, { workspace: newProject() });
-    const after = rssMB(s.pid);
+    const after = rssBytes(s.pid);
     line(`${label}/call=rss`, 1, [
-      [idle, 'idle-MB'],
-      [after, `after-${PROJECTS}-projects-MB`],
+      [idle, 'idle-rss-B'],
+      [after, `after-${PROJECTS}-projects-rss-B`],
     ]);
     record(`${label}/call=rss`, { idle, after });
   } finally {
@@ -216,41 +233,41 @@ async function rssRun(label, bin, tool) {
 }
 
 const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 for (let rep = 0; rep < COUNT; rep++) {
-  await floorRun();
-  await serverRun();
+  await serverRun(await floorRun());
   await rssRun('server=floor', FLOOR_BIN, 'echo');
   await rssRun('server=orchestrator', SERVER_BIN, 'task_list');
 }
 
 // The summary: medians over the repetitions, each of the server's scenarios against the floor's echo.
-const f = results['server=floor/call=echo'];
-const fCPU = median(f.cpuCall);
-const fRate = median(f.callsS);
 const out = [];
-out.push(`medians of ${COUNT} repetitions, ${N} calls each after ${WARMUP} warm-up calls; floor = server=floor/call=echo`);
+out.push(
+  `medians of ${COUNT} repetitions, ${N} calls each after ${WARMUP} warm-up calls; floor = server=floor/call=echo; ` +
+    `÷ floor: the median of each repetition's ratio to the floor's echo of the same repetition`,
+);
 out.push(
   `${'call'.padEnd(44)} ${'cpu-µs/call'.padStart(12)} ${'÷ floor'.padStart(8)} ${'calls/s'.padStart(9)} ${'÷ floor'.padStart(8)} ${'client-cpu-µs'.padStart(14)}`,
 );
 for (const [label, m] of Object.entries(results)) {
   if (!m.cpuCall) continue;
-  const cpu = median(m.cpuCall);
-  const rate = median(m.callsS);
+  const x = results[`${label}/vs=floor`] ?? { cpu: [1], rate: [1] };
   out.push(
-    `${label.replace(/^server=/, '').padEnd(44)} ${cpu.toFixed(1).padStart(12)} ${(cpu / fCPU).toFixed(2).padStart(8)} ${rate.toFixed(0).padStart(9)} ${(rate / fRate).toFixed(3).padStart(8)} ${median(m.clientCall).toFixed(1).padStart(14)}`,
+    `${label.replace(/^server=/, '').padEnd(44)} ${median(m.cpuCall).toFixed(1).padStart(12)} ${median(x.cpu).toFixed(2).padStart(8)} ` +
+      `${median(m.callsS).toFixed(0).padStart(9)} ${median(x.rate).toFixed(3).padStart(8)} ${median(m.clientCall).toFixed(1).padStart(14)}`,
   );
 }
 for (const who of ['floor', 'orchestrator']) {
   const st = results[`server=${who}/call=startup`];
   const rss = results[`server=${who}/call=rss`];
   out.push(
-    `${who}: start-up (spawn + initialize + tools/list) ${median(st.ms).toFixed(1)} ms, server CPU ${median(st.cpuMs).toFixed(0)} ms; ` +
-      `RSS idle ${median(rss.idle).toFixed(1)} MB, after ${PROJECTS} projects ${median(rss.after).toFixed(1)} MB`,
+    `${who}: start-up (spawn + initialize + tools/list) ${median(st.ms).toFixed(1)} ms` +
+      (who === 'floor' ? '' : ` (${median(results['server=orchestrator/call=startup/vs=floor'].time).toFixed(1)} × the floor's)`) +
+      `, server CPU ${median(st.cpuMs).toFixed(0)} ms; RSS idle ${(median(rss.idle) / 2 ** 20).toFixed(1)} MiB, after ${PROJECTS} projects ${(median(rss.after) / 2 ** 20).toFixed(1)} MiB`,
   );
 }
 console.error(out.join('\n'));
