@@ -77,6 +77,9 @@ type procOpts struct {
 	protocol string // "" = client default (2026-07-28)
 	roots    []string
 	fast     bool // production flags: no output validation (benchmarks)
+	// bin runs another binary instead of the server (the benchmarks' floor),
+	// with args only: none of the server's flags.
+	bin string
 	// globalConfig is written to the server's $XDG_CONFIG_HOME/task-orchestrator/config.json.
 	globalConfig string
 }
@@ -191,15 +194,18 @@ func prepare(t testing.TB, o procOpts) *pending {
 	}
 	env := append(os.Environ(), "XDG_CONFIG_HOME="+xdg, "TASK_ORCHESTRATOR_WORKSPACE=")
 	env = append(env, o.env...)
-	args := withAllToolsets(o)
+	bin, args := binPath, withAllToolsets(o)
 	if !o.fast {
 		args = append([]string{"--validate-output"}, args...)
 	}
-	p.cmd = exec.Command(binPath, args...)
+	if o.bin != "" {
+		bin, args = o.bin, o.args
+	}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
 	p.cmd.Dir = o.dir
 	p.cmd.Stderr = p.stderr
-	tr := transport.NewStdioWithOptions(binPath, env, args, transport.WithCommandFunc(
+	tr := transport.NewStdioWithOptions(bin, env, args, transport.WithCommandFunc(
 		func(context.Context, string, []string, []string) (*exec.Cmd, error) { return p.cmd, nil }))
 	var opts []client.ClientOption
 	if o.protocol != "" {
