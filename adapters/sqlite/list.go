@@ -127,7 +127,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 		where = append(where, `(t.created_at, t.id) > (?, ?)`)
 		args = append(args, c.CreatedAt, c.ID)
 	}
-	query := `SELECT ` + taskCols + ` FROM tasks t`
+	query := `SELECT ` + taskColsRel + ` FROM tasks t`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}

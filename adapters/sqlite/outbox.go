@@ -198,7 +198,7 @@ func (s *Store) TasksByID(ctx context.Context, ids []string) ([]Task, error) {
 	var out []Task
 	err := s.read(ctx, func(c *conn) error {
 		var err error
-		out, err = loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
+		out, err = loadTasks(ctx, c, `SELECT `+taskColsRel+` FROM tasks t
 			WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.seq`, jsonIDs(ids))
 		return err
 	})
@@ -218,7 +218,7 @@ func (s *Store) Snapshot(ctx context.Context) ([]Task, int64, error) {
 			return err
 		}
 		var err error
-		out, err = loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t ORDER BY t.seq`)
+		out, err = loadTasks(ctx, c, `SELECT `+taskColsRel+` FROM tasks t ORDER BY t.seq`)
 		return err
 	})
 	return out, seq, wrap("read all tasks", err)
