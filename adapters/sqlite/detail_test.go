@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"testing"
@@ -103,5 +105,48 @@ func TestGetReturnsTheWholeDetailExactly(t *testing.T) {
 	_, err = s.Get(ctx, "tsk_missing")
 	if e := wantKind(t, err, sqlite.KindNotFound); e.Field != "id" {
 		t.Errorf("Get of a missing task: field %q, want id", e.Field)
+	}
+}
+
+// The single-statement reads run without BEGIN … COMMIT: each must still end
+// its implicit read transaction, or the reader would keep its old snapshot
+// and miss later writes. With one reader connection, every read below runs on
+// the connection the reads before it used.
+func TestSingleStatementReadsSeeTheNextWrite(t *testing.T) {
+	opts := options(filepath.Join(t.TempDir(), "tasks.db"))
+	opts.Settings.MinConnections, opts.Settings.MaxConnections, opts.Settings.MaxOverflow = 1, 1, 0
+	s, err := sqlite.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	ctx := context.Background()
+	a := mustCreate(t, s, sqlite.NewTask{Title: "first", Labels: []string{"l"}})
+	mustCreate(t, s, sqlite.NewTask{Title: "second", Labels: []string{"l"}})
+	for round := range 3 {
+		mark, err := s.ChangeMark(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "tsk_missing"); !sqlite.IsKind(err, sqlite.KindNotFound) {
+			t.Fatalf("Get of a missing task: %v", err)
+		}
+		page, _, err := s.List(ctx, sqlite.Filter{Label: "l", Limit: 1}) // stops before the last row
+		if err != nil || len(page) != 1 {
+			t.Fatalf("List: %v, %d tasks", err, len(page))
+		}
+		title := fmt.Sprintf("renamed %d", round)
+		if _, err := s.Update(ctx, a.ID, 0, sqlite.Patch{Title: &title}); err != nil {
+			t.Fatal(err)
+		}
+		if d := mustGet(t, s, a.ID); d.Task.Title != title {
+			t.Errorf("round %d: Get after Update: title %q, want %q", round, d.Task.Title, title)
+		}
+		if page, _, err := s.List(ctx, sqlite.Filter{Label: "l", Limit: 1}); err != nil || page[0].Title != title {
+			t.Errorf("round %d: List after Update: %v %+v, want title %q", round, err, page, title)
+		}
+		if next, err := s.ChangeMark(ctx); err != nil || next <= mark {
+			t.Errorf("round %d: ChangeMark after Update: %d (%v), want above %d", round, next, err, mark)
+		}
 	}
 }

@@ -314,7 +314,7 @@ func (s *Store) Get(ctx context.Context, id string) (TaskDetail, error) {
 		return TaskDetail{}, err
 	}
 	var d TaskDetail
-	err := s.read(ctx, func(c *conn) (err error) {
+	err := s.readOne(ctx, func(c *conn) (err error) {
 		d, err = getDetail(ctx, c, id)
 		return err
 	})
@@ -422,7 +422,7 @@ func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	var ok bool
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		var err error
 		ok, err = exists(ctx, c, id)
 		return err
