@@ -67,11 +67,14 @@ const (
 )
 
 // taskColsRel is taskCols and the task's labels and dependencies, each one
-// aggregate column (sorted, listSep-separated, NULL for none): the task and
-// its relations come out of one statement. scanTask reads it.
+// aggregate column (listSep-separated, NULL for none): the task and its
+// relations come out of one statement. scanTask reads it. The aggregates have
+// no ORDER BY: SQLite would build a temporary b-tree for each, per row, to
+// sort what the primary key (task_id, label) already yields in order;
+// splitList sorts instead, which costs one pass over sorted input.
 const taskColsRel = taskCols + `,
-	(SELECT group_concat(label, ` + listSepSQL + ` ORDER BY label) FROM task_labels WHERE task_id = t.id),
-	(SELECT group_concat(depends_on_id, ` + listSepSQL + ` ORDER BY depends_on_id) FROM task_dependencies WHERE task_id = t.id)`
+	(SELECT group_concat(label, ` + listSepSQL + `) FROM task_labels WHERE task_id = t.id),
+	(SELECT group_concat(depends_on_id, ` + listSepSQL + `) FROM task_dependencies WHERE task_id = t.id)`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -119,12 +122,16 @@ func (r *taskRow) task() (Task, error) {
 	return t, nil
 }
 
-// splitList splits an aggregate column of taskColsRel; never nil.
+// splitList splits an aggregate column of taskColsRel, sorted; never nil.
 func splitList(v sql.NullString) []string {
 	if !v.Valid || v.String == "" {
 		return []string{}
 	}
-	return strings.Split(v.String, listSep)
+	l := strings.Split(v.String, listSep)
+	if !slices.IsSorted(l) {
+		slices.Sort(l)
+	}
+	return l
 }
 
 // scanTask reads one row of taskColsRel.
