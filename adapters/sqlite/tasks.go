@@ -675,13 +675,20 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 		if keepLease && l.noted {
 			noted = 1
 		}
-		if _, err := c.exec(ctx, `UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,
-			role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
-			lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
-			version = version + 1, updated_at = ? WHERE id = ?`,
-			next.Title, next.Description, next.Status, next.Priority, optStr(next.Role), optStr(next.Assignee),
+		// The full-text index follows title and description through the
+		// trigger on UPDATE OF title, description, which SQLite fires whenever
+		// they are in the SET list, changed or not, and which re-indexes both
+		// (a delete and an insert in the index, a new segment at commit). A
+		// patch that leaves them alone does not name them.
+		set, args := updateTaskSQL, []any{}
+		_, title := changes["title"]
+		if _, desc := changes["description"]; title || desc {
+			set, args = updateTaskTextSQL, []any{next.Title, next.Description}
+		}
+		args = append(args, next.Status, next.Priority, optStr(next.Role), optStr(next.Assignee),
 			optStr(next.ParentID), optTime(next.StartedAt), optTime(next.CompletedAt), optStrNull(next.Summary),
-			string(next.Metadata), leaseSecs, leaseExp, noted, ts, id); err != nil {
+			string(next.Metadata), leaseSecs, leaseExp, noted, ts, id)
+		if _, err := c.exec(ctx, set, args...); err != nil {
 			return err
 		}
 		if _, ok := changes["labels"]; ok {
@@ -708,6 +715,18 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 	})
 	return out, wrap("update task", err)
 }
+
+// The UPDATE of Update, without and with the text columns.
+const (
+	updateTaskSQL = `UPDATE tasks SET status = ?, priority = ?,
+		role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
+		lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
+		version = version + 1, updated_at = ? WHERE id = ?`
+	updateTaskTextSQL = `UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,
+		role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
+		lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
+		version = version + 1, updated_at = ? WHERE id = ?`
+)
 
 // strOrNil is *p, or nil (JSON null) for a nil pointer.
 func strOrNil(p *string) any {
