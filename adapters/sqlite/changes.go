@@ -8,7 +8,7 @@ import "context"
 // file. It reads sqlite_sequence: one row, no scan.
 func (s *Store) ChangeMark(ctx context.Context) (int64, error) {
 	var mark int64
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		return c.queryRow(ctx, `SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'task_history'), 0)`).Scan(&mark)
 	})
 	return mark, wrap("read change mark", err)
@@ -20,7 +20,7 @@ func (s *Store) ChangeMark(ctx context.Context) (int64, error) {
 // history is no loss: pruning keeps each task's newest events.
 func (s *Store) ChangedSince(ctx context.Context, mark int64) (ids []string, next int64, err error) {
 	next = mark
-	err = s.read(ctx, func(c *conn) error {
+	err = s.readOne(ctx, func(c *conn) error {
 		ids, next = ids[:0], mark
 		rows, err := c.query(ctx, `SELECT seq, task_id FROM task_history WHERE seq > ? ORDER BY seq`, mark)
 		if err != nil {

@@ -68,7 +68,7 @@ func clampLimit(limit int) int {
 func (s *Store) CompleteIDs(ctx context.Context, prefix string, limit int) (Suggestions, error) {
 	limit = clampLimit(limit)
 	var out Suggestions
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		out = Suggestions{}
 		var rows *sql.Rows
 		var err error
@@ -94,7 +94,7 @@ LIMIT ?`, limit)
 func (s *Store) CompleteLabels(ctx context.Context, prefix string, limit int) (Suggestions, error) {
 	limit = clampLimit(limit)
 	var out Suggestions
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		out = Suggestions{}
 		rows, err := c.query(ctx, completeLabelsSQL, prefix, prefix+prefixEnd, limit)
 		if err != nil {
@@ -110,7 +110,7 @@ func (s *Store) CompleteLabels(ctx context.Context, prefix string, limit int) (S
 func (s *Store) CompleteRoles(ctx context.Context, prefix string, limit int) (Suggestions, error) {
 	limit = clampLimit(limit)
 	var out Suggestions
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		out = Suggestions{}
 		rows, err := c.query(ctx, completeRolesSQL, prefix, prefix+prefixEnd, limit)
 		if err != nil {

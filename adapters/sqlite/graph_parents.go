@@ -19,7 +19,7 @@ func (s *Store) OpenSubtasks(ctx context.Context, open []string) ([]SubtaskEdge,
 		return nil, err
 	}
 	var out []SubtaskEdge
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		out = []SubtaskEdge{}
 		rows, err := c.query(ctx, `SELECT parent_id, id FROM tasks WHERE parent_id IS NOT NULL
 			AND status IN (`+placeholders(len(open))+`) ORDER BY parent_id, id`, anys(open)...)

@@ -157,7 +157,7 @@ func (s *Store) RecentHistory(ctx context.Context, limit int) ([]ProjectEvent, e
 		return nil, invalid("limit", "limit %d is out of range; use 1 to %d", limit, maxHistoryPage)
 	}
 	out := []ProjectEvent{}
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		out = out[:0]
 		rows, err := c.query(ctx, `SELECT h.seq, h.at, h.actor, h.event, h.changes, h.late, h.note, h.task_id,
 			IFNULL(t.title, '') FROM (SELECT * FROM task_history ORDER BY seq DESC LIMIT ?) h

@@ -295,7 +295,7 @@ func classifyImport(ctx context.Context, c *conn, tasks []ImportTask) ([]Importe
 	for i, t := range tasks {
 		ids[i], inBatch[t.ID] = t.ID, true
 	}
-	stored, err := loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
+	stored, err := loadTasks(ctx, c, `SELECT `+taskColsRel+` FROM tasks t
 		WHERE t.id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
 	if err != nil {
 		return nil, err

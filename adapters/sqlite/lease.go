@@ -394,7 +394,7 @@ func (s *Store) ExpireLeases(ctx context.Context) ([]work.LeaseExpiry, error) {
 // NextLeaseExpiry is the earliest lease_expires_at among in-progress tasks
 // whose expiry is not recorded yet; ok is false when there is none.
 func (s *Store) NextLeaseExpiry(ctx context.Context) (at time.Time, ok bool, err error) {
-	err = s.read(ctx, func(c *conn) error {
+	err = s.readOne(ctx, func(c *conn) error {
 		var v sql.NullString
 		if err := c.queryRow(ctx, `SELECT min(lease_expires_at) FROM tasks WHERE `+expirySQL).Scan(&v); err != nil {
 			return err

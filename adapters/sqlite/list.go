@@ -127,7 +127,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 		where = append(where, `(t.created_at, t.id) > (?, ?)`)
 		args = append(args, c.CreatedAt, c.ID)
 	}
-	query := `SELECT ` + taskCols + ` FROM tasks t`
+	query := `SELECT ` + taskColsRel + ` FROM tasks t`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -135,7 +135,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 	args = append(args, limit+1)
 
 	var tasks []Task
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		var err error
 		tasks, err = loadTasks(ctx, c, query, args...)
 		return err

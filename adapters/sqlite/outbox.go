@@ -84,7 +84,7 @@ func (s *Store) OutboxAfter(ctx context.Context, after int64, limit int) ([]Outb
 		limit = 100
 	}
 	var out []OutboxEvent
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		rows, err := c.query(ctx, `SELECT seq, task_id, kind, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 		if err != nil {
 			return err
@@ -196,9 +196,9 @@ func (s *Store) PruneOutbox(ctx context.Context, mirrors []string) (int64, error
 // dependencies, read in one snapshot. An id that is missing was deleted.
 func (s *Store) TasksByID(ctx context.Context, ids []string) ([]Task, error) {
 	var out []Task
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		var err error
-		out, err = loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
+		out, err = loadTasks(ctx, c, `SELECT `+taskColsRel+` FROM tasks t
 			WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.seq`, jsonIDs(ids))
 		return err
 	})
@@ -218,7 +218,7 @@ func (s *Store) Snapshot(ctx context.Context) ([]Task, int64, error) {
 			return err
 		}
 		var err error
-		out, err = loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t ORDER BY t.seq`)
+		out, err = loadTasks(ctx, c, `SELECT `+taskColsRel+` FROM tasks t ORDER BY t.seq`)
 		return err
 	})
 	return out, seq, wrap("read all tasks", err)
@@ -227,7 +227,7 @@ func (s *Store) Snapshot(ctx context.Context) ([]Task, int64, error) {
 // TaskIDs returns the ids of every task, in creation order.
 func (s *Store) TaskIDs(ctx context.Context) ([]string, error) {
 	var out []string
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		rows, err := c.query(ctx, `SELECT id FROM tasks ORDER BY seq`)
 		if err != nil {
 			return err
@@ -249,7 +249,7 @@ func (s *Store) TaskIDs(ctx context.Context) ([]string, error) {
 // CountTasks returns how many tasks there are.
 func (s *Store) CountTasks(ctx context.Context) (int, error) {
 	var n int
-	err := s.read(ctx, func(c *conn) error { return c.queryRow(ctx, `SELECT count(*) FROM tasks`).Scan(&n) })
+	err := s.readOne(ctx, func(c *conn) error { return c.queryRow(ctx, `SELECT count(*) FROM tasks`).Scan(&n) })
 	return n, wrap("count tasks", err)
 }
 

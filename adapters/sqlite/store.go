@@ -418,6 +418,15 @@ func (s *Store) read(ctx context.Context, fn func(c *conn) error) error {
 	return s.run(ctx, false, fn)
 }
 
+// readOne runs fn, which must run exactly one statement, on a reader without
+// BEGIN … COMMIT: a single statement is its own read snapshot in SQLite (its
+// implicit transaction lasts from its first step until it is reset, which
+// closing its rows does), so the explicit transaction would cost two more
+// statements and buy nothing. A fn of two statements needs read.
+func (s *Store) readOne(ctx context.Context, fn func(c *conn) error) error {
+	return s.runMode(ctx, false, "", fn)
+}
+
 // run runs fn in one transaction on a writer or a reader. Inside one process
 // writers queue in Go, but the writers of other processes on the same file
 // (a second server, the migrate command, a backup) meet ours only in SQLite's
@@ -428,6 +437,16 @@ func (s *Store) read(ctx context.Context, fn func(c *conn) error) error {
 // sentence naming the cause (lockedError), never SQLite's own text. fn must
 // therefore set, not accumulate, what it reports to its caller.
 func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (err error) {
+	begin := "BEGIN"
+	if write {
+		begin = "BEGIN IMMEDIATE"
+	}
+	return s.runMode(ctx, write, begin, fn)
+}
+
+// runMode is run with the transaction's BEGIN given; "" runs fn outside any
+// explicit transaction (readOne).
+func (s *Store) runMode(ctx context.Context, write bool, begin string, fn func(c *conn) error) (err error) {
 	start := time.Now()
 	c, done, err := s.acquire(ctx, write)
 	if err != nil {
@@ -435,12 +454,12 @@ func (s *Store) run(ctx context.Context, write bool, fn func(c *conn) error) (er
 	}
 	// done runs even if fn panics, so the connection always goes back.
 	defer func() { done(err) }()
-	begin := "BEGIN"
-	if write {
-		begin = "BEGIN IMMEDIATE"
-	}
 	for attempt := 0; ; attempt++ {
-		err = c.inTx(ctx, begin, func() error { return fn(c) })
+		if begin == "" {
+			err = fn(c)
+		} else {
+			err = c.inTx(ctx, begin, func() error { return fn(c) })
+		}
 		if !IsBusy(err) {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
@@ -53,46 +54,93 @@ func newID() string {
 	return "tsk_" + hex.EncodeToString(b[:])
 }
 
-// taskCols is the column list scanTask reads, from tasks aliased t.
+// taskCols is the column list of a task's own fields, from tasks aliased t.
 const taskCols = `t.id, t.title, t.description, t.status, t.priority, t.role, t.assignee, t.parent_id,
 	t.version, t.created_at, t.updated_at, t.started_at, t.completed_at, t.summary, t.metadata, t.lease_expires_at`
 
+// listSep separates the values of the label and dependency aggregates. The
+// byte 0xFF never occurs in UTF-8: labels are [A-Za-z0-9_.:-] (checkLabel)
+// and task ids are valid UTF-8 (newID, checkID), so splitting on it is exact.
+const (
+	listSep    = "\xff"
+	listSepSQL = `CAST(x'ff' AS TEXT)`
+)
+
+// taskColsRel is taskCols and the task's labels and dependencies, each one
+// aggregate column (listSep-separated, NULL for none): the task and its
+// relations come out of one statement. scanTask reads it. The aggregates have
+// no ORDER BY: SQLite would build a temporary b-tree for each, per row, to
+// sort what the primary key (task_id, label) already yields in order;
+// splitList sorts instead, which costs one pass over sorted input.
+const taskColsRel = taskCols + `,
+	(SELECT group_concat(label, ` + listSepSQL + `) FROM task_labels WHERE task_id = t.id),
+	(SELECT group_concat(depends_on_id, ` + listSepSQL + `) FROM task_dependencies WHERE task_id = t.id)`
+
 type scanner interface{ Scan(dest ...any) error }
 
-func scanTask(r scanner) (Task, error) {
-	var (
-		t                                                Task
-		role, assignee, parent, started, completed, summ sql.NullString
-		lease                                            sql.NullString
-		created, updated, meta                           string
-	)
-	if err := r.Scan(&t.ID, &t.Title, &t.Description, &t.Status, &t.Priority, &role, &assignee, &parent,
-		&t.Version, &created, &updated, &started, &completed, &summ, &meta, &lease); err != nil {
-		return Task{}, err
-	}
+// taskRow is one row of taskColsRel as stored, before conversion.
+type taskRow struct {
+	id, title, description, status, priority         string
+	role, assignee, parent, started, completed, summ sql.NullString
+	lease, labels, deps                              sql.NullString
+	version                                          int64
+	created, updated, meta                           string
+}
+
+// dest is where Scan puts taskColsRel's columns, after any given before them.
+func (r *taskRow) dest(before ...any) []any {
+	return append(before, &r.id, &r.title, &r.description, &r.status, &r.priority, &r.role, &r.assignee, &r.parent,
+		&r.version, &r.created, &r.updated, &r.started, &r.completed, &r.summ, &r.meta, &r.lease, &r.labels, &r.deps)
+}
+
+func (r *taskRow) task() (Task, error) {
+	t := Task{ID: r.id, Title: r.title, Description: r.description, Status: work.Status(r.status),
+		Priority: r.priority, Version: r.version}
 	var err error
-	if t.CreatedAt, err = parseTime(created); err != nil {
+	if t.CreatedAt, err = parseTime(r.created); err != nil {
 		return Task{}, err
 	}
-	if t.UpdatedAt, err = parseTime(updated); err != nil {
+	if t.UpdatedAt, err = parseTime(r.updated); err != nil {
 		return Task{}, err
 	}
-	if t.StartedAt, err = nullTime(started); err != nil {
+	if t.StartedAt, err = nullTime(r.started); err != nil {
 		return Task{}, err
 	}
-	if t.CompletedAt, err = nullTime(completed); err != nil {
+	if t.CompletedAt, err = nullTime(r.completed); err != nil {
 		return Task{}, err
 	}
-	if t.LeaseExpiresAt, err = nullTime(lease); err != nil {
+	if t.LeaseExpiresAt, err = nullTime(r.lease); err != nil {
 		return Task{}, err
 	}
-	t.Role, t.Assignee, t.ParentID, t.Summary = nullStr(role), nullStr(assignee), nullStr(parent), nullStr(summ)
+	t.Role, t.Assignee, t.ParentID, t.Summary = nullStr(r.role), nullStr(r.assignee), nullStr(r.parent), nullStr(r.summ)
+	meta := r.meta
 	if meta == "" {
 		meta = "{}"
 	}
 	t.Metadata = json.RawMessage(meta)
-	t.Labels, t.DependsOn = []string{}, []string{}
+	t.Labels, t.DependsOn = splitList(r.labels), splitList(r.deps)
 	return t, nil
+}
+
+// splitList splits an aggregate column of taskColsRel, sorted; never nil.
+func splitList(v sql.NullString) []string {
+	if !v.Valid || v.String == "" {
+		return []string{}
+	}
+	l := strings.Split(v.String, listSep)
+	if !slices.IsSorted(l) {
+		slices.Sort(l)
+	}
+	return l
+}
+
+// scanTask reads one row of taskColsRel.
+func scanTask(r scanner) (Task, error) {
+	var row taskRow
+	if err := r.Scan(row.dest()...); err != nil {
+		return Task{}, err
+	}
+	return row.task()
 }
 
 func nullStr(v sql.NullString) *string {
@@ -130,17 +178,9 @@ func jsonIDs(ids []string) string {
 	return string(b)
 }
 
-// loadTasks runs a query selecting taskCols and fills in labels and dependencies.
+// loadTasks runs a query selecting taskColsRel: the tasks with their labels
+// and dependencies, in one statement.
 func loadTasks(ctx context.Context, c *conn, query string, args ...any) ([]Task, error) {
-	tasks, err := scanTasks(ctx, c, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return tasks, fillRelations(ctx, c, taskPtrs(nil, tasks))
-}
-
-// scanTasks runs a query selecting taskCols; labels and dependencies are left empty.
-func scanTasks(ctx context.Context, c *conn, query string, args ...any) ([]Task, error) {
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -160,57 +200,8 @@ func scanTasks(ctx context.Context, c *conn, query string, args ...any) ([]Task,
 	return tasks, nil
 }
 
-func taskPtrs(dst []*Task, tasks []Task) []*Task {
-	for i := range tasks {
-		dst = append(dst, &tasks[i])
-	}
-	return dst
-}
-
-// fillRelations loads the labels and dependencies of tasks in two queries.
-// A task may appear more than once (as a subtask and as a dependent).
-func fillRelations(ctx context.Context, c *conn, tasks []*Task) error {
-	if len(tasks) == 0 {
-		return nil
-	}
-	at := make(map[string][]*Task, len(tasks))
-	ids := make([]string, 0, len(tasks))
-	for _, t := range tasks {
-		if _, dup := at[t.ID]; !dup {
-			ids = append(ids, t.ID)
-		}
-		at[t.ID] = append(at[t.ID], t)
-	}
-	in := jsonIDs(ids)
-	load := func(query string, add func(t *Task, v string)) error {
-		rows, err := c.query(ctx, query, in)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, v string
-			if err := rows.Scan(&id, &v); err != nil {
-				return err
-			}
-			for _, t := range at[id] {
-				add(t, v)
-			}
-		}
-		return rows.Err()
-	}
-	if err := load(`SELECT task_id, label FROM task_labels
-		WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, label`,
-		func(t *Task, v string) { t.Labels = append(t.Labels, v) }); err != nil {
-		return err
-	}
-	return load(`SELECT task_id, depends_on_id FROM task_dependencies
-		WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, depends_on_id`,
-		func(t *Task, v string) { t.DependsOn = append(t.DependsOn, v) })
-}
-
 func getTask(ctx context.Context, c *conn, field, id string) (Task, error) {
-	tasks, err := loadTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t WHERE t.id = ?`, id)
+	tasks, err := loadTasks(ctx, c, `SELECT `+taskColsRel+` FROM tasks t WHERE t.id = ?`, id)
 	if err != nil {
 		return Task{}, err
 	}
@@ -330,7 +321,7 @@ func (s *Store) Get(ctx context.Context, id string) (TaskDetail, error) {
 		return TaskDetail{}, err
 	}
 	var d TaskDetail
-	err := s.read(ctx, func(c *conn) (err error) {
+	err := s.readOne(ctx, func(c *conn) (err error) {
 		d, err = getDetail(ctx, c, id)
 		return err
 	})
@@ -340,33 +331,74 @@ func (s *Store) Get(ctx context.Context, id string) (TaskDetail, error) {
 	return d, nil
 }
 
-// getDetail reads a task, its subtasks and dependents (their labels and
-// dependencies in one pass) and its artifacts.
-func getDetail(ctx context.Context, c *conn, id string) (TaskDetail, error) {
-	var d TaskDetail
-	task, err := scanTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t WHERE t.id = ?`, id)
+// Kinds of the rows of detailQuery.
+const (
+	detailTask = iota
+	detailSubtask
+	detailDependent
+	detailArtifact
+)
+
+// detailQuery is the whole of a TaskDetail in one statement, so one read
+// snapshot without BEGIN … COMMIT: the task (kind 0), its subtasks (1) and
+// its dependents (2), each in creation order, then its artifacts (3) by name.
+// An artifact row carries name as id and in the created_at column (so the
+// order by columns 11, 2 sorts artifacts by name), path as title, size as
+// version, created_at in the updated_at column and sha256 as summary.
+const detailQuery = `SELECT 0, ` + taskColsRel + ` FROM tasks t WHERE t.id = ?1
+	UNION ALL SELECT 1, ` + taskColsRel + ` FROM tasks t WHERE t.parent_id = ?1
+	UNION ALL SELECT 2, ` + taskColsRel + ` FROM task_dependencies d JOIN tasks t ON t.id = d.task_id
+		WHERE d.depends_on_id = ?1
+	UNION ALL SELECT 3, name, path, '', '', '', NULL, NULL, NULL, size, name, created_at, NULL, NULL, sha256, '{}',
+		NULL, NULL, NULL FROM artifacts WHERE task_id = ?1
+	ORDER BY 1, 11, 2`
+
+// getDetail reads a task, its subtasks and dependents (with their labels and
+// dependencies) and its artifacts in one statement.
+func getDetail(ctx context.Context, c *conn, id string) (d TaskDetail, err error) {
+	rows, err := c.query(ctx, detailQuery, id)
 	if err != nil {
 		return d, err
 	}
-	if len(task) == 0 {
-		return d, notFound("id", id)
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	found := false
+	d.Subtasks, d.Dependents, d.Artifacts = []Task{}, []Task{}, []ArtifactRecord{}
+	for rows.Next() {
+		var (
+			kind int
+			row  taskRow
+		)
+		if err := rows.Scan(row.dest(&kind)...); err != nil {
+			return d, err
+		}
+		if kind == detailArtifact {
+			a := ArtifactRecord{Name: row.id, Path: row.title, Size: row.version, SHA256: row.summ.String}
+			if a.CreatedAt, err = parseTime(row.updated); err != nil {
+				return d, err
+			}
+			d.Artifacts = append(d.Artifacts, a)
+			continue
+		}
+		t, err := row.task()
+		if err != nil {
+			return d, err
+		}
+		switch kind {
+		case detailTask:
+			d.Task, found = t, true
+		case detailSubtask:
+			d.Subtasks = append(d.Subtasks, t)
+		case detailDependent:
+			d.Dependents = append(d.Dependents, t)
+		}
 	}
-	if d.Subtasks, err = scanTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
-		WHERE t.parent_id = ? ORDER BY t.created_at, t.id`, id); err != nil {
+	if err := rows.Err(); err != nil {
 		return d, err
 	}
-	if d.Dependents, err = scanTasks(ctx, c, `SELECT `+taskCols+` FROM tasks t
-		JOIN task_dependencies d ON d.task_id = t.id
-		WHERE d.depends_on_id = ? ORDER BY t.created_at, t.id`, id); err != nil {
-		return d, err
+	if !found {
+		return TaskDetail{}, notFound("id", id)
 	}
-	all := taskPtrs(taskPtrs(taskPtrs(nil, task), d.Subtasks), d.Dependents)
-	if err := fillRelations(ctx, c, all); err != nil {
-		return d, err
-	}
-	d.Task = task[0]
-	d.Artifacts, err = loadArtifacts(ctx, c, id)
-	return d, err
+	return d, nil
 }
 
 func loadArtifacts(ctx context.Context, c *conn, id string) ([]ArtifactRecord, error) {
@@ -397,7 +429,7 @@ func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	var ok bool
-	err := s.read(ctx, func(c *conn) error {
+	err := s.readOne(ctx, func(c *conn) error {
 		var err error
 		ok, err = exists(ctx, c, id)
 		return err
@@ -643,13 +675,20 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 		if keepLease && l.noted {
 			noted = 1
 		}
-		if _, err := c.exec(ctx, `UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,
-			role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
-			lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
-			version = version + 1, updated_at = ? WHERE id = ?`,
-			next.Title, next.Description, next.Status, next.Priority, optStr(next.Role), optStr(next.Assignee),
+		// The full-text index follows title and description through the
+		// trigger on UPDATE OF title, description, which SQLite fires whenever
+		// they are in the SET list, changed or not, and which re-indexes both
+		// (a delete and an insert in the index, a new segment at commit). A
+		// patch that leaves them alone does not name them.
+		set, args := updateTaskSQL, []any{}
+		_, title := changes["title"]
+		if _, desc := changes["description"]; title || desc {
+			set, args = updateTaskTextSQL, []any{next.Title, next.Description}
+		}
+		args = append(args, next.Status, next.Priority, optStr(next.Role), optStr(next.Assignee),
 			optStr(next.ParentID), optTime(next.StartedAt), optTime(next.CompletedAt), optStrNull(next.Summary),
-			string(next.Metadata), leaseSecs, leaseExp, noted, ts, id); err != nil {
+			string(next.Metadata), leaseSecs, leaseExp, noted, ts, id)
+		if _, err := c.exec(ctx, set, args...); err != nil {
 			return err
 		}
 		if _, ok := changes["labels"]; ok {
@@ -676,6 +715,18 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 	})
 	return out, wrap("update task", err)
 }
+
+// The UPDATE of Update, without and with the text columns.
+const (
+	updateTaskSQL = `UPDATE tasks SET status = ?, priority = ?,
+		role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
+		lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
+		version = version + 1, updated_at = ? WHERE id = ?`
+	updateTaskTextSQL = `UPDATE tasks SET title = ?, description = ?, status = ?, priority = ?,
+		role = ?, assignee = ?, parent_id = ?, started_at = ?, completed_at = ?, summary = ?, metadata = ?,
+		lease_seconds = ?, lease_expires_at = ?, lease_expiry_noted = ?,
+		version = version + 1, updated_at = ? WHERE id = ?`
+)
 
 // strOrNil is *p, or nil (JSON null) for a nil pointer.
 func strOrNil(p *string) any {
