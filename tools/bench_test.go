@@ -1,7 +1,11 @@
 package tools_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -64,4 +68,42 @@ func BenchmarkInProcess(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkServerSide is the server's whole share of a call and nothing of a
+// client's: mcp-go's HandleMessage on the request's bytes (parsing,
+// validation, the handler, the store) and the response marshalled as the
+// stdio transport writes it. Its allocations are the server's per call.
+func BenchmarkServerSide(b *testing.B) {
+	e := newEnvWith(b, false)
+	var created struct {
+		Task struct {
+			ID string `json:"id"`
+		} `json:"task"`
+	}
+	e.ok("task_create", map[string]any{"title": "seed", "description": "a task to read", "labels": []string{"bench"}}, &created)
+	for i := range 19 {
+		e.ok("task_create", map[string]any{"title": fmt.Sprintf("open %d", i), "labels": []string{"bench"}}, nil)
+	}
+	ws, _ := json.Marshal(e.project)
+	calls := []struct{ name, args string }{
+		{"task_get", `{"workspace":` + string(ws) + `,"id":"` + created.Task.ID + `"}`},
+		{"task_list_20", `{"workspace":` + string(ws) + `,"status":["pending"],"limit":20}`},
+		{"task_create", `{"workspace":` + string(ws) + `,"title":"bench","labels":["bench"]}`},
+	}
+	ctx := context.Background()
+	for _, c := range calls {
+		tool := strings.TrimSuffix(c.name, "_20")
+		msg := []byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + c.args + `}}`)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp := e.srv.HandleMessage(ctx, msg)
+				out, err := json.Marshal(resp)
+				if err != nil || bytes.Contains(out, []byte(`"isError":true`)) {
+					b.Fatalf("%s: %v %s", tool, err, out)
+				}
+			}
+		})
+	}
 }

@@ -105,18 +105,16 @@ func handle[A any](d *Deps, name string, fn handlerFunc[A]) server.ToolHandlerFu
 }
 
 // render builds structured content plus a text block: the short summary and the JSON,
-// so that clients that only read text still get the data. The result is
-// marshalled once: the same bytes are the text's JSON and, as
-// RawStructuredContent, what mcp-go writes as structuredContent (out stays
-// in StructuredContent for --validate-output and in-process clients).
+// so that clients that only read text still get the data. mcp-go encodes
+// StructuredContent itself; handing it these bytes as RawStructuredContent
+// was tried and costs more on large results (encoding/json compacts raw JSON
+// byte by byte: for a 20-task page, 34 % of the server's CPU instead of 17 %).
 func render(out any, text string) *mcp.CallToolResult {
 	b, err := json.Marshal(out)
 	if err != nil {
 		return mcp.NewToolResultError("internal error: the result could not be encoded")
 	}
-	res := mcp.NewToolResultStructured(out, text+"\n"+string(b))
-	res.RawStructuredContent = b
-	return res
+	return mcp.NewToolResultStructured(out, text+"\n"+string(b))
 }
 
 // argumentBytes is a call's arguments as JSON; none (absent, empty or null)
