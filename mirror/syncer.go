@@ -76,6 +76,10 @@ type Config struct {
 	// and must not block. nil = nobody is told.
 	OnLag      func(Lag)
 	LagWarning time.Duration
+
+	// idle, for the tests and benchmarks, is told each time a mirror has
+	// delivered everything it found and waits again, with its cursor.
+	idle func(mirror string, cursor int64)
 }
 
 // DefaultLagWarning is how long a change may wait for a mirror that keeps
@@ -336,6 +340,9 @@ func (r *run) loop() {
 			}
 			backoff = 0
 			r.set(StateOK, nil)
+			if r.s.cfg.idle != nil {
+				r.s.cfg.idle(r.t.Name(), r.cursor)
+			}
 		}
 	}
 }
