@@ -109,7 +109,7 @@ func benchSyncer(b *testing.B, batch int) {
 		b.StopTimer()
 		n := min(batch, b.N-done)
 		for j := range n {
-			if j%2 == 0 {
+			if (done+j)%2 == 0 {
 				create(next)
 				next++
 				continue
