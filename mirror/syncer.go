@@ -132,6 +132,9 @@ type run struct {
 	// remix is why a delivery found the mirror holding vectors of another
 	// embedding: the next turn rebuilds it under the configured one.
 	remix string
+	// roleless is what this syncer knows of the mirror's entries from its own
+	// writes under its current lease (see memo); forgotten with the cursor.
+	roleless memo
 }
 
 type reconcile struct {
@@ -375,7 +378,7 @@ func (r *run) lease(ctx context.Context) (bool, error) {
 	}
 	at := time.Now()
 	if at.After(r.leaseUntil) {
-		r.cursorKnown = false // the lease lapsed: someone else may have delivered meanwhile
+		r.forget() // the lease lapsed: someone else may have delivered meanwhile
 	}
 	held, err := r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
 	if held && err == nil {
@@ -397,11 +400,19 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 		// so the next spell is reported anew.
 		r.lagTold = false
 	case errors.Is(err, sqlite.ErrLeaseLost):
-		r.leaseUntil, r.cursorKnown = time.Time{}, false
+		r.leaseUntil = time.Time{}
+		r.forget()
 	default:
-		r.cursorKnown = false // unknown whether it committed
+		r.forget() // unknown whether it committed
 	}
 	return err
+}
+
+// forget drops what the run knows of the mirror and its cursor: another
+// syncer may have written both since.
+func (r *run) forget() {
+	r.cursorKnown = false
+	clear(r.roleless)
 }
 
 // apply writes one batch to the mirror within half the lease's life, so that
@@ -409,7 +420,19 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 func (r *run) apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.LeaseTTL/2)
 	defer cancel()
-	return r.t.Apply(ctx, tasks, deleted)
+	mt, ok := r.t.(memoTarget)
+	if !ok {
+		return r.t.Apply(ctx, tasks, deleted)
+	}
+	if r.roleless == nil {
+		r.roleless = memo{}
+	}
+	err := mt.applyMemo(ctx, tasks, deleted, r.roleless)
+	if err != nil {
+		// Some of the batch may have landed: what the mirror holds is unknown.
+		clear(r.roleless)
+	}
+	return err
 }
 
 // linger waits Config.Linger for more changes to arrive; false when stopped.
