@@ -63,7 +63,7 @@ func benchSyncer(b *testing.B, batch int) {
 		create(i)
 	}
 	idle := make(chan idleAt, 64)
-	cfg := mirror.Config{Store: ts, Logger: quiet, Poll: time.Hour, Linger: -1, Targets: []mirror.Target{
+	cfg := mirror.Config{Store: ts, Logger: quiet, Poll: time.Hour, Targets: []mirror.Target{
 		mirror.VectorTarget{Borrow: lend(vs)}, mirror.GraphTarget{Borrow: lend(gs)}}}
 	mirror.OnIdle(&cfg, func(m string, c int64) {
 		select {
