@@ -76,6 +76,10 @@ type Config struct {
 	// and must not block. nil = nobody is told.
 	OnLag      func(Lag)
 	LagWarning time.Duration
+
+	// idle, for the tests and benchmarks, is told each time a mirror has
+	// delivered everything it found and waits again, with its cursor.
+	idle func(mirror string, cursor int64)
 }
 
 // DefaultLagWarning is how long a change may wait for a mirror that keeps
@@ -105,6 +109,8 @@ type Syncer struct {
 
 	pruneMu   sync.Mutex // guards lastPrune
 	lastPrune time.Time
+
+	feed feed // reads of the outbox and the tasks, shared by the runs
 }
 
 // run is one mirror's drain loop.
@@ -128,6 +134,15 @@ type run struct {
 	// remix is why a delivery found the mirror holding vectors of another
 	// embedding: the next turn rebuilds it under the configured one.
 	remix string
+	// seen is the feed clock when the run's last read of the tasks ended:
+	// a read it shares must have begun later.
+	seen int64
+	// woke is the feed clock when the run last took a wake-up: a read
+	// begun later holds every change that woke it.
+	woke int64
+	// roleless is what this syncer knows of the mirror's entries from its own
+	// writes under its current lease (see memo); forgotten with the cursor.
+	roleless memo
 }
 
 type reconcile struct {
@@ -274,6 +289,7 @@ func (r *run) loop() {
 				r.answer(req)
 				continue
 			case <-wake:
+				r.woke = r.s.feed.tick()
 				if !r.linger(ctx) {
 					r.set(StateStopped, nil)
 					return
@@ -336,6 +352,9 @@ func (r *run) loop() {
 			}
 			backoff = 0
 			r.set(StateOK, nil)
+			if r.s.cfg.idle != nil {
+				r.s.cfg.idle(r.t.Name(), r.cursor)
+			}
 		}
 	}
 }
@@ -368,7 +387,7 @@ func (r *run) lease(ctx context.Context) (bool, error) {
 	}
 	at := time.Now()
 	if at.After(r.leaseUntil) {
-		r.cursorKnown = false // the lease lapsed: someone else may have delivered meanwhile
+		r.forget() // the lease lapsed: someone else may have delivered meanwhile
 	}
 	held, err := r.s.cfg.Store.AcquireLease(ctx, r.t.Name(), r.s.owner, r.s.cfg.LeaseTTL, deadOwner)
 	if held && err == nil {
@@ -390,11 +409,19 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 		// so the next spell is reported anew.
 		r.lagTold = false
 	case errors.Is(err, sqlite.ErrLeaseLost):
-		r.leaseUntil, r.cursorKnown = time.Time{}, false
+		r.leaseUntil = time.Time{}
+		r.forget()
 	default:
-		r.cursorKnown = false // unknown whether it committed
+		r.forget() // unknown whether it committed
 	}
 	return err
+}
+
+// forget drops what the run knows of the mirror and its cursor: another
+// syncer may have written both since.
+func (r *run) forget() {
+	r.cursorKnown = false
+	clear(r.roleless)
 }
 
 // apply writes one batch to the mirror within half the lease's life, so that
@@ -402,7 +429,19 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 func (r *run) apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.LeaseTTL/2)
 	defer cancel()
-	return r.t.Apply(ctx, tasks, deleted)
+	mt, ok := r.t.(memoTarget)
+	if !ok {
+		return r.t.Apply(ctx, tasks, deleted)
+	}
+	if r.roleless == nil {
+		r.roleless = memo{}
+	}
+	err := mt.applyMemo(ctx, tasks, deleted, r.roleless)
+	if err != nil {
+		// Some of the batch may have landed: what the mirror holds is unknown.
+		clear(r.roleless)
+	}
+	return err
 }
 
 // linger waits Config.Linger for more changes to arrive; false when stopped.
@@ -419,6 +458,7 @@ func (r *run) linger(ctx context.Context) bool {
 		// Wake-ups that came meanwhile are covered by this drain.
 		select {
 		case <-r.wake:
+			r.woke = r.s.feed.tick()
 		default:
 		}
 		return true
@@ -500,42 +540,34 @@ func (r *run) drain(ctx context.Context) error {
 	}
 	cursor := r.cursor
 	for {
-		evs, err := store.OutboxAfter(ctx, cursor, r.s.cfg.Batch)
-		if err != nil || len(evs) == 0 {
-			return err
-		}
-		ids := make([]string, 0, len(evs))
-		seen := make(map[string]bool, len(evs))
-		for _, e := range evs {
-			if !seen[e.TaskID] {
-				seen[e.TaskID] = true
-				ids = append(ids, e.TaskID)
-			}
-		}
-		tasks, err := store.TasksByID(ctx, ids)
+		// A shared read must have begun after this run's last read ended
+		// (states never go back) and after its last wake-up (it holds the
+		// changes that woke it).
+		rd, err := r.s.feed.next(ctx, store, r.s.cfg.Batch, cursor, max(r.seen, r.woke))
 		if err != nil {
 			return err
 		}
-		alive := make(map[string]bool, len(tasks))
-		for _, t := range tasks {
-			alive[t.ID] = true
+		r.seen = rd.end
+		if len(rd.evs) == 0 {
+			return nil
 		}
-		var gone []string
-		for _, id := range ids {
-			if !alive[id] {
-				gone = append(gone, id)
-			}
-		}
-		if err := r.apply(ctx, tasks, gone); err != nil {
+		if err := r.apply(ctx, rd.tasks, rd.gone); err != nil {
 			return err
 		}
-		last := evs[len(evs)-1].Seq
+		last := rd.evs[len(rd.evs)-1].Seq
 		if err := r.advance(ctx, last); err != nil {
 			return err
 		}
 		cursor = last
 		r.set(StateOK, nil)
 		r.s.prune(ctx, false)
+		if len(rd.evs) < r.s.cfg.Batch {
+			// The outbox held nothing more when it was read, after the
+			// last wake-up was taken: a change committed since then has
+			// woken this mirror again (or the poll finds it, if another
+			// process wrote it), so no second read is needed.
+			return nil
+		}
 	}
 }
 
@@ -591,6 +623,7 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 	if err != nil {
 		return res, err
 	}
+	r.seen = r.s.feed.tick() // later deliveries share no read older than this one
 	total := float64(len(tasks) + 1)
 	name := r.t.Name()
 	re, _ := r.t.(Reembedder)

@@ -39,10 +39,30 @@ type VectorTarget struct{ Borrow Borrow[*chroma.Store] }
 // Name implements Target.
 func (VectorTarget) Name() string { return Vector }
 
+// memo is what a syncer knows of a mirror from its own writes, while it
+// holds the mirror's lease without a break (nobody else writes the mirror
+// meanwhile): the ids whose entry in the vector mirror has no role (or is
+// absent), so that taking a role away needs no read of the mirror first.
+// nil or empty: nothing known.
+type memo map[string]bool
+
+// memoTarget is a Target that reads the mirror back less when it is told
+// what the syncer last wrote there, and records what it writes in the memo.
+type memoTarget interface {
+	applyMemo(ctx context.Context, tasks []sqlite.Task, deleted []string, m memo) error
+}
+
 // Apply upserts one document per task and deletes the deleted ones. Chroma
 // merges metadata on upsert, so a document whose task lost its role is
 // deleted first: the contract says the key is then absent.
 func (v VectorTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
+	return v.applyMemo(ctx, tasks, deleted, nil)
+}
+
+// applyMemo is Apply knowing, from m, which documents have no role: their
+// tasks need no read of the mirror to tell whether a role must be taken
+// away. On success m records the batch; on failure the caller clears it.
+func (v VectorTarget) applyMemo(ctx context.Context, tasks []sqlite.Task, deleted []string, m memo) error {
 	s, release, err := v.Borrow(ctx)
 	if err != nil {
 		return err
@@ -53,8 +73,9 @@ func (v VectorTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []
 	for i, t := range tasks {
 		docs[i] = Document(t)
 		// Only an update can take a role away: a task at version 1 was
-		// just created, its document cannot have one.
-		if _, ok := docs[i].Metadata[MetaRole]; !ok && t.Version > 1 {
+		// just created, its document cannot have one; nor can one this
+		// syncer last wrote without a role.
+		if _, ok := docs[i].Metadata[MetaRole]; !ok && t.Version > 1 && !m[t.ID] {
 			roleless = append(roleless, t.ID)
 		}
 	}
@@ -80,6 +101,15 @@ func (v VectorTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []
 	if len(docs) > 0 {
 		if _, err := s.Upsert(ctx, Collection, docs); err != nil {
 			return err
+		}
+	}
+	if m != nil {
+		for _, id := range deleted {
+			delete(m, id) // never written again: its id is not reused
+		}
+		for _, d := range docs {
+			_, has := d.Metadata[MetaRole]
+			m[d.ID] = !has
 		}
 	}
 	return nil

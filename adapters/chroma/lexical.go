@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/amikos-tech/chroma-go/pkg/embeddings"
 )
@@ -102,36 +103,82 @@ func fnv1a(s string) uint64 {
 }
 
 // lexicalVector is the lexical embedding of text in dims dimensions.
+//
+// It computes what the four steps above describe without a string per
+// feature: every occurrence of a feature ("w:" + word, "g:" + gram) is
+// written into one buffer, converted to a string once, and named by its
+// place there; each feature's weight is summed over its occurrences in text
+// order, and the features are added to their dimensions in sorted order: the
+// same float operations in the same order as a map of feature strings, so
+// the same vector to the bit.
 func lexicalVector(text string, dims int) []float32 {
 	if dims <= 0 {
 		dims = defaultHashDimensions
 	}
-	tf := map[string]float64{}
-	for _, w := range lexicalWords(text) {
-		tf["w:"+w] += lexicalWordWeight
-		grams := lexicalGrams(w, lexicalGramSize)
-		each := lexicalGramWeight / math.Sqrt(float64(len(grams)))
-		for _, g := range grams {
-			tf["g:"+g] += each
+	words := lexicalWords(text)
+	type occurrence struct {
+		at, end int32 // the feature's bytes in buf
+		w       float64
+	}
+	var (
+		buf   = make([]byte, 0, 8*len(text)+16)
+		occs  = make([]occurrence, 0, 6*len(words))
+		runes []rune
+	)
+	add := func(at int, w float64) { occs = append(occs, occurrence{int32(at), int32(len(buf)), w}) }
+	for _, w := range words {
+		at := len(buf)
+		buf = append(append(buf, "w:"...), w...)
+		add(at, lexicalWordWeight)
+		// The word with boundary marks, as runes: its n-grams (lexicalGrams).
+		runes = append(append(append(runes[:0], '<'), []rune(w)...), '>')
+		n := lexicalGramSize
+		grams := 1
+		if len(runes) > n {
+			grams = len(runes) - n + 1
+		} else {
+			n = len(runes)
+		}
+		each := lexicalGramWeight / math.Sqrt(float64(grams))
+		for i := 0; i < grams; i++ {
+			at := len(buf)
+			buf = append(buf, "g:"...)
+			for _, r := range runes[i : i+n] {
+				buf = utf8.AppendRune(buf, r)
+			}
+			add(at, each)
 		}
 	}
-	if len(tf) == 0 {
-		tf[lexicalNoWords] = 1
+	type feature struct {
+		name string
+		w    float64
 	}
-	// In a fixed order: float sums in map order could differ in the last bit.
-	features := make([]string, 0, len(tf))
-	for f := range tf {
-		features = append(features, f)
+	var features []feature
+	if len(occs) == 0 {
+		features = []feature{{lexicalNoWords, 1}}
+	} else {
+		all := string(buf)
+		index := make(map[string]int, len(occs))
+		features = make([]feature, 0, len(occs))
+		for _, o := range occs {
+			name := all[o.at:o.end]
+			if i, ok := index[name]; ok {
+				features[i].w += o.w
+			} else {
+				index[name] = len(features)
+				features = append(features, feature{name, o.w})
+			}
+		}
+		// In a fixed order: float sums in map order could differ in the last bit.
+		slices.SortFunc(features, func(a, b feature) int { return strings.Compare(a.name, b.name) })
 	}
-	sort.Strings(features)
 	acc := make([]float64, dims)
 	for _, f := range features {
-		w := tf[f]
 		// Sublinear in the number of occurrences: a feature's weight w is
 		// occurrences × unit weight, so compare with one occurrence's.
-		h := fnv1a(f)
+		h := fnv1a(f.name)
 		i := int(h % uint64(dims))
-		v := sublinear(w)
+		v := sublinear(f.w)
 		if h>>63 == 1 {
 			v = -v
 		}
