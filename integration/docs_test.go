@@ -584,6 +584,31 @@ var docRules = []docRule{
 			}
 		}
 	}},
+	{"the end-to-end benchmark against the floor", func(c string) bool {
+		return strings.Contains(c, "integration/e2e/run.sh")
+	}, func(e *docEnv, cmd string) {
+		// Run for real, with few calls and projects (it proves the command,
+		// the pinned TypeScript SDK's install and the output's format, not
+		// the figures): the floor's lines and the server's ratios to it.
+		fields, out := e.redirect(cmd)
+		var env []string
+		for len(fields) > 0 && strings.Contains(fields[0], "=") {
+			env, fields = append(env, fields[0]), fields[1:]
+		}
+		env = append(env, "COUNT=1", "N=40", "WARMUP=5", "PROJECTS=3") // the last of a name wins
+		stdout, stderr, code := e.run(repoRoot, "", env, fields...)
+		for _, want := range []string{"BenchmarkE2E/client=ts/server=floor/call=echo ", "BenchmarkE2E/client=ts/server=orchestrator/call=task_get ",
+			"server=orchestrator/call=startup/vs=floor", "idle-rss-B"} {
+			if code != 0 || !strings.Contains(stdout, want) {
+				e.t.Fatalf("%s: exit %d, no %q in\n%s\n%s", cmd, code, want, tail(stdout, 3000), tail(stderr, 2000))
+			}
+		}
+		if out != "" {
+			if err := os.WriteFile(out, []byte(stdout), 0o600); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}},
 	{"benchstat", prefix("go tool benchstat "), func(e *docEnv, cmd string) {
 		args := strings.Fields(cmd)
 		for i := 3; i < len(args); i++ {
