@@ -9,12 +9,8 @@ import (
 	"testing"
 )
 
-// BenchmarkInProcess measures a tool call without a transport: handler,
-// argument validation, workspace resolution, pool, SQLite and rendering (and
-// mcp-go's in-process client and server around them). task_list reads a page
-// of 20 pending tasks; task_claim_complete is one claim and one complete of a
-// task created outside the timer (two calls per op).
-func BenchmarkInProcess(b *testing.B) {
+// benchEnv is a project with 20 pending tasks; it returns the first one's id.
+func benchEnv(b *testing.B) (*env, string) {
 	e := newEnvWith(b, false)
 	var created struct {
 		Task struct {
@@ -25,8 +21,18 @@ func BenchmarkInProcess(b *testing.B) {
 	for i := range 19 {
 		e.ok("task_create", map[string]any{"title": fmt.Sprintf("open %d", i), "labels": []string{"bench"}}, nil)
 	}
+	return e, created.Task.ID
+}
+
+// BenchmarkInProcess measures a tool call without a transport: handler,
+// argument validation, workspace resolution, pool, SQLite and rendering (and
+// mcp-go's in-process client and server around them). task_list reads a page
+// of 20 pending tasks; task_claim_complete is one claim and one complete of a
+// task created outside the timer (two calls per op).
+func BenchmarkInProcess(b *testing.B) {
+	e, seeded := benchEnv(b)
 	b.Run("task_get", func(b *testing.B) {
-		args := map[string]any{"workspace": e.project, "id": created.Task.ID}
+		args := map[string]any{"workspace": e.project, "id": seeded}
 		for b.Loop() {
 			if res := e.call("task_get", args); res.IsError {
 				b.Fatal(resultText(res))
@@ -75,19 +81,10 @@ func BenchmarkInProcess(b *testing.B) {
 // validation, the handler, the store) and the response marshalled as the
 // stdio transport writes it. Its allocations are the server's per call.
 func BenchmarkServerSide(b *testing.B) {
-	e := newEnvWith(b, false)
-	var created struct {
-		Task struct {
-			ID string `json:"id"`
-		} `json:"task"`
-	}
-	e.ok("task_create", map[string]any{"title": "seed", "description": "a task to read", "labels": []string{"bench"}}, &created)
-	for i := range 19 {
-		e.ok("task_create", map[string]any{"title": fmt.Sprintf("open %d", i), "labels": []string{"bench"}}, nil)
-	}
+	e, seeded := benchEnv(b)
 	ws, _ := json.Marshal(e.project)
 	calls := []struct{ name, args string }{
-		{"task_get", `{"workspace":` + string(ws) + `,"id":"` + created.Task.ID + `"}`},
+		{"task_get", `{"workspace":` + string(ws) + `,"id":"` + seeded + `"}`},
 		{"task_list_20", `{"workspace":` + string(ws) + `,"status":["pending"],"limit":20}`},
 		{"task_create", `{"workspace":` + string(ws) + `,"title":"bench","labels":["bench"]}`},
 	}
