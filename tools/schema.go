@@ -15,6 +15,9 @@ import (
 // fixOutputSchema corrects what schema generation cannot know from Go types:
 // metadata (json.RawMessage) is a JSON object, and times are RFC 3339 strings.
 func fixOutputSchema(t mcp.Tool) mcp.Tool {
+	if _, ok := builtFor(t.Name); ok {
+		return t // the built schema is fixed already
+	}
 	for k, v := range t.OutputSchema.Properties {
 		t.OutputSchema.Properties[k] = fixNode(k, v)
 	}

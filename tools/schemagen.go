@@ -45,37 +45,51 @@ func builtFor(name string) (builtSchemas, bool) {
 	return b, ok
 }
 
-// inputSchema is mcp.WithInputSchema[T], skipped for a tool whose schema is built.
+// inputSchema is mcp.WithInputSchema[T], or the built schema of a tool
+// that has one (already bounded and plain: bounds and lean leave it be).
 func inputSchema[T any]() mcp.ToolOption {
 	return func(t *mcp.Tool) {
-		if _, ok := builtFor(t.Name); !ok {
+		b, ok := builtFor(t.Name)
+		if !ok {
 			mcp.WithInputSchema[T]()(t)
+			return
 		}
+		t.InputSchema = mcp.ToolInputSchema{} // mcp.NewTool's default; the raw one replaces it
+		t.RawInputSchema = b.In
 	}
 }
 
-// outputSchema is mcp.WithOutputSchema[T], skipped for a tool whose schema is built.
+// outputSchema is mcp.WithOutputSchema[T], or the built (lean) schema of a
+// tool that has one.
 func outputSchema[T any]() mcp.ToolOption {
 	return func(t *mcp.Tool) {
-		if _, ok := builtFor(t.Name); !ok {
+		b, ok := builtFor(t.Name)
+		if !ok {
 			mcp.WithOutputSchema[T]()(t)
+			return
+		}
+		t.OutputSchema = mcp.ToolOutputSchema{}
+		if len(b.Out) > 0 {
+			if err := json.Unmarshal(b.Out, &t.OutputSchema); err != nil {
+				panic(fmt.Sprintf("tools: schemas.json, the output schema of %s: %v", t.Name, err))
+			}
 		}
 	}
 }
 
-// withBuiltSchemas gives t its built schemas; ok is false when it has none.
+// withBuiltSchemas reports whether t has built schemas, and gives t any the
+// options did not (a tool is whole from its constructor; lean and bounds
+// leave a built tool as it is).
 func withBuiltSchemas(t mcp.Tool) (mcp.Tool, bool) {
 	b, ok := builtFor(t.Name)
 	if !ok {
 		return t, false
 	}
-	t.InputSchema = mcp.ToolInputSchema{} // mcp.NewTool's default; the raw one replaces it
-	t.RawInputSchema = b.In
-	t.OutputSchema = mcp.ToolOutputSchema{}
-	if len(b.Out) > 0 {
-		if err := json.Unmarshal(b.Out, &t.OutputSchema); err != nil {
-			panic(fmt.Sprintf("tools: schemas.json, the output schema of %s: %v", t.Name, err))
-		}
+	if len(t.RawInputSchema) == 0 {
+		inputSchema[struct{}]()(&t)
+	}
+	if len(b.Out) > 0 && t.OutputSchema.Type == "" {
+		outputSchema[struct{}]()(&t)
 	}
 	return t, true
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/server"
+
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -88,6 +90,17 @@ func TestEmbeddedSchemasMatchTheGoTypes(t *testing.T) {
 			}
 		}
 		t.Fatal("schemas.json is stale: run UPDATE_TOOLSNAPS=1 go test ./tools/")
+	}
+	// A tool straight from its constructor (before AddRead/AddWrite) is
+	// whole too: a validator built on it checks the built schema.
+	for _, st := range []server.ServerTool{taskCreate(&Deps{}), taskList(&Deps{}), taskClaim(&Deps{})} {
+		if !bytes.Equal(st.Tool.RawInputSchema, want[st.Tool.Name].In) {
+			t.Errorf("%s from its constructor: the input schema is not the built one", st.Tool.Name)
+		}
+		out, _ := json.Marshal(st.Tool.OutputSchema)
+		if w := want[st.Tool.Name].Out; len(w) > 0 && !bytes.Equal(out, w) {
+			t.Errorf("%s from its constructor: the output schema is not the built one", st.Tool.Name)
+		}
 	}
 	// And the server as built uses them: the same tools, the same schemas.
 	for _, st := range New(&Deps{}).Tools(false) {
