@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,16 +16,19 @@ import (
 // path from these; a person chasing a slow server can send them. The
 // returned stop finishes both files.
 func startProfiles(dir string) (stop func() error, err error) {
+	refused := func(why string) error {
+		return fmt.Errorf("--profile %q cannot hold the profiles (%s); give a folder you can write to, e.g. --profile /tmp/mcp-profile", dir, why)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--profile %s: %w", dir, err)
+		return nil, refused(errReason(err))
 	}
 	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
 	if err != nil {
-		return nil, fmt.Errorf("--profile %s: %w", dir, err)
+		return nil, refused(errReason(err))
 	}
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		cpu.Close()
-		return nil, fmt.Errorf("--profile %s: %w", dir, err)
+		return nil, refused(err.Error())
 	}
 	return func() error {
 		pprof.StopCPUProfile()
@@ -37,4 +41,13 @@ func startProfiles(dir string) (stop func() error, err error) {
 		errs = append(errs, pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 		return errors.Join(errs...)
 	}, nil
+}
+
+// errReason is a file error's cause without Go's operation and path prefix.
+func errReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
