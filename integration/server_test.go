@@ -46,9 +46,8 @@ func TestStartupIsLazyAndListsEveryTool(t *testing.T) {
 			var names []string
 			for _, tl := range res.Tools {
 				names = append(names, tl.Name)
-				a := tl.Annotations
-				if a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {
-					t.Errorf("%s: not every annotation is set: %+v", tl.Name, a)
+				if msg := annotationProblem(tl.Annotations); msg != "" {
+					t.Errorf("%s: %s", tl.Name, msg)
 				}
 				if tl.OutputSchema.Type != "object" {
 					t.Errorf("%s: no output schema", tl.Name)
@@ -72,6 +71,30 @@ func TestStartupIsLazyAndListsEveryTool(t *testing.T) {
 	}
 }
 
+// annotationProblem says what is wrong with a tool's annotations, or "": a
+// title, and each hint written only where it differs from the MCP default
+// (readOnlyHint false, destructiveHint true, idempotentHint false,
+// openWorldHint true), with no destructive/idempotent hint on a read-only
+// tool. The server states every hint that way; a hint written at its default
+// costs every agent bytes and says nothing.
+func annotationProblem(a mcp.ToolAnnotation) string {
+	switch {
+	case a.Title == "":
+		return "no title annotation"
+	case a.ReadOnlyHint != nil && !*a.ReadOnlyHint:
+		return "readOnlyHint written at its default, false"
+	case a.ReadOnlyHint != nil && (a.DestructiveHint != nil || a.IdempotentHint != nil):
+		return "a read-only tool carries destructiveHint or idempotentHint, which the specification gives no meaning there"
+	case a.DestructiveHint != nil && *a.DestructiveHint:
+		return "destructiveHint written at its default, true"
+	case a.IdempotentHint != nil && !*a.IdempotentHint:
+		return "idempotentHint written at its default, false"
+	case a.OpenWorldHint != nil && *a.OpenWorldHint:
+		return "openWorldHint written at its default, true"
+	}
+	return ""
+}
+
 func TestReadOnlyModeLeavesWriteToolsOut(t *testing.T) {
 	p := start(t, procOpts{dir: newProject(t), args: []string{"--read-only"}})
 	res, err := p.c.ListTools(ctxT(t), mcp.ListToolsRequest{})
@@ -79,7 +102,7 @@ func TestReadOnlyModeLeavesWriteToolsOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tl := range res.Tools {
-		if !*tl.Annotations.ReadOnlyHint {
+		if ro := tl.Annotations.ReadOnlyHint; ro == nil || !*ro {
 			t.Errorf("read-only server lists write tool %s", tl.Name)
 		}
 	}

@@ -806,9 +806,9 @@ func sortedKeys(m map[string]string) []string {
 type Status struct {
 	Mirror      string  `json:"mirror" jsonschema:"vector or graph"`
 	State       string  `json:"state" jsonschema:"ok, starting, retrying, reconciling, standby, not configured or stopped"`
-	Pending     int     `json:"pending" jsonschema:"Changes not yet delivered"`
-	OldestAgeMs float64 `json:"oldest_age_ms" jsonschema:"Age of the oldest undelivered change"`
-	Cursor      int64   `json:"cursor" jsonschema:"Outbox position delivered"`
+	Pending     int     `json:"pending"`
+	OldestAgeMs float64 `json:"oldest_age_ms"`
+	Cursor      int64   `json:"cursor"`
 	LastError   string  `json:"last_error,omitempty"`
 	RetryInMs   float64 `json:"retry_in_ms,omitempty"`
 	Note        string  `json:"note,omitempty"`

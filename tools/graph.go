@@ -19,14 +19,14 @@ type nodeRefArg struct {
 }
 
 type graphMergeNodeArgs struct {
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string         `json:"workspace,omitempty"`
 	Label      string         `json:"label" jsonschema:"Node label, e.g. File or Component (letters, digits, _)"`
 	Key        string         `json:"key" jsonschema:"The node's identity within its label; merging the same label and key again updates the node"`
 	Properties map[string]any `json:"properties,omitempty" jsonschema:"Properties to set: strings, numbers, booleans or arrays of one of those"`
 }
 
 type graphMergeRelArgs struct {
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string         `json:"workspace,omitempty"`
 	From       nodeRefArg     `json:"from" jsonschema:"The start node (must exist)"`
 	To         nodeRefArg     `json:"to" jsonschema:"The end node (must exist)"`
 	Type       string         `json:"type" jsonschema:"Relationship type, e.g. DEPENDS_ON (letters, digits, _)"`
@@ -34,7 +34,7 @@ type graphMergeRelArgs struct {
 }
 
 type graphNeighborsArgs struct {
-	Workspace string   `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string   `json:"workspace,omitempty"`
 	Label     string   `json:"label" jsonschema:"Label of the node to start from"`
 	Key       string   `json:"key" jsonschema:"Key of the node to start from"`
 	Depth     *int     `json:"depth,omitempty" jsonschema:"How many hops, 1 to 5 (default 1)"`
@@ -44,19 +44,19 @@ type graphNeighborsArgs struct {
 }
 
 type graphDeleteNodeArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	Label     string `json:"label"`
 	Key       string `json:"key"`
 }
 
 type graphCypherArgs struct {
-	Workspace string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string         `json:"workspace,omitempty"`
 	Cypher    string         `json:"cypher" jsonschema:"One Cypher statement; pass values as $parameters, never inside the text"`
 	Params    map[string]any `json:"params,omitempty" jsonschema:"Values for the $parameters of the statement"`
 }
 
 type graphSchemaArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 }
 
 // NodeResult is graph_merge_node's answer.

@@ -56,24 +56,24 @@ func leaseArg(d *Deps, secs *int) (int, error) {
 // HistoryResult is task_history's answer.
 type HistoryResult struct {
 	Events     []work.HistoryEvent `json:"events"`
-	NextCursor string              `json:"next_cursor" jsonschema:"cursor of the next page; empty at the end"`
+	NextCursor string              `json:"next_cursor" jsonschema:"Empty at the end"`
 }
 
 type taskHeartbeatArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	ID        string `json:"id" jsonschema:"The task you hold"`
 	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as claimed"`
 }
 
 type taskReleaseArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	ID        string `json:"id" jsonschema:"The task you hold"`
 	Agent     string `json:"agent,omitempty" jsonschema:"Your agent name, as claimed"`
 	Reason    string `json:"reason,omitempty" jsonschema:"Why (kept in the history)"`
 }
 
 type taskHistoryArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	ID        string `json:"id" jsonschema:"Task id (deleted tasks too)"`
 	Limit     *int   `json:"limit,omitempty" jsonschema:"Page size (default 50)"`
 	Cursor    string `json:"cursor,omitempty" jsonschema:"next_cursor from the previous page"`
@@ -83,7 +83,7 @@ const maxReason = 2000
 
 func taskHeartbeat(d *Deps) server.ServerTool {
 	tool := newTool("task_heartbeat", "Renew a claim",
-		"Renew your lease on a task you hold, to keep it past lease_expires_at.",
+		"Renew your lease on a task you hold.",
 		hints{readOnly: false, destructive: false, idempotent: true, openWorld: false},
 		inputSchema[taskHeartbeatArgs](), outputSchema[TaskResult]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHeartbeatArgs) (any, string, error) {
@@ -106,7 +106,7 @@ func taskHeartbeat(d *Deps) server.ServerTool {
 
 func taskRelease(d *Deps) server.ServerTool {
 	tool := newTool("task_release", "Give a claimed task back",
-		"Give back a task you hold and will not finish: it becomes pending and unassigned (anyone may once the lease expired).",
+		"Give back a task you hold: it becomes pending and unassigned.",
 		hints{readOnly: false, destructive: false, idempotent: false, openWorld: false},
 		inputSchema[taskReleaseArgs](), outputSchema[TaskResult](),
 		bounds(map[string]map[string]any{"reason": {"maxLength": 2000}}))
@@ -133,7 +133,7 @@ func taskRelease(d *Deps) server.ServerTool {
 
 func taskHistory(d *Deps) server.ServerTool {
 	tool := newTool("task_history", "Task history",
-		"Every change of a task, oldest first: who, when, what (late=true: written after the lease ran out). Pages with next_cursor.",
+		"Every change of a task, oldest first: who, when, what. Pages with next_cursor.",
 		readHints, inputSchema[taskHistoryArgs](), outputSchema[HistoryResult](),
 		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 200}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskHistoryArgs) (any, string, error) {

@@ -102,12 +102,15 @@ func TestNewTaskToolsAreInTheRightList(t *testing.T) {
 			t.Errorf("%s is not a write tool", name)
 			continue
 		}
-		if *a.DestructiveHint {
+		if _, destructive, _, _ := tools.Hints(a); destructive {
 			t.Errorf("%s is annotated destructive", name)
 		}
 	}
-	if *all["task_release"].IdempotentHint || *all["task_plan"].IdempotentHint {
-		t.Error("task_release or task_plan is annotated idempotent")
+	if _, _, idem, _ := tools.Hints(all["task_release"]); idem {
+		t.Error("task_release is annotated idempotent")
+	}
+	if _, _, idem, _ := tools.Hints(all["task_plan"]); idem {
+		t.Error("task_plan is annotated idempotent")
 	}
 }
 

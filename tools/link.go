@@ -19,7 +19,7 @@ import (
 // one relationship per task, node, type and direction.
 
 type taskLinkArgs struct {
-	Workspace      string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace      string         `json:"workspace,omitempty"`
 	ID             string         `json:"id" jsonschema:"The task to link (id, like every task tool; earlier versions called it task_id)"`
 	Node           nodeRefArg     `json:"node" jsonschema:"The node to link it to, e.g. {\"label\": \"File\", \"key\": \"src/auth/login.go\"}; created if it does not exist"`
 	Type           string         `json:"type" jsonschema:"Relationship type, e.g. TOUCHES, PART_OF, NEEDS_ROLE (letters, digits, _)"`

@@ -11,7 +11,7 @@ import (
 )
 
 type taskReconcileArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	Mirror    string `json:"mirror,omitempty" jsonschema:"vector, graph or all (default)"`
 }
 

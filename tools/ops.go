@@ -48,7 +48,7 @@ type PoolView struct {
 // WorkspacePools lists one project's pools.
 type WorkspacePools struct {
 	Root  string     `json:"root"`
-	Open  bool       `json:"open" jsonschema:"Pools open (lazily, on first use)"`
+	Open  bool       `json:"open"`
 	Pools []PoolView `json:"pools"`
 	// Mirrors are the copies of the project's tasks in Chroma and Neo4j, fed
 	// from SQLite's outbox: how far behind each one is.
@@ -61,12 +61,12 @@ type PoolStatusResult struct {
 }
 
 type poolStatusArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	All       bool   `json:"all,omitempty" jsonschema:"Every open project"`
 }
 
 type workspaceInfoArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 }
 
 // BackendInfo says whether and how a database is configured for the project.
@@ -84,7 +84,7 @@ type BackendInfo struct {
 type WorkspaceInfoResult struct {
 	Root        string `json:"root"`
 	Source      string `json:"source" jsonschema:"argument, roots, env or cwd"`
-	Marker      string `json:"marker" jsonschema:"The marker (.git, go.mod, ...) that decided the root"`
+	Marker      string `json:"marker" jsonschema:".git, go.mod, ...: what decided the root"`
 	Initialized bool   `json:"initialized" jsonschema:".task_orchestrator/ exists"`
 	Paths       struct {
 		Dir       string `json:"dir"`
@@ -205,7 +205,7 @@ func (d *Deps) graphInfo(root string, layout workspace.Layout, cfg workspace.Con
 
 func poolStatus(d *Deps) server.ServerTool {
 	tool := newTool("pool_status", "Pool status",
-		"Connection pools of this project (all=true: every open project): in use, idle, waiting, wait p50/p99, timeouts, errors, state; and the lag of the task mirrors in Chroma and Neo4j. Never opens a pool.",
+		"Pool health and metrics of this project (all=true: of every open project), and the task mirrors' lag. Opens nothing.",
 		readHints, inputSchema[poolStatusArgs](), outputSchema[PoolStatusResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a poolStatusArgs) (any, string, error) {
 		res := PoolStatusResult{Workspaces: []WorkspacePools{}}
@@ -243,7 +243,7 @@ func poolStatus(d *Deps) server.ServerTool {
 
 func workspaceInfo(d *Deps) server.ServerTool {
 	tool := newTool("workspace_info", "Workspace info",
-		"Which project a call resolves to and why, where its data lives, its config files and databases. Creates nothing.",
+		"Which project a call resolves to and why, its paths, config files and databases. Creates nothing.",
 		readHints, inputSchema[workspaceInfoArgs](), outputSchema[WorkspaceInfoResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a workspaceInfoArgs) (any, string, error) {
 		root, err := c.workspace(ctx, a.Workspace)

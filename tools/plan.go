@@ -16,7 +16,7 @@ import (
 // PlanResult is task_plan's answer.
 type PlanResult struct {
 	IDs   map[string]string `json:"ids" jsonschema:"ref -> task id"`
-	Tasks []PlannedTask     `json:"tasks" jsonschema:"The created tasks"`
+	Tasks []PlannedTask     `json:"tasks"`
 }
 
 // PlannedTask is a created task in compact form.
@@ -29,19 +29,19 @@ type PlannedTask struct {
 }
 
 type planTaskArg struct {
-	Ref         string         `json:"ref" jsonschema:"Your name for this task within the plan (e.g. design or api-2), used by parent and depends_on; not shaped like a task id"`
+	Ref         string         `json:"ref" jsonschema:"Your name for it in this plan (e.g. api-2), used by parent and depends_on; not shaped like a task id"`
 	Title       string         `json:"title" jsonschema:"Short title"`
 	Description string         `json:"description,omitempty" jsonschema:"What to do and when it is done"`
-	Parent      string         `json:"parent,omitempty" jsonschema:"The ref of a task of this plan, or the id of an existing task, to make this a subtask"`
-	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Refs of this plan or ids of existing tasks to complete first"`
+	Parent      string         `json:"parent,omitempty" jsonschema:"Ref or existing task id: makes this its subtask"`
+	DependsOn   []string       `json:"depends_on,omitempty" jsonschema:"Refs or existing task ids to complete first"`
 	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
 	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels"`
 	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it"`
-	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
+	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object"`
 }
 
 type taskPlanArgs struct {
-	Workspace string        `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string        `json:"workspace,omitempty"`
 	Tasks     []planTaskArg `json:"tasks" jsonschema:"The plan, 1 to 500 tasks, in any order"`
 	Agent     string        `json:"agent,omitempty" jsonschema:"Your agent name, for the history"`
 }
@@ -52,7 +52,7 @@ func progressEvery(total int) int { return max(1, total/20) }
 
 func taskPlan(d *Deps) server.ServerTool {
 	tool := newTool("task_plan", "Plan tasks in one call",
-		"Create a whole plan in one call: up to 500 tasks with your own refs; parent and depends_on name refs or existing ids. All or nothing: every problem is listed by ref. Returns ref -> id.",
+		"Create up to 500 tasks in one call, all or nothing, linked by your own refs; returns ref -> id.",
 		additiveWrite, inputSchema[taskPlanArgs](), outputSchema[PlanResult](),
 		bounds(map[string]map[string]any{"tasks[].title": {"maxLength": 500}, "tasks[].description": {"maxLength": 20000}, "tasks[].labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskPlanArgs) (any, string, error) {

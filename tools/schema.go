@@ -66,6 +66,7 @@ func leanOutputSchema(t mcp.Tool) mcp.Tool {
 	}
 	root := openOutputSchema(t)
 	shareTaskShape(t.Name, root)
+	summariseRecords(t.Name, root)
 
 	// Count each object shape (by its canonical JSON) and remember the
 	// shortest name it is found under, to name its definition.
@@ -292,7 +293,8 @@ func plainInputSchema(t mcp.Tool) mcp.Tool {
 }
 
 // plainTypes rewrites one schema (keeping its keys' order) without "null"
-// in any "type" list, in it and in every schema under it.
+// in any "type" list and without "additionalProperties": true, in it and in
+// every schema under it.
 func plainTypes(raw json.RawMessage) (json.RawMessage, error) {
 	o, err := parseOrdered(raw)
 	if err != nil {
@@ -348,6 +350,12 @@ func plainTypes(raw json.RawMessage) (json.RawMessage, error) {
 				return nil, err
 			}
 		}
+	}
+	// "additionalProperties": true is what a schema without it means: a
+	// free-form object (metadata) says it in fewer bytes.
+	if v, ok := o.vals["additionalProperties"]; ok && string(bytes.TrimSpace(v)) == "true" {
+		delete(o.vals, "additionalProperties")
+		o.keys = slices.DeleteFunc(o.keys, func(k string) bool { return k == "additionalProperties" })
 	}
 	return json.Marshal(o)
 }
@@ -503,4 +511,53 @@ func (o *ordered) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// summarised lists, per tool, the nested records whose fields an output
+// schema names in a few words instead of typing one by one: the metric and
+// setting records of the two ops tools, which a person or an agent reads
+// rather than a program, and which cost every agent 2.5 KB of tools/list on
+// every session (issue 14). The answers are unchanged, each record's fields
+// are listed in docs/users/context-and-toolsets.md (a test holds the list to
+// the Go types), and the task tools, whose answers agents act on, keep every
+// field typed. A path is property names, with "[]" for an array's items.
+var summarised = map[string]map[string]string{
+	"pool_status": {
+		"workspaces[].pools[]":   "A pool's state and metrics",
+		"workspaces[].mirrors[]": "A task mirror's state and lag",
+	},
+	"workspace_info": {
+		"backends[]":       "A backend and its state",
+		"operational_pool": "The SQLite pool's settings",
+		"paths":            "Where the project's data lives",
+	},
+}
+
+// summariseRecords replaces the records summarised names for tool with an
+// object described in words.
+func summariseRecords(tool string, root map[string]any) {
+	for path, description := range summarised[tool] {
+		record := recordAt(tool, root, path)
+		clear(record)
+		record["type"] = "object"
+		record["description"] = description
+	}
+}
+
+// recordAt is the schema at path (see summarised) in an output schema.
+func recordAt(tool string, root map[string]any, path string) map[string]any {
+	node := root
+	for _, step := range strings.Split(path, ".") {
+		name, isArray := strings.CutSuffix(step, "[]")
+		props, _ := node["properties"].(map[string]any)
+		if node, _ = props[name].(map[string]any); node == nil {
+			panic(fmt.Sprintf("tools: %s's output schema has no %s", tool, path))
+		}
+		if isArray {
+			if node, _ = node["items"].(map[string]any); node == nil {
+				panic(fmt.Sprintf("tools: %s's output schema: %s is not an array", tool, path))
+			}
+		}
+	}
+	return node
 }

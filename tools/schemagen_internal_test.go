@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -134,4 +135,50 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Every field of a record that an ops tool's output schema describes in words
+// (summarised) is listed in docs/users/context-and-toolsets.md, under the
+// record's path: the list is the contract those fields keep.
+func TestSummarisedRecordsAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/users/context-and-toolsets.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := summarised
+	summarised = nil
+	defer func() { summarised = saved }()
+	full := slowSchemas(t, &Deps{})
+	for tool, paths := range saved {
+		var root map[string]any
+		if err := json.Unmarshal(full[tool].Out, &root); err != nil {
+			t.Fatal(err)
+		}
+		for path := range paths {
+			// The documented line: "- `tool` `path`: `field`, `field`, ...".
+			prefix := "- `" + tool + "` `" + path + "`: "
+			var line string
+			for l := range strings.SplitSeq(string(doc), "\n") {
+				if strings.HasPrefix(l, prefix) {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Errorf("the doc has no line starting %q", prefix)
+				continue
+			}
+			props, _ := recordAt(tool, root, path)["properties"].(map[string]any)
+			if len(props) == 0 {
+				t.Errorf("%s %s has no fields in the full schema", tool, path)
+			}
+			for name := range props {
+				if !strings.Contains(line, "`"+name+"`") {
+					t.Errorf("the doc's line for %s %s lacks the field %s", tool, path, name)
+				}
+			}
+			if n := strings.Count(line[len(prefix):], "`") / 2; n != len(props) {
+				t.Errorf("the doc's line for %s %s names %d fields; the record has %d", tool, path, n, len(props))
+			}
+		}
+	}
 }

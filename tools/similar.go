@@ -22,7 +22,7 @@ const maxSimilarText = 8 << 10
 var taskStatuses = []string{"pending", "in_progress", "blocked", "completed", "failed", "cancelled"}
 
 type taskSimilarArgs struct {
-	Workspace string   `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string   `json:"workspace,omitempty"`
 	Text      string   `json:"text" jsonschema:"What you are looking for, in words: the tasks closest in meaning are returned"`
 	Status    []string `json:"status,omitempty" jsonschema:"Only tasks in these statuses"`
 	Limit     *int     `json:"limit,omitempty" jsonschema:"At most this many tasks, 1 to 100 (default 10)"`

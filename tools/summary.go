@@ -17,13 +17,13 @@ import (
 const maxSummaryLimit = 10
 
 type taskSummaryArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	Limit     *int   `json:"limit,omitempty" jsonschema:"Entries per list (default 3)"`
 }
 
 func taskSummary(d *Deps) server.ServerTool {
 	tool := newTool("task_summary", "Project at a glance",
-		"Where the project stands: counts per status, ready, blocked and on what, who holds what, expired leases, parents' progress, stalest open tasks. Lists are cut at limit.",
+		"Where the project stands: what is ready, blocked, held, expired and stale.",
 		readHints, inputSchema[taskSummaryArgs](), outputSchema[work.Summary](),
 		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 10}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskSummaryArgs) (any, string, error) {

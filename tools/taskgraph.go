@@ -41,7 +41,7 @@ const (
 )
 
 type taskGraphArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	ID        string `json:"id,omitempty" jsonschema:"The task to explain (without it: only the critical path)"`
 	Source    string `json:"source,omitempty" jsonschema:"enum=auto,enum=neo4j,enum=sqlite"`
 }
@@ -61,8 +61,8 @@ type BlockerView struct {
 	Status    string   `json:"status"`
 	Priority  string   `json:"priority"`
 	Depth     int      `json:"depth" jsonschema:"1 is a direct dependency"`
-	Path      []string `json:"path" jsonschema:"The chain to it, direct dependency first"`
-	Startable bool     `json:"startable" jsonschema:"Waits for nothing: work on these first"`
+	Path      []string `json:"path" jsonschema:"Direct dependency first"`
+	Startable bool     `json:"startable" jsonschema:"Work on these first"`
 }
 
 // UnblockView is an unfinished task that waits directly for the task asked about.
@@ -71,8 +71,8 @@ type UnblockView struct {
 	Title            string   `json:"title"`
 	Status           string   `json:"status"`
 	Priority         string   `json:"priority"`
-	WaitingOn        []string `json:"waiting_on" jsonschema:"Its other unfinished dependencies"`
-	WouldBecomeReady bool     `json:"would_become_ready" jsonschema:"Completing the task makes it claimable"`
+	WaitingOn        []string `json:"waiting_on"`
+	WouldBecomeReady bool     `json:"would_become_ready"`
 }
 
 // CriticalPathView is the longest chain of unfinished work.
@@ -283,8 +283,7 @@ func (d *Deps) graphConfigured(root string) (bool, string) {
 
 func taskGraph(d *Deps) server.ServerTool {
 	tool := newTool("task_graph", "Blockers, unblocks and critical path",
-		"What blocks a task (startable blockers first), what it unblocks, and the critical path of the open work. "+
-			"Answers from the Neo4j mirror where configured, else SQLite (the same answer; source says which).",
+		"What blocks a task (startable blockers first), what it unblocks, and the critical path of the open work; from Neo4j where configured, else SQLite.",
 		hints{readOnly: true, destructive: false, idempotent: true, openWorld: graphOpenWorld(d)},
 		inputSchema[taskGraphArgs](), outputSchema[TaskGraphResult]())
 	return server.ServerTool{Tool: tool, Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGraphArgs) (any, string, error) {

@@ -36,7 +36,7 @@ type ClaimResult struct {
 // ListResult is task_list's answer.
 type ListResult struct {
 	Tasks      []sqlite.Task `json:"tasks"`
-	NextCursor string        `json:"next_cursor" jsonschema:"cursor of the next page; empty at the end"`
+	NextCursor string        `json:"next_cursor" jsonschema:"Empty at the end"`
 }
 
 // CompleteResult is task_complete's answer.
@@ -53,7 +53,7 @@ type DeleteResult struct {
 // ---- arguments ----
 
 type taskCreateArgs struct {
-	Workspace   string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace   string         `json:"workspace,omitempty"`
 	Title       string         `json:"title" jsonschema:"Short title"`
 	Description string         `json:"description,omitempty" jsonschema:"What to do and when it is done"`
 	ParentID    string         `json:"parent_id,omitempty" jsonschema:"Parent task id"`
@@ -61,16 +61,16 @@ type taskCreateArgs struct {
 	Priority    string         `json:"priority,omitempty" jsonschema:"enum=low,enum=medium,enum=high,enum=critical"`
 	Labels      []string       `json:"labels,omitempty" jsonschema:"Labels ([A-Za-z0-9_.:-])"`
 	Role        string         `json:"role,omitempty" jsonschema:"Role that should do it (e.g. reviewer)"`
-	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object kept with the task"`
+	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Free-form JSON object"`
 }
 
 type taskGetArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	ID        string `json:"id" jsonschema:"Task id"`
 }
 
 type taskListArgs struct {
-	Workspace string   `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string   `json:"workspace,omitempty"`
 	Status    []string `json:"status,omitempty" jsonschema:"Only tasks in these statuses"`
 	ParentID  string   `json:"parent_id,omitempty" jsonschema:"Only direct subtasks of this task"`
 	Label     string   `json:"label,omitempty" jsonschema:"Only tasks with this label"`
@@ -83,9 +83,9 @@ type taskListArgs struct {
 }
 
 type taskUpdateArgs struct {
-	Workspace   string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace   string         `json:"workspace,omitempty"`
 	ID          string         `json:"id" jsonschema:"Task id"`
-	Version     int64          `json:"version,omitempty" jsonschema:"The version you read: refused if the task changed since"`
+	Version     int64          `json:"version,omitempty" jsonschema:"The version you read: refused if changed since"`
 	Title       *string        `json:"title,omitempty"`
 	Description *string        `json:"description,omitempty"`
 	Status      *string        `json:"status,omitempty" jsonschema:"New status"`
@@ -96,13 +96,13 @@ type taskUpdateArgs struct {
 	ParentID    *string        `json:"parent_id,omitempty" jsonschema:"Empty string makes it a top-level task"`
 	Metadata    map[string]any `json:"metadata,omitempty" jsonschema:"Replaces the metadata object"`
 	Summary     *string        `json:"summary,omitempty"`
-	Agent       string         `json:"agent,omitempty" jsonschema:"Your agent name; required on a task under a live claim"`
+	Agent       string         `json:"agent,omitempty" jsonschema:"Your agent name; required on a claimed task"`
 }
 
 type taskClaimArgs struct {
-	Workspace string   `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
-	Agent     string   `json:"agent,omitempty" jsonschema:"Your agent name (the assignee); over HTTP with a per-agent token, the token's"`
-	Role      string   `json:"role,omitempty" jsonschema:"Your role: takes tasks of this role or none (without it: no role only)"`
+	Workspace string   `json:"workspace,omitempty"`
+	Agent     string   `json:"agent,omitempty" jsonschema:"Your agent name"`
+	Role      string   `json:"role,omitempty" jsonschema:"Takes tasks of this role or of none (without it: of none)"`
 	Labels    []string `json:"labels,omitempty" jsonschema:"Only tasks with all these labels"`
 	// LeaseSeconds is a pointer so that 0 is refused rather than taken for "absent".
 	LeaseSeconds *int `json:"lease_seconds,omitempty" jsonschema:"Lease length in seconds (default tasks.lease_seconds, 900)"`
@@ -114,22 +114,22 @@ type artifactArg struct {
 }
 
 type taskCompleteArgs struct {
-	Workspace string       `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string       `json:"workspace,omitempty"`
 	ID        string       `json:"id" jsonschema:"Task id"`
 	Summary   string       `json:"summary,omitempty" jsonschema:"What was done, for the next agents"`
 	Outcome   string       `json:"outcome,omitempty" jsonschema:"enum=completed,enum=failed"`
-	Agent     string       `json:"agent,omitempty" jsonschema:"Your agent name; required on a task under a live claim"`
+	Agent     string       `json:"agent,omitempty" jsonschema:"Your agent name; required on a claimed task"`
 	Artifact  *artifactArg `json:"artifact,omitempty" jsonschema:"A file kept with the task"`
 }
 
 type taskDeleteArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	ID        string `json:"id" jsonschema:"Task id"`
 	Cascade   bool   `json:"cascade,omitempty" jsonschema:"Also delete its subtasks"`
 }
 
 type taskDependencyArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 	Action    string `json:"action" jsonschema:"enum=add,enum=remove"`
 	ID        string `json:"id" jsonschema:"The task that waits"`
 	DependsOn string `json:"depends_on" jsonschema:"The task it waits for"`
@@ -239,7 +239,7 @@ func taskGet(d *Deps) server.ServerTool {
 
 func taskList(d *Deps) server.ServerTool {
 	tool := newTool("task_list", "List tasks",
-		"List tasks, oldest first, by status, parent, label, assignee, role, readiness or text. Pages with next_cursor.",
+		"List the tasks that match every filter given, oldest first. Pages with next_cursor.",
 		readHints, inputSchema[taskListArgs](), outputSchema[ListResult](),
 		bounds(map[string]map[string]any{"limit": {"minimum": 1, "maximum": 200}, "text": {"maxLength": 1000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskListArgs) (any, string, error) {
@@ -277,7 +277,7 @@ func taskList(d *Deps) server.ServerTool {
 
 func taskUpdate(d *Deps) server.ServerTool {
 	tool := newTool("task_update", "Update task",
-		"Change a task's fields or status (transitions are checked). Pass version for optimistic locking. Only the holder of a live claim may (pass agent); it renews the lease.",
+		"Change a task's fields or status (transitions are checked); pass version to refuse a stale write.",
 		hints{readOnly: false, destructive: true, idempotent: false, openWorld: false},
 		inputSchema[taskUpdateArgs](), outputSchema[TaskResult](),
 		bounds(map[string]map[string]any{"title": {"maxLength": 500}, "description": {"maxLength": 20000}, "summary": {"maxLength": 20000}, "labels": {"maxItems": 32}}))
@@ -326,7 +326,7 @@ func taskUpdate(d *Deps) server.ServerTool {
 
 func taskClaim(d *Deps) server.ServerTool {
 	tool := newTool("task_claim", "Claim next task",
-		"Atomically take the highest-priority, oldest ready task (pending or its lease expired, dependencies completed, no open subtask) matching role and labels, in_progress for you under a lease until lease_expires_at; renew with task_heartbeat or any write of yours. Two agents never get the same task. task is null when nothing is ready.",
+		"Atomically take the best ready task for your role and labels (highest priority, then oldest), under a lease until lease_expires_at. No two agents get the same task; null when none is ready.",
 		additiveWrite, inputSchema[taskClaimArgs](), outputSchema[ClaimResult](),
 		bounds(map[string]map[string]any{"lease_seconds": {"minimum": 1, "maximum": 86400}, "labels": {"maxItems": 32}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskClaimArgs) (any, string, error) {
@@ -353,7 +353,7 @@ func taskClaim(d *Deps) server.ServerTool {
 
 func taskComplete(d *Deps) server.ServerTool {
 	tool := newTool("task_complete", "Complete task",
-		"Finish a task with a summary and outcome (completed or failed), optionally keeping an artifact file. Only the holder of a live claim may (pass agent). A parent with open subtasks cannot be completed. Returns the task and the ids of tasks that became ready.",
+		"Finish a task (completed or failed) with a summary and an optional artifact file; returns the tasks it made ready.",
 		additiveWrite, inputSchema[taskCompleteArgs](), outputSchema[CompleteResult](),
 		bounds(map[string]map[string]any{"summary": {"maxLength": 20000}}))
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskCompleteArgs) (any, string, error) {

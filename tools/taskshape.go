@@ -8,7 +8,7 @@ import (
 
 // The task's shape (eighteen fields, about 800 bytes of schema) is the answer
 // of most task tools. task_get's output schema states it whole; every other
-// tool's says "a task, with the fields of task_get's task", because tools/list
+// tool's says "as task_get's task", because tools/list
 // is read by the agent's model on every session and the same eight hundred
 // bytes eight times over tell it nothing new (issue 14). The answers are not
 // changed: a tool that returns a task returns all of it.
@@ -17,7 +17,7 @@ import (
 const taskShapeOwner = "task_get"
 
 // sharedTaskDescription replaces the task's fields in the other tools.
-const sharedTaskDescription = "A task, with the fields of task_get's task"
+const sharedTaskDescription = "As task_get's task"
 
 // taskShapeKey is the canonical JSON of the task's fields and required list,
 // as they stand in a lean output schema.

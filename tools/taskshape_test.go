@@ -33,7 +33,7 @@ func TestOnlyTaskGetListsTheTaskFields(t *testing.T) {
 	for _, name := range []string{"task_create", "task_update", "task_claim", "task_complete", "task_heartbeat", "task_release", "task_dependency"} {
 		p, _ := schemas[name]["properties"].(map[string]any)
 		got, _ := p["task"].(map[string]any)
-		if got["description"] != "A task, with the fields of task_get's task" || got["properties"] != nil {
+		if got["description"] != "As task_get's task" || got["properties"] != nil {
 			t.Errorf("%s's task = %v, want the one-line reference to task_get's task", name, got)
 		}
 	}
@@ -43,7 +43,7 @@ func TestOnlyTaskGetListsTheTaskFields(t *testing.T) {
 		t.Errorf("task_claim's task type = %s, want [\"null\",\"object\"]", ty)
 	}
 	items, _ := schemas["task_list"]["properties"].(map[string]any)["tasks"].(map[string]any)["items"].(map[string]any)
-	if items["description"] != "A task, with the fields of task_get's task" {
+	if items["description"] != "As task_get's task" {
 		t.Errorf("task_list's items = %v, want the reference to task_get's task", items)
 	}
 }

@@ -23,20 +23,43 @@ var (
 	additiveWrite = hints{readOnly: false, destructive: false, idempotent: false, openWorld: false}
 )
 
-// newTool builds a tool definition with every annotation set explicitly
-// (mcp.NewTool presets destructive/open-world, which would lie for most tools).
+// newTool builds a tool definition with every annotation stated: a hint is
+// written only where it differs from the MCP default a client assumes
+// (readOnlyHint false, destructiveHint true, idempotentHint false,
+// openWorldHint true), and destructive/idempotent not at all on a read-only
+// tool, for which the specification gives them no meaning. That says the same
+// as writing all four (mcp.NewTool presets destructive/open-world, which would
+// lie for most tools) in a third of the bytes every agent pays in tools/list.
 func newTool(name, title, description string, h hints, opts ...mcp.ToolOption) mcp.Tool {
-	all := append([]mcp.ToolOption{
-		mcp.WithDescription(description),
-		mcp.WithToolAnnotation(mcp.ToolAnnotation{
-			Title:           title,
-			ReadOnlyHint:    mcp.ToBoolPtr(h.readOnly),
-			DestructiveHint: mcp.ToBoolPtr(h.destructive),
-			IdempotentHint:  mcp.ToBoolPtr(h.idempotent),
-			OpenWorldHint:   mcp.ToBoolPtr(h.openWorld),
-		}),
-	}, opts...)
+	a := mcp.ToolAnnotation{Title: title}
+	if h.readOnly {
+		a.ReadOnlyHint = mcp.ToBoolPtr(true)
+	} else {
+		if !h.destructive {
+			a.DestructiveHint = mcp.ToBoolPtr(false)
+		}
+		if h.idempotent {
+			a.IdempotentHint = mcp.ToBoolPtr(true)
+		}
+	}
+	if !h.openWorld {
+		a.OpenWorldHint = mcp.ToBoolPtr(false)
+	}
+	all := append([]mcp.ToolOption{mcp.WithDescription(description), mcp.WithToolAnnotation(a)}, opts...)
 	return mcp.NewTool(name, all...)
+}
+
+// Hints reads a tool's annotations with the MCP defaults filled in where a
+// hint is left out (a read-only tool is never destructive).
+func Hints(a mcp.ToolAnnotation) (readOnly, destructive, idempotent, openWorld bool) {
+	get := func(p *bool, def bool) bool {
+		if p == nil {
+			return def
+		}
+		return *p
+	}
+	readOnly = get(a.ReadOnlyHint, false)
+	return readOnly, !readOnly && get(a.DestructiveHint, true), get(a.IdempotentHint, readOnly), get(a.OpenWorldHint, true)
 }
 
 // Toolset keeps read tools and write tools apart, so that a tool's read-only
@@ -50,7 +73,7 @@ type Toolset struct {
 // programming error and panics at start-up.
 func (ts *Toolset) AddRead(tools ...server.ServerTool) {
 	for _, t := range tools {
-		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || !*a.ReadOnlyHint || a.DestructiveHint == nil || *a.DestructiveHint {
+		if ro, destructive, _, _ := Hints(t.Tool.Annotations); !ro || destructive {
 			panic(fmt.Sprintf("tools: %s is in the read list but is not annotated read-only and non-destructive", t.Tool.Name))
 		}
 		ts.read = append(ts.read, validated(lean(t)))
@@ -60,7 +83,7 @@ func (ts *Toolset) AddRead(tools ...server.ServerTool) {
 // AddWrite adds tools that change data. A write tool annotated read-only panics.
 func (ts *Toolset) AddWrite(tools ...server.ServerTool) {
 	for _, t := range tools {
-		if a := t.Tool.Annotations; a.ReadOnlyHint == nil || *a.ReadOnlyHint {
+		if ro, _, _, _ := Hints(t.Tool.Annotations); ro {
 			panic(fmt.Sprintf("tools: %s is in the write list but is annotated read-only", t.Tool.Name))
 		}
 		ts.write = append(ts.write, validated(lean(t)))
@@ -122,8 +145,9 @@ func toolsetOf(name string) string {
 // RegisterSelected adds the tools of the chosen toolsets to s. choice is what
 // --toolsets or server.toolsets said (nil or "default": the default set-up);
 // cfg says which backends the server can reach. The default lists tasks,
-// coordination and ops, and vector/graph (and task_similar/task_link) only
-// where Chroma/Neo4j is configured for the server; a toolset named
+// coordination and ops, and vector/graph (and task_similar/task_link, and
+// task_reconcile, which rebuilds their mirrors) only where Chroma/Neo4j is
+// configured for the server; a toolset named
 // explicitly is listed whole, configured or not. It returns the tools' names.
 func (ts *Toolset) RegisterSelected(s *server.MCPServer, readOnly bool, choice []string, cfg workspace.Config) []string {
 	chroma, neo4j := workspace.ChromaConfigured(cfg), workspace.Neo4jConfigured(cfg)
@@ -156,6 +180,8 @@ func (ts *Toolset) RegisterSelected(s *server.MCPServer, readOnly bool, choice [
 				ok = chroma
 			case name == "task_link" || set == ToolsetGraph:
 				ok = neo4j
+			case name == "task_reconcile":
+				ok = chroma || neo4j // rebuilds a mirror: with neither, it can only answer not_configured
 			default:
 				ok = set == ToolsetCoordination || set == ToolsetOps
 			}

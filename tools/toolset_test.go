@@ -35,9 +35,10 @@ func TestToolsetsFollowTheConfiguredBackends(t *testing.T) {
 		has      []string
 		lacks    []string
 	}{
-		{"default, no backends", false, nil, none, 17, []string{"task_graph", "pool_status", "task_plan"}, []string{"task_similar", "task_link", "vector_query", "graph_query"}},
+		{"default, no backends", false, nil, none, 16, []string{"task_graph", "pool_status", "task_plan"}, []string{"task_similar", "task_link", "task_reconcile", "vector_query", "graph_query"}},
 		{"default, both backends", false, []string{"default"}, both, len(all), []string{"task_similar", "task_link", "vector_query", "graph_write"}, nil},
-		{"only Chroma", false, nil, func() workspace.Config { c := none; c.Backends.ChromaCommand = "chroma"; return c }(), 17 + 7, []string{"task_similar", "vector_upsert"}, []string{"task_link", "graph_query"}},
+		{"only Chroma", false, nil, func() workspace.Config { c := none; c.Backends.ChromaCommand = "chroma"; return c }(), 16 + 8, []string{"task_similar", "task_reconcile", "vector_upsert"}, []string{"task_link", "graph_query"}},
+		{"only Neo4j", false, nil, func() workspace.Config { c := none; c.Backends.Neo4jURI = "bolt://127.0.0.1:1"; return c }(), 16 + 9, []string{"task_link", "task_reconcile", "graph_query"}, []string{"task_similar", "vector_query"}},
 		{"explicit vector without Chroma", false, []string{"tasks", "vector"}, none, 13 + 6, []string{"vector_query"}, []string{"task_graph", "pool_status"}},
 		{"explicit coordination is whole", false, []string{"coordination"}, none, 13 + 4, []string{"task_similar", "task_link"}, []string{"pool_status"}},
 		{"read-only default", true, nil, none, 0, []string{"task_get", "task_graph"}, []string{"task_create", "task_reconcile"}},

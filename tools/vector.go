@@ -23,13 +23,13 @@ type vectorDocArg struct {
 }
 
 type vectorUpsertArgs struct {
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string         `json:"workspace,omitempty"`
 	Collection string         `json:"collection" jsonschema:"Collection name (3-512 characters: letters, digits, . _ -; created on first use)"`
 	Documents  []vectorDocArg `json:"documents" jsonschema:"Documents to add or replace (by id)"`
 }
 
 type vectorQueryArgs struct {
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string         `json:"workspace,omitempty"`
 	Collection string         `json:"collection"`
 	Text       string         `json:"text,omitempty" jsonschema:"Find documents similar in meaning to this text (needs an embedding provider)"`
 	Embedding  []float32      `json:"embedding,omitempty" jsonschema:"Or: find documents nearest to this vector"`
@@ -38,7 +38,7 @@ type vectorQueryArgs struct {
 }
 
 type vectorGetArgs struct {
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string         `json:"workspace,omitempty"`
 	Collection string         `json:"collection"`
 	IDs        []string       `json:"ids,omitempty" jsonschema:"Documents to fetch by id"`
 	Where      map[string]any `json:"where,omitempty" jsonschema:"Or: a metadata filter"`
@@ -47,18 +47,18 @@ type vectorGetArgs struct {
 }
 
 type vectorDeleteArgs struct {
-	Workspace  string         `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string         `json:"workspace,omitempty"`
 	Collection string         `json:"collection"`
 	IDs        []string       `json:"ids,omitempty" jsonschema:"Documents to delete by id"`
 	Where      map[string]any `json:"where,omitempty" jsonschema:"Or: delete every document matching this metadata filter"`
 }
 
 type vectorCollectionsArgs struct {
-	Workspace string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace string `json:"workspace,omitempty"`
 }
 
 type vectorDropArgs struct {
-	Workspace  string `json:"workspace,omitempty" jsonschema:"Path inside the project (optional)"`
+	Workspace  string `json:"workspace,omitempty"`
 	Collection string `json:"collection" jsonschema:"The collection to delete with all its documents"`
 }
 

@@ -128,7 +128,7 @@ const (
 type HistoryEvent struct {
 	Seq   int64     `json:"seq"`
 	At    time.Time `json:"at"`
-	Actor string    `json:"actor" jsonschema:"Who made the change"`
+	Actor string    `json:"actor"`
 	Event string    `json:"event"`
 	// Changes maps each changed field to its old and new value: {"status": ["pending","in_progress"]}.
 	Changes map[string][2]any `json:"changes,omitempty"`
@@ -189,13 +189,13 @@ type Summary struct {
 	Counts map[Status]int `json:"counts" jsonschema:"Tasks per status"`
 	Ready  int            `json:"ready" jsonschema:"Claimable now (any role)"`
 
-	Blocked     []BlockedEntry `json:"blocked" jsonschema:"Open tasks waiting on others"`
+	Blocked     []BlockedEntry `json:"blocked"`
 	BlockedMore int            `json:"blocked_more,omitempty"`
 
 	Agents     []AgentWork `json:"agents"`
 	AgentsMore int         `json:"agents_more,omitempty"`
 
-	Expired     []ExpiredLease `json:"expired_leases" jsonschema:"Claimable again"`
+	Expired     []ExpiredLease `json:"expired_leases"`
 	ExpiredMore int            `json:"expired_leases_more,omitempty"`
 
 	Parents     []ParentRollup `json:"parents"`
