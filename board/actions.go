@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -113,20 +113,20 @@ func (b *Board) taskAction(w http.ResponseWriter, r *http.Request, s *session, r
 // storeError answers the store's refusal (its one-sentence message, which
 // names the argument and the fix), or a server failure.
 func (b *Board) storeError(w http.ResponseWriter, id, what string, err error) {
-	var ce *sqlite.Error
-	if !errors.As(err, &ce) || ce.Kind == sqlite.KindBusy {
+	var ce *clienterr.Error
+	if !errors.As(err, &ce) || ce.Kind == clienterr.Unavailable {
 		b.fail(w, what, err)
 		return
 	}
 	code := http.StatusBadRequest
 	switch ce.Kind {
-	case sqlite.KindNotFound:
+	case clienterr.NotFound:
 		code = http.StatusNotFound
-	case sqlite.KindTransition, sqlite.KindConflict, sqlite.KindLeaseHeld:
+	case clienterr.InvalidTransition, clienterr.VersionConflict, clienterr.LeaseHeld:
 		code = http.StatusConflict
 	}
 	msg := workspace.Redact(ce.Msg)
-	if ce.Kind == sqlite.KindNotFound {
+	if ce.Kind == clienterr.NotFound {
 		msg = fmt.Sprintf("id %s names no task of this project: reload the board to see the current tasks", strconv.Quote(clip(id, 40)))
 	}
 	if !strings.HasSuffix(msg, ".") {

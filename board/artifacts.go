@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -44,8 +45,8 @@ func (b *Board) artifact(w http.ResponseWriter, r *http.Request, s *session, res
 	}
 	d, err := store.Get(ctx, id)
 	if err != nil {
-		var ce *sqlite.Error
-		if errors.As(err, &ce) && (ce.Kind == sqlite.KindNotFound || ce.Kind == sqlite.KindInvalid) {
+		var ce *clienterr.Error
+		if errors.As(err, &ce) && (ce.Kind == clienterr.NotFound || ce.Kind == clienterr.InvalidArgument) {
 			plain(w, http.StatusNotFound, fmt.Sprintf("Task %s does not exist: use the links of the completions list.", strconv.Quote(clip(id, 40))))
 			return
 		}
@@ -53,7 +54,7 @@ func (b *Board) artifact(w http.ResponseWriter, r *http.Request, s *session, res
 		plain(w, http.StatusInternalServerError, "The task could not be read; the server log has the details: try again.")
 		return
 	}
-	var rec *sqlite.ArtifactRecord
+	var rec *work.ArtifactRecord
 	for i := range d.Artifacts {
 		if d.Artifacts[i].Name == name {
 			rec = &d.Artifacts[i]

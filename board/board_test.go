@@ -67,7 +67,7 @@ func newEnv(t testing.TB, allowEdits bool) *env {
 }
 
 // store returns the project's task store (the registry keeps it open).
-func (e *env) store() *sqlite.Store {
+func (e *env) store() work.Store {
 	e.t.Helper()
 	p, release, err := e.reg.Acquire(context.Background(), e.root)
 	if err != nil {

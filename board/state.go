@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
@@ -153,10 +153,10 @@ func (b *Board) state(w http.ResponseWriter, r *http.Request, s *session) {
 // fail answers a failure of the server's side in one sentence, without
 // Go values, paths or credentials; the log has the details.
 func (b *Board) fail(w http.ResponseWriter, what string, err error) {
-	var ce *sqlite.Error
+	var ce *clienterr.Error
 	msg := "the server could not " + what + "; its log has the details: reload the page to try again"
 	code := http.StatusInternalServerError
-	if errors.As(err, &ce) && ce.Kind == sqlite.KindBusy {
+	if errors.As(err, &ce) && ce.Kind == clienterr.Unavailable {
 		msg, code = workspace.Redact(ce.Msg), http.StatusServiceUnavailable
 	} else {
 		b.log.Warn("board: "+what+" failed", "error", workspace.Redact(err.Error()))

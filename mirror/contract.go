@@ -10,7 +10,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // Vector mirror: one document per task in the project's collection Collection.
@@ -33,7 +33,7 @@ const (
 )
 
 // DocumentText is the text embedded for a task: title, description, labels.
-func DocumentText(t sqlite.Task) string {
+func DocumentText(t work.Task) string {
 	var b strings.Builder
 	b.WriteString(t.Title)
 	if d := strings.TrimSpace(t.Description); d != "" {
@@ -48,7 +48,7 @@ func DocumentText(t sqlite.Task) string {
 }
 
 // Document is a task's document in the vector mirror.
-func Document(t sqlite.Task) chroma.Document {
+func Document(t work.Task) chroma.Document {
 	md := map[string]any{
 		MetaStatus:   string(t.Status),
 		MetaPriority: t.Priority,
@@ -64,6 +64,6 @@ func Document(t sqlite.Task) chroma.Document {
 func NodeRef(id string) neo4j.NodeRef { return neo4j.NodeRef{Label: TaskLabel, Key: id} }
 
 // NodeProps are the properties of a task's node in the graph mirror.
-func NodeProps(t sqlite.Task) map[string]any {
+func NodeProps(t work.Task) map[string]any {
 	return map[string]any{"id": t.ID, "title": t.Title, "status": string(t.Status), "priority": t.Priority}
 }

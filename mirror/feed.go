@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // feed shares the syncer's reads of the outbox and the tasks between its
@@ -27,8 +27,8 @@ type read struct {
 	after      int64
 	start, end int64         // feed clock before and after reading
 	done       chan struct{} // closed once the fields below are set
-	evs        []sqlite.OutboxEvent
-	tasks      []sqlite.Task
+	evs        []work.OutboxEvent
+	tasks      []work.Task
 	gone       []string // ids of the events whose task no longer exists
 	err        error
 }
@@ -43,7 +43,7 @@ func (f *feed) tick() int64 {
 
 // next returns the batch after cursor, sharing a read another mirror began
 // after the clock value since.
-func (f *feed) next(ctx context.Context, store *sqlite.Store, batch int, cursor, since int64) (*read, error) {
+func (f *feed) next(ctx context.Context, store work.Outbox, batch int, cursor, since int64) (*read, error) {
 	f.mu.Lock()
 	if l := f.last; l != nil && l.after == cursor && l.start > since {
 		f.mu.Unlock()
@@ -72,7 +72,7 @@ func (f *feed) next(ctx context.Context, store *sqlite.Store, batch int, cursor,
 
 // load reads up to batch events after cursor and the current state of the
 // tasks they name (each once); gone are the named tasks that no longer exist.
-func load(ctx context.Context, store *sqlite.Store, batch int, cursor int64) ([]sqlite.OutboxEvent, []sqlite.Task, []string, error) {
+func load(ctx context.Context, store work.Outbox, batch int, cursor int64) ([]work.OutboxEvent, []work.Task, []string, error) {
 	evs, err := store.OutboxAfter(ctx, cursor, batch)
 	if err != nil || len(evs) == 0 {
 		return nil, nil, nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
@@ -19,7 +18,7 @@ var _ work.TaskGraph[neo4j.Node, neo4j.Relationship] = TaskGraph{}
 func (TaskGraph) TaskRef(id string) work.NodeRef { return work.NodeRef{Label: TaskLabel, Key: id} }
 
 // MergeTask implements work.TaskGraph.
-func (g TaskGraph) MergeTask(ctx context.Context, t sqlite.Task) (neo4j.Node, error) {
+func (g TaskGraph) MergeTask(ctx context.Context, t work.Task) (neo4j.Node, error) {
 	return g.Store.MergeNode(ctx, NodeRef(t.ID), NodeProps(t))
 }
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/clienterr"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -50,7 +50,7 @@ var ErrStopped = errors.New("mirror: the syncer has stopped (the workspace close
 
 // Config configures a Syncer.
 type Config struct {
-	Store *sqlite.Store
+	Store work.Outbox
 	// Targets are the configured mirrors; each drains the outbox on its own.
 	Targets []Target
 	// Skipped are the mirrors not configured for the project, with the reason.
@@ -316,7 +316,7 @@ func (r *run) loop() {
 		case ctx.Err() != nil:
 			r.set(StateStopped, nil)
 			return
-		case errors.Is(err, sqlite.ErrLeaseLost):
+		case errors.Is(err, work.ErrLeaseLost):
 			r.set(StateStandby, nil)
 			standby, backoff = true, 0
 			r.s.log.Info("mirror: another server process took over this mirror", "mirror", r.t.Name())
@@ -408,7 +408,7 @@ func (r *run) advance(ctx context.Context, seq int64) error {
 		// this spell of failures is over, even if the rest of the turn fails,
 		// so the next spell is reported anew.
 		r.lagTold = false
-	case errors.Is(err, sqlite.ErrLeaseLost):
+	case errors.Is(err, work.ErrLeaseLost):
 		r.leaseUntil = time.Time{}
 		r.forget()
 	default:
@@ -426,7 +426,7 @@ func (r *run) forget() {
 
 // apply writes one batch to the mirror within half the lease's life, so that
 // no write of this syncer lands after another one took the lease over.
-func (r *run) apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
+func (r *run) apply(ctx context.Context, tasks []work.Task, deleted []string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.LeaseTTL/2)
 	defer cancel()
 	mt, ok := r.t.(memoTarget)
@@ -647,7 +647,7 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 	for i := 0; i < len(tasks); i += r.s.cfg.Batch {
 		chunk := tasks[i:min(i+r.s.cfg.Batch, len(tasks))]
 		if held, err := r.lease(ctx); err != nil || !held {
-			return res, cmp.Or(err, sqlite.ErrLeaseLost)
+			return res, cmp.Or(err, work.ErrLeaseLost)
 		}
 		err := r.apply(ctx, chunk, nil)
 		if err != nil && re != nil && !reset && re.Mixed(err) {
@@ -705,7 +705,7 @@ func (r *run) rebuild(ctx context.Context) (ReconcileResult, error) {
 // syncer's lease: a process in standby never drops what another delivers to.
 func (r *run) reset(ctx context.Context, re Reembedder, why string) error {
 	if held, err := r.lease(ctx); err != nil || !held {
-		return cmp.Or(err, sqlite.ErrLeaseLost)
+		return cmp.Or(err, work.ErrLeaseLost)
 	}
 	progress.Report(ctx, fmt.Sprintf("%s mirror: %s; emptying it to rebuild it", r.t.Name(), why), 0, 0)
 	r.s.log.Warn("mirror: emptying the mirror to rebuild it under the configured embedding", "mirror", r.t.Name(), "why", why)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -23,7 +23,7 @@ type Target interface {
 	// Name is Vector or Graph.
 	Name() string
 	// Apply makes the mirror hold tasks as they are and not hold deleted.
-	Apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error
+	Apply(ctx context.Context, tasks []work.Task, deleted []string) error
 	// Keys lists the ids of every task the mirror holds.
 	Keys(ctx context.Context) ([]string, error)
 	// Empty reports whether the mirror holds no task at all.
@@ -49,20 +49,20 @@ type memo map[string]bool
 // memoTarget is a Target that reads the mirror back less when it is told
 // what the syncer last wrote there, and records what it writes in the memo.
 type memoTarget interface {
-	applyMemo(ctx context.Context, tasks []sqlite.Task, deleted []string, m memo) error
+	applyMemo(ctx context.Context, tasks []work.Task, deleted []string, m memo) error
 }
 
 // Apply upserts one document per task and deletes the deleted ones. Chroma
 // merges metadata on upsert, so a document whose task lost its role is
 // deleted first: the contract says the key is then absent.
-func (v VectorTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
+func (v VectorTarget) Apply(ctx context.Context, tasks []work.Task, deleted []string) error {
 	return v.applyMemo(ctx, tasks, deleted, nil)
 }
 
 // applyMemo is Apply knowing, from m, which documents have no role: their
 // tasks need no read of the mirror to tell whether a role must be taken
 // away. On success m records the batch; on failure the caller clears it.
-func (v VectorTarget) applyMemo(ctx context.Context, tasks []sqlite.Task, deleted []string, m memo) error {
+func (v VectorTarget) applyMemo(ctx context.Context, tasks []work.Task, deleted []string, m memo) error {
 	s, release, err := v.Borrow(ctx)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func (GraphTarget) Name() string { return Graph }
 var relTypes = []string{RelDependsOn, RelSubtaskOf}
 
 // GraphNode is a task's node as the graph mirror holds it.
-func GraphNode(t sqlite.Task) neo4j.NodeState {
+func GraphNode(t work.Task) neo4j.NodeState {
 	out := map[string][]string{RelDependsOn: t.DependsOn, RelSubtaskOf: {}}
 	if t.ParentID != nil && *t.ParentID != "" {
 		out[RelSubtaskOf] = []string{*t.ParentID}
@@ -220,7 +220,7 @@ func GraphNode(t sqlite.Task) neo4j.NodeState {
 
 // Apply deletes the deleted tasks' nodes, then merges the others with exactly
 // their current relationships, each in one transaction.
-func (g GraphTarget) Apply(ctx context.Context, tasks []sqlite.Task, deleted []string) error {
+func (g GraphTarget) Apply(ctx context.Context, tasks []work.Task, deleted []string) error {
 	s, release, err := g.Borrow(ctx)
 	if err != nil {
 		return err

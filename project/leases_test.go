@@ -52,7 +52,7 @@ func (h *records) matching(msg string) []map[string]any {
 }
 
 // claimWithLease creates a task in p's store and has agent claim it with lease.
-func claimWithLease(t *testing.T, store *sqlite.Store, agent string, lease time.Duration) sqlite.Task {
+func claimWithLease(t *testing.T, store work.Store, agent string, lease time.Duration) sqlite.Task {
 	t.Helper()
 	ctx := context.Background()
 	created, err := store.Create(ctx, sqlite.NewTask{Title: "leased work"})
@@ -69,7 +69,7 @@ func claimWithLease(t *testing.T, store *sqlite.Store, agent string, lease time.
 	return *got
 }
 
-func leaseExpiredEvents(t *testing.T, store *sqlite.Store, id string) int {
+func leaseExpiredEvents(t *testing.T, store work.Store, id string) int {
 	t.Helper()
 	events, _, err := store.History(context.Background(), id, 200, "")
 	if err != nil {
@@ -141,7 +141,7 @@ func TestLeaseTimersOfTwoProcessesRecordAnExpiryOnce(t *testing.T) {
 		default:
 		}
 	}
-	var stores []*sqlite.Store
+	var stores []work.Store
 	for range 2 {
 		r := newProjects(t, project.RegistryConfig{})
 		defer r.OnLeaseExpired(listen)()

@@ -15,6 +15,7 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -81,8 +82,9 @@ func (p *Project) Config() (cfg workspace.Config, file string, err error) {
 }
 
 // Tasks returns the project's task store, opening it (and starting its
-// mirror syncer) on first use.
-func (p *Project) Tasks(ctx context.Context) (*sqlite.Store, error) {
+// mirror syncer) on first use. Callers see the store's ports (work.Store),
+// not its engine.
+func (p *Project) Tasks(ctx context.Context) (work.Store, error) {
 	m, err := p.open(ctx, BackendOperational, "task tools", func(c workspace.Config) workspace.PoolSettings { return c.DatabasePools.Operational },
 		func(ctx context.Context, cfg workspace.Config, logger *slog.Logger) (member, error) {
 			store, err := sqlite.Open(ctx, sqlite.Options{
@@ -101,12 +103,12 @@ func (p *Project) Tasks(ctx context.Context) (*sqlite.Store, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &taskMember{Store: store, stop: p.startTaskLoops(store, cfg, logger)}, nil
+			return &taskMember{taskStore: store, stop: p.startTaskLoops(store, cfg, logger)}, nil
 		})
 	if err != nil {
 		return nil, err
 	}
-	return m.(*taskMember).Store, nil
+	return m.(*taskMember).taskStore, nil
 }
 
 // Vectors returns the project's vector store, starting or connecting to
@@ -185,19 +187,26 @@ func (p *Project) open(ctx context.Context, backend, what string, settings func(
 // taskMember is the task store with the mirror syncer and the lease timer it
 // started, both stopped before the store closes.
 type taskMember struct {
-	*sqlite.Store
+	taskStore
 	stop func(context.Context) error
 }
 
+// taskStore is a task store as the registry holds it: its ports, its pools'
+// metrics, and how to close it.
+type taskStore interface {
+	work.Store
+	member
+}
+
 func (m *taskMember) Close(ctx context.Context) error {
-	return errors.Join(m.stop(ctx), m.Store.Close(ctx))
+	return errors.Join(m.stop(ctx), m.taskStore.Close(ctx))
 }
 
 // startTaskLoops starts what runs while a task store is open, its mirror
 // syncer and its lease timer, and returns how to stop them. Each write of this
 // process wakes both: the syncer to deliver it, the timer in case it started a
 // lease shorter than the timer's wait.
-func (p *Project) startTaskLoops(store *sqlite.Store, cfg workspace.Config, logger *slog.Logger) func(context.Context) error {
+func (p *Project) startTaskLoops(store work.Store, cfg workspace.Config, logger *slog.Logger) func(context.Context) error {
 	sy := p.startSyncer(store, cfg, logger)
 	lt := startLeaseTimer(store, p.root.Path, logger, p.reg.publishLeases)
 	store.OnOutbox(func() { sy.Wake(); lt.Wake() })
@@ -214,7 +223,7 @@ func (p *Project) startTaskLoops(store *sqlite.Store, cfg workspace.Config, logg
 
 // startSyncer starts the mirror syncer of a task store that just opened. Its
 // targets borrow the project's own stores.
-func (p *Project) startSyncer(store *sqlite.Store, cfg workspace.Config, logger *slog.Logger) *mirror.Syncer {
+func (p *Project) startSyncer(store work.Store, cfg workspace.Config, logger *slog.Logger) *mirror.Syncer {
 	var targets []mirror.Target
 	skipped := map[string]string{}
 	if ok, why := p.reg.VectorMirror(p.root.Path, p.layout, cfg); ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -56,7 +57,7 @@ func TestTasksOpensOneStoreUnderConcurrentFirstCalls(t *testing.T) {
 	p, release := acquire(t, r, newRoot(t))
 	defer release()
 	const callers = 32
-	got := make([]*sqlite.Store, callers)
+	got := make([]work.Store, callers)
 	errs := make([]error, callers)
 	var wg sync.WaitGroup
 	for i := range callers {

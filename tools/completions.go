@@ -8,8 +8,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -45,8 +45,8 @@ func (c *Completions) CompleteResourceArgument(ctx context.Context, uri string, 
 	if arg.Name != "id" || !strings.HasPrefix(uri, "task-orchestrator://") {
 		return none(), nil
 	}
-	return c.complete(ctx, cc, "id", func(ctx context.Context, s *sqlite.Store) (sqlite.Suggestions, error) {
-		return s.CompleteIDs(ctx, strings.TrimSpace(arg.Value), sqlite.MaxCompletions)
+	return c.complete(ctx, cc, "id", func(ctx context.Context, s work.Store) (work.Suggestions, error) {
+		return s.CompleteIDs(ctx, strings.TrimSpace(arg.Value), work.MaxCompletions)
 	})
 }
 
@@ -58,18 +58,18 @@ func (c *Completions) CompletePromptArgument(ctx context.Context, prompt string,
 	value := strings.TrimSpace(arg.Value)
 	switch arg.Name {
 	case "label":
-		return c.complete(ctx, cc, "label", func(ctx context.Context, s *sqlite.Store) (sqlite.Suggestions, error) {
-			return s.CompleteLabels(ctx, value, sqlite.MaxCompletions)
+		return c.complete(ctx, cc, "label", func(ctx context.Context, s work.Store) (work.Suggestions, error) {
+			return s.CompleteLabels(ctx, value, work.MaxCompletions)
 		})
 	case "role":
-		return c.complete(ctx, cc, "role", func(ctx context.Context, s *sqlite.Store) (sqlite.Suggestions, error) {
-			return s.CompleteRoles(ctx, value, sqlite.MaxCompletions)
+		return c.complete(ctx, cc, "role", func(ctx context.Context, s work.Store) (work.Suggestions, error) {
+			return s.CompleteRoles(ctx, value, work.MaxCompletions)
 		})
 	}
 	return none(), nil
 }
 
-func (c *Completions) complete(ctx context.Context, cc mcp.CompleteContext, what string, fn func(context.Context, *sqlite.Store) (sqlite.Suggestions, error)) (*mcp.Completion, error) {
+func (c *Completions) complete(ctx context.Context, cc mcp.CompleteContext, what string, fn func(context.Context, work.Store) (work.Suggestions, error)) (*mcp.Completion, error) {
 	ctx = pooling.WithHolder(ctx, "completion of "+what)
 	root, err := c.d.completionRoot(ctx, cc.Arguments["workspace"])
 	if err != nil {

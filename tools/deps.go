@@ -7,8 +7,8 @@ import (
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/project"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -67,7 +67,7 @@ func withProject[T any](ctx context.Context, d *Deps, root workspace.Root, get f
 }
 
 // taskStore returns the workspace's task store and layout.
-func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (*sqlite.Store, workspace.Layout, func(), error) {
+func (d *Deps) taskStore(ctx context.Context, root workspace.Root) (work.Store, workspace.Layout, func(), error) {
 	s, release, err := withProject(ctx, d, root, (*project.Project).Tasks)
 	return s, workspace.LayoutFor(root.Path), release, err
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -94,7 +93,7 @@ func taskHeartbeat(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+		t, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.Task, error) {
 			return s.Heartbeat(ctx, a.ID, agent)
 		})
 		if err != nil {
@@ -121,7 +120,7 @@ func taskRelease(d *Deps) server.ServerTool {
 		if n := len([]rune(a.Reason)); n > maxReason {
 			return nil, "", badArg("argument \"reason\" is %d characters; keep it under %d", n, maxReason)
 		}
-		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+		t, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.Task, error) {
 			return s.Release(ctx, a.ID, agent, a.Reason)
 		})
 		if err != nil {
@@ -150,7 +149,7 @@ func taskHistory(d *Deps) server.ServerTool {
 		if len(a.Cursor) > 200 {
 			return nil, "", badArg("argument \"cursor\" is not a cursor from task_history; pass the next_cursor of the previous page, or omit it to start from the first event")
 		}
-		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (HistoryResult, error) {
+		res, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (HistoryResult, error) {
 			evs, next, err := s.History(ctx, a.ID, limit, a.Cursor)
 			return HistoryResult{Events: evs, NextCursor: next}, err
 		})
@@ -169,7 +168,7 @@ func taskHistory(d *Deps) server.ServerTool {
 }
 
 // leaseText says until when the holder's lease runs, for the short text.
-func leaseText(t sqlite.Task) string {
+func leaseText(t work.Task) string {
 	if t.LeaseExpiresAt == nil {
 		return ""
 	}

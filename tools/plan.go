@@ -8,7 +8,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/progress"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -88,7 +87,7 @@ func taskPlan(d *Deps) server.ServerTool {
 			sent = done
 			progress.Report(ctx, "planning tasks", float64(done), float64(total))
 		}
-		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (work.PlanResult, error) {
+		res, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.PlanResult, error) {
 			return work.Plan(ctx, s, plan, agent, report)
 		})
 		if err != nil {

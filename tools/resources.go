@@ -21,8 +21,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/pooling"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -266,7 +266,7 @@ func (d *Deps) openTasks(ctx context.Context, root workspace.Root) (any, error) 
 	}
 	defer release()
 	out := OpenTasksResource{Root: root.Path, Tasks: []OpenTask{}}
-	f := sqlite.Filter{Status: []string{"pending", "in_progress", "blocked"}, Limit: maxResourceTasks}
+	f := work.Filter{Status: []string{"pending", "in_progress", "blocked"}, Limit: maxResourceTasks}
 	page, next, err := store.List(ctx, f)
 	if err != nil {
 		return nil, err
@@ -387,7 +387,7 @@ func (d *Deps) readArtifact(ctx context.Context, root workspace.Root, ar artifac
 	if err != nil {
 		return nil, err
 	}
-	var rec *sqlite.ArtifactRecord
+	var rec *work.ArtifactRecord
 	names := make([]string, 0, len(det.Artifacts))
 	for i := range det.Artifacts {
 		names = append(names, det.Artifacts[i].Name)

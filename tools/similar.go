@@ -9,8 +9,8 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/chroma"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
 
@@ -169,7 +169,7 @@ func taskSimilar(d *Deps) server.ServerTool {
 	})}
 }
 
-func similarOf(t sqlite.GraphTask, distance float64) SimilarTask {
+func similarOf(t work.GraphTask, distance float64) SimilarTask {
 	return SimilarTask{ID: t.ID, Title: t.Title, Status: t.Status, Priority: t.Priority, Distance: distance}
 }
 

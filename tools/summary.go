@@ -6,7 +6,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -34,7 +33,7 @@ func taskSummary(d *Deps) server.ServerTool {
 			}
 			limit = *a.Limit
 		}
-		sum, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (work.Summary, error) {
+		sum, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.Summary, error) {
 			return s.Summary(ctx, work.SummaryOptions{ListLimit: limit})
 		})
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/neo4j"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/mirror"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
@@ -96,7 +95,7 @@ func graphView(t work.GraphNode) GraphTaskView {
 	return GraphTaskView{ID: t.ID, Title: t.Title, Status: string(t.Status), Priority: t.Priority}
 }
 
-func nodeOfSQLite(t sqlite.GraphTask) work.GraphNode {
+func nodeOfSQLite(t work.GraphTask) work.GraphNode {
 	return work.GraphNode{ID: t.ID, Title: t.Title, Status: work.Status(t.Status), Priority: t.Priority}
 }
 
@@ -138,7 +137,7 @@ var openStatuses = work.StatusNames(work.OpenStatuses)
 // taskGraphFromSQLite answers from the source of truth. The dependency
 // graph is read in one snapshot; the open subtasks (what blocks a parent)
 // in a second read: a subtask that is not open in the first is ignored.
-func taskGraphFromSQLite(ctx context.Context, s *sqlite.Store, id string) (TaskGraphResult, error) {
+func taskGraphFromSQLite(ctx context.Context, s work.Store, id string) (TaskGraphResult, error) {
 	res := TaskGraphResult{Source: sourceSQLite, Blockers: []BlockerView{}, Unblocks: []UnblockView{}}
 	snap, err := s.DependencyGraph(ctx, id, openStatuses)
 	if err != nil {
@@ -194,7 +193,7 @@ func taskGraphFromSQLite(ctx context.Context, s *sqlite.Store, id string) (TaskG
 }
 
 // agree checks the recursive query's blockers against the walk's.
-func agree(id string, query []sqlite.Blocker, walk []work.Blocker) error {
+func agree(id string, query []work.QueriedBlocker, walk []work.Blocker) error {
 	if len(walk) != len(query) {
 		return fmt.Errorf("task_graph: the recursive query found %d blockers of %s, the walk %d", len(query), id, len(walk))
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/adapters/sqlite"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/internal/authctx"
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/workspace"
 )
@@ -25,24 +24,24 @@ const workspaceDoc = "Any absolute path inside the project (optional). Without i
 
 // TaskResult is the answer of task_create, task_update and task_dependency.
 type TaskResult struct {
-	Task sqlite.Task `json:"task"`
+	Task work.Task `json:"task"`
 }
 
 // ClaimResult is task_claim's answer; Task is null when nothing is ready.
 type ClaimResult struct {
-	Task *sqlite.Task `json:"task"`
+	Task *work.Task `json:"task"`
 }
 
 // ListResult is task_list's answer.
 type ListResult struct {
-	Tasks      []sqlite.Task `json:"tasks"`
-	NextCursor string        `json:"next_cursor" jsonschema:"Empty at the end"`
+	Tasks      []work.Task `json:"tasks"`
+	NextCursor string      `json:"next_cursor" jsonschema:"Empty at the end"`
 }
 
 // CompleteResult is task_complete's answer.
 type CompleteResult struct {
-	Task      sqlite.Task `json:"task"`
-	Unblocked []string    `json:"unblocked" jsonschema:"Ids of tasks that became ready"`
+	Task      work.Task `json:"task"`
+	Unblocked []string  `json:"unblocked" jsonschema:"Ids of tasks that became ready"`
 }
 
 // DeleteResult is task_delete's answer.
@@ -175,17 +174,17 @@ func metadataJSON(m map[string]any) (json.RawMessage, error) {
 }
 
 // withStore resolves the workspace and borrows its task store for fn.
-func withStore[T any](ctx context.Context, c *call, ws string, fn func(*sqlite.Store, workspace.Layout) (T, error)) (T, error) {
+func withStore[T any](ctx context.Context, c *call, ws string, fn func(work.Store, workspace.Layout) (T, error)) (T, error) {
 	var layout workspace.Layout
-	get := func(ctx context.Context, root workspace.Root) (*sqlite.Store, func(), error) {
+	get := func(ctx context.Context, root workspace.Root) (work.Store, func(), error) {
 		store, l, release, err := c.deps.taskStore(ctx, root)
 		layout = l
 		return store, release, err
 	}
-	return withBackend(ctx, c, ws, get, func(s *sqlite.Store) (T, error) { return fn(s, layout) })
+	return withBackend(ctx, c, ws, get, func(s work.Store) (T, error) { return fn(s, layout) })
 }
 
-func describe(t sqlite.Task) string {
+func describe(t work.Task) string {
 	return fmt.Sprintf("%s %q [%s, %s, v%d]", t.ID, t.Title, t.Status, t.Priority, t.Version)
 }
 
@@ -205,8 +204,8 @@ func taskCreate(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		actor, _ := authctx.Agent(ctx) // the history names a named token's agent as the creator
-		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
-			return s.Create(ctx, sqlite.NewTask{
+		t, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.Task, error) {
+			return s.Create(ctx, work.NewTask{
 				Title: a.Title, Description: a.Description, ParentID: a.ParentID, DependsOn: a.DependsOn,
 				Priority: a.Priority, Labels: a.Labels, Role: a.Role, Metadata: meta,
 				Actor: actor,
@@ -222,12 +221,12 @@ func taskCreate(d *Deps) server.ServerTool {
 func taskGet(d *Deps) server.ServerTool {
 	tool := newTool("task_get", "Get task",
 		"One task with its subtasks, dependents and artifacts.",
-		readHints, inputSchema[taskGetArgs](), outputSchema[sqlite.TaskDetail]())
+		readHints, inputSchema[taskGetArgs](), outputSchema[work.TaskDetail]())
 	return server.ServerTool{Tool: fixOutputSchema(tool), Handler: handle(d, tool.Name, func(ctx context.Context, c *call, a taskGetArgs) (any, string, error) {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
 		}
-		det, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.TaskDetail, error) {
+		det, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.TaskDetail, error) {
 			return s.Get(ctx, a.ID)
 		})
 		if err != nil {
@@ -251,11 +250,11 @@ func taskList(d *Deps) server.ServerTool {
 			limit = *a.Limit
 		}
 		type page struct {
-			tasks []sqlite.Task
+			tasks []work.Task
 			next  string
 		}
-		p, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (page, error) {
-			ts, next, err := s.List(ctx, sqlite.Filter{
+		p, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (page, error) {
+			ts, next, err := s.List(ctx, work.Filter{
 				Status: a.Status, ParentID: a.ParentID, Label: a.Label, Assignee: a.Assignee, Role: a.Role,
 				Ready: a.Ready, Text: a.Text, Limit: limit, Cursor: a.Cursor,
 			})
@@ -265,7 +264,7 @@ func taskList(d *Deps) server.ServerTool {
 			return nil, "", err
 		}
 		if p.tasks == nil {
-			p.tasks = []sqlite.Task{}
+			p.tasks = []work.Task{}
 		}
 		text := fmt.Sprintf("%d tasks", len(p.tasks))
 		if p.next != "" {
@@ -296,7 +295,7 @@ func taskUpdate(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		p := sqlite.Patch{
+		p := work.Patch{
 			Title: a.Title, Description: a.Description, Status: a.Status, Priority: a.Priority,
 			Role: a.Role, Assignee: a.Assignee, ParentID: a.ParentID, Metadata: meta, Summary: a.Summary,
 			Agent: agent,
@@ -310,7 +309,7 @@ func taskUpdate(d *Deps) server.ServerTool {
 			return nil, "", badArg("nothing to update: pass at least one of title, description, status, priority, labels, role, assignee, parent_id, metadata, summary")
 		}
 		var note string
-		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+		t, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.Task, error) {
 			t, err := s.Update(ctx, a.ID, a.Version, p)
 			if err == nil && (t.Status == work.Failed || t.Status == work.Cancelled) && p.Status != nil {
 				note = subtasksNote(ctx, s, t)
@@ -338,7 +337,7 @@ func taskClaim(d *Deps) server.ServerTool {
 		if err != nil {
 			return nil, "", err
 		}
-		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (*sqlite.Task, error) {
+		t, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (*work.Task, error) {
 			return s.Claim(ctx, work.ClaimRequest{Agent: agent, Role: a.Role, Labels: a.Labels, Lease: time.Duration(lease) * time.Second})
 		})
 		if err != nil {
@@ -384,8 +383,8 @@ func taskComplete(d *Deps) server.ServerTool {
 			}
 		}
 		var note string
-		res, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, layout workspace.Layout) (CompleteResult, error) {
-			comp := sqlite.Completion{Summary: a.Summary, Outcome: outcome, Agent: agent}
+		res, err := withStore(ctx, c, a.Workspace, func(s work.Store, layout workspace.Layout) (CompleteResult, error) {
+			comp := work.Completion{Summary: a.Summary, Outcome: outcome, Agent: agent}
 			var art *work.ArtifactInput
 			if a.Artifact != nil {
 				art = &work.ArtifactInput{Name: name, Content: []byte(a.Artifact.Content)}
@@ -423,7 +422,7 @@ func taskDelete(d *Deps) server.ServerTool {
 		if err := checkID("id", a.ID); err != nil {
 			return nil, "", err
 		}
-		ids, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, layout workspace.Layout) ([]string, error) {
+		ids, err := withStore(ctx, c, a.Workspace, func(s work.Store, layout workspace.Layout) ([]string, error) {
 			ids, err := s.Delete(ctx, a.ID, a.Cascade)
 			if err != nil {
 				return nil, err
@@ -462,7 +461,7 @@ func taskDependency(d *Deps) server.ServerTool {
 		if err := checkID("depends_on", a.DependsOn); err != nil {
 			return nil, "", err
 		}
-		t, err := withStore(ctx, c, a.Workspace, func(s *sqlite.Store, _ workspace.Layout) (sqlite.Task, error) {
+		t, err := withStore(ctx, c, a.Workspace, func(s work.Store, _ workspace.Layout) (work.Task, error) {
 			if a.Action == "add" {
 				return s.AddDependency(ctx, a.ID, a.DependsOn)
 			}
@@ -482,7 +481,7 @@ func taskDependency(d *Deps) server.ServerTool {
 // subtasksNote says what failing or cancelling a parent did to its open
 // subtasks (nothing: they stay as they are), so the agent is not left to
 // guess. "" when t has none, or when they cannot be read.
-func subtasksNote(ctx context.Context, s *sqlite.Store, t sqlite.Task) string {
+func subtasksNote(ctx context.Context, s work.Store, t work.Task) string {
 	det, err := s.Get(ctx, t.ID)
 	if err != nil {
 		return ""

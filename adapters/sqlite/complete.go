@@ -3,22 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"strings"
 )
-
-// MaxCompletions is the most values one completion answers with (the MCP
-// specification's bound for completion/complete).
-const MaxCompletions = 100
-
-// Suggestions is the answer to a completion request: at most limit values,
-// most relevant first, and how many matched in all.
-type Suggestions struct {
-	Values []string
-	Total  int
-}
-
-// HasMore reports whether more values matched than were returned.
-func (c Suggestions) HasMore() bool { return c.Total > len(c.Values) }
 
 // prefixEnd is the upper bound of a prefix range: every string that starts
 // with p sorts below p+prefixEnd under BINARY collation (it is U+10FFFF, the
@@ -133,3 +120,9 @@ func scanCompletion(rows *sql.Rows, out *Suggestions) error {
 	}
 	return rows.Err()
 }
+
+// Suggestions is work.Suggestions.
+type Suggestions = work.Suggestions
+
+// MaxCompletions is work.MaxCompletions.
+const MaxCompletions = work.MaxCompletions

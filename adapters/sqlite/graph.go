@@ -6,57 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"strings"
 )
 
 // The dependency graph as task_graph reads it from SQLite (the source of
 // truth). The same questions are answered from the Neo4j mirror by the graph
 // adapter; tools compute the final answer from either with one algorithm.
-
-// GraphTask is a task as a node of the dependency graph.
-type GraphTask struct {
-	ID       string `json:"id"`
-	Title    string `json:"title"`
-	Status   string `json:"status"`
-	Priority string `json:"priority"`
-}
-
-// DependencyEdge says that Task depends on DependsOn.
-type DependencyEdge struct {
-	Task      string `json:"task"`
-	DependsOn string `json:"depends_on"`
-}
-
-// Blocker is an unfinished task that blocks another, transitively through
-// unfinished tasks only, at Depth hops (1 = a direct dependency) along the
-// shortest such chain.
-type Blocker struct {
-	GraphTask
-	Depth int `json:"depth"`
-}
-
-// BlockerSet is what blocks a task: the task itself, its unfinished blockers
-// and the dependency edges among the task and those blockers (enough to
-// rebuild every chain).
-type BlockerSet struct {
-	Task     GraphTask
-	Blockers []Blocker        // by depth, then id
-	Edges    []DependencyEdge // by task, then depends_on
-}
-
-// Dependent is a task that depends directly on another, with its other
-// dependencies that are not completed yet (by id).
-type Dependent struct {
-	GraphTask
-	Waiting []string `json:"waiting_on"`
-}
-
-// OpenGraph is the project's unfinished work: the tasks in one of the given
-// statuses and the dependency edges between two of them.
-type OpenGraph struct {
-	Tasks []GraphTask      // by id
-	Edges []DependencyEdge // by task, then depends_on
-}
 
 // placeholders returns "?, ?, ?" for n values.
 func placeholders(n int) string {
@@ -134,14 +90,6 @@ func (s *Store) OpenGraph(ctx context.Context, open []string) (OpenGraph, error)
 		return err
 	})
 	return g, wrap("read open work", err)
-}
-
-// DependencySnapshot is Blockers, Dependents and OpenGraph read from one
-// snapshot, so that they describe the same moment.
-type DependencySnapshot struct {
-	Blockers   BlockerSet  // zero when no task was asked about
-	Dependents []Dependent // nil when no task was asked about
-	Open       OpenGraph
 }
 
 // DependencyGraph reads, in one read transaction, what task_graph needs: the
@@ -337,3 +285,24 @@ func (s *Store) GraphTasks(ctx context.Context, ids []string) (map[string]GraphT
 	})
 	return out, wrap("read tasks", err)
 }
+
+// GraphTask is work.GraphTask.
+type GraphTask = work.GraphTask
+
+// DependencyEdge is work.DependencyEdge.
+type DependencyEdge = work.DependencyEdge
+
+// Blocker is work.QueriedBlocker.
+type Blocker = work.QueriedBlocker
+
+// BlockerSet is work.BlockerSet.
+type BlockerSet = work.BlockerSet
+
+// Dependent is work.Dependent.
+type Dependent = work.Dependent
+
+// OpenGraph is work.OpenGraph.
+type OpenGraph = work.OpenGraph
+
+// DependencySnapshot is work.DependencySnapshot.
+type DependencySnapshot = work.DependencySnapshot

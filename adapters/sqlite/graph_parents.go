@@ -3,13 +3,8 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
-
-// SubtaskEdge says that Child is a subtask of Parent.
-type SubtaskEdge struct {
-	Parent string `json:"parent"`
-	Child  string `json:"child"`
-}
 
 // OpenSubtasks returns the parent edges of every subtask in one of the open
 // statuses, by parent then child: while open, a subtask blocks its parent
@@ -38,3 +33,6 @@ func (s *Store) OpenSubtasks(ctx context.Context, open []string) ([]SubtaskEdge,
 	})
 	return out, wrap("read open subtasks", err)
 }
+
+// SubtaskEdge is work.SubtaskEdge.
+type SubtaskEdge = work.SubtaskEdge

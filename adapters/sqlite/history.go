@@ -141,14 +141,6 @@ func (s *Store) History(ctx context.Context, id string, limit int, cursor string
 	return out, next, nil
 }
 
-// ProjectEvent is one history event of any task of the project, with the
-// task's title ("" once the task is deleted).
-type ProjectEvent struct {
-	work.HistoryEvent
-	TaskID string
-	Title  string
-}
-
 // RecentHistory returns the project's limit most recent history events
 // (1 to 200), newest first, across every task: one indexed read (the
 // history's primary key, newest first), whatever the project's size.
@@ -203,3 +195,6 @@ func scanHistory(rows *sql.Rows, e *work.HistoryEvent, extra ...any) error {
 	e.Late = late != 0
 	return nil
 }
+
+// ProjectEvent is work.ProjectEvent.
+type ProjectEvent = work.ProjectEvent

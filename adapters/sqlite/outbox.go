@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"time"
 )
 
@@ -22,28 +23,6 @@ const (
 	EventDependency = "dependency"
 	EventDelete     = "delete"
 )
-
-// OutboxEvent is one row of the outbox.
-type OutboxEvent struct {
-	Seq       int64
-	TaskID    string
-	Kind      string
-	CreatedAt time.Time
-}
-
-// OutboxState is where one mirror stands in the outbox.
-type OutboxState struct {
-	Cursor        int64 // last seq delivered to the mirror
-	HasCursor     bool  // false: the mirror was never synced
-	PrunedThrough int64 // events up to here are gone from the outbox
-	MaxSeq        int64 // the last seq ever written (0: none)
-	Pending       int   // events after Cursor
-	Oldest        time.Time
-}
-
-// Behind reports whether events the mirror has not seen were pruned: it must
-// be rebuilt from the tasks.
-func (o OutboxState) Behind() bool { return o.Cursor < o.PrunedThrough }
 
 // OnOutbox sets the function called after each committed transaction that
 // wrote outbox rows (nil: none). fn must not block: it runs on the task call's
@@ -253,10 +232,6 @@ func (s *Store) CountTasks(ctx context.Context) (int, error) {
 	return n, wrap("count tasks", err)
 }
 
-// ErrLeaseLost says that another syncer holds a mirror's lease: it delivers
-// to that mirror now.
-var ErrLeaseLost = errors.New("outbox: another syncer holds the mirror's lease")
-
 // AcquireLease makes owner the only syncer delivering to mirror until ttl
 // from now, or renews its lease. It fails (false) while another owner holds
 // an unexpired lease, unless dead(other) says that owner is gone.
@@ -318,3 +293,12 @@ func (s *Store) ReleaseLease(ctx context.Context, mirror, owner string) error {
 	})
 	return wrap("release mirror lease", err)
 }
+
+// OutboxEvent is work.OutboxEvent.
+type OutboxEvent = work.OutboxEvent
+
+// OutboxState is work.OutboxState.
+type OutboxState = work.OutboxState
+
+// ErrLeaseLost is work.ErrLeaseLost.
+var ErrLeaseLost = work.ErrLeaseLost

@@ -12,3 +12,6 @@ type (
 	Patch          = work.Patch
 	Completion     = work.Completion
 )
+
+// The SQLite store is a whole task store.
+var _ work.Store = (*Store)(nil)
