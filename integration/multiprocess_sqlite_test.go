@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -540,5 +542,45 @@ func TestMultiprocessSQLiteClaimsWaitOutAnOutsideWriter(t *testing.T) {
 	checkBurst(t, b, rows)
 	if len(b.claimedBy) != 40 {
 		t.Fatalf("%d claims acknowledged, want 40", len(b.claimedBy))
+	}
+}
+
+// Server processes that open a new project at once agree on its stable id;
+// one SIGKILLed mid-work changes nothing, and a process started after it
+// finds the same id (issue 18: the id, not the path, names a project).
+func TestProcessesAgreeOnTheProjectIDAndAKilledOneChangesNothing(t *testing.T) {
+	project := newProject(t)
+	ps := []*proc{start(t, procOpts{dir: project}), start(t, procOpts{dir: project}), start(t, procOpts{dir: project})}
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() { p.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "first"}, nil) })
+	}
+	wg.Wait()
+	idOf := func(p *proc) string {
+		var info struct {
+			ProjectID string `json:"project_id"`
+		}
+		p.ok(ctx, "workspace_info", map[string]any{"workspace": project}, &info)
+		return info.ProjectID
+	}
+	id := idOf(ps[0])
+	file, err := os.ReadFile(filepath.Join(project, ".task_orchestrator", "project_id"))
+	if err != nil || string(file) != id+"\n" || !strings.HasPrefix(id, "prj_") {
+		t.Fatalf("project_id %q; file %q (%v)", id, file, err)
+	}
+	for i, p := range ps[1:] {
+		if got := idOf(p); got != id {
+			t.Fatalf("process %d says %q, process 0 %q", i+1, got, id)
+		}
+	}
+	if err := ps[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = ps[1].cmd.Wait()
+	late := start(t, procOpts{dir: project})
+	late.ok(ctx, "task_create", map[string]any{"workspace": project, "title": "after the kill"}, nil)
+	if got := idOf(late); got != id {
+		t.Fatalf("a process started after the SIGKILL says %q, want %q", got, id)
 	}
 }

@@ -87,7 +87,9 @@ func (p *Project) Config() (cfg workspace.Config, file string, err error) {
 func (p *Project) Tasks(ctx context.Context) (work.Store, error) {
 	m, err := p.open(ctx, BackendOperational, "task tools", func(c workspace.Config) workspace.PoolSettings { return c.DatabasePools.Operational },
 		func(ctx context.Context, cfg workspace.Config, logger *slog.Logger) (member, error) {
+			fileID, idErr := workspace.ReadProjectID(p.layout)
 			store, err := sqlite.Open(ctx, sqlite.Options{
+				ProjectID:    fileID,
 				Path:         filepath.Join(p.layout.Databases, "tasks.db"),
 				Workspace:    p.root.Path,
 				Settings:     cfg.DatabasePools.Operational,
@@ -103,12 +105,31 @@ func (p *Project) Tasks(ctx context.Context) (work.Store, error) {
 			if err != nil {
 				return nil, err
 			}
+			p.keepProjectID(store.ProjectID(), fileID, idErr, logger)
 			return &taskMember{taskStore: store, stop: p.startTaskLoops(store, cfg, logger)}, nil
 		})
 	if err != nil {
 		return nil, err
 	}
 	return m.(*taskMember).taskStore, nil
+}
+
+// keepProjectID makes .task_orchestrator/project_id hold id, the project's
+// id as its task database keeps it, when the file is missing or says
+// something else (it is a copy: the database decides). The project works
+// without the file, so failing to write it is logged, not returned.
+func (p *Project) keepProjectID(id, fileID string, readErr error, logger *slog.Logger) {
+	if readErr != nil {
+		logger.Warn("the project's id file is replaced", "root", p.root.Path, "reason", workspace.UnsafeFileMessage(readErr), "project_id", id)
+	} else if fileID == id {
+		return
+	} else if fileID != "" {
+		logger.Warn("the project's id file names another id than its task database; the database's is kept",
+			"root", p.root.Path, "file", fileID, "project_id", id)
+	}
+	if err := workspace.WriteProjectID(p.layout, id); err != nil {
+		logger.Warn("the project's id file could not be written", "root", p.root.Path, "err", err)
+	}
 }
 
 // Vectors returns the project's vector store, starting or connecting to

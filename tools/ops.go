@@ -83,6 +83,7 @@ type BackendInfo struct {
 // WorkspaceInfoResult is workspace_info's answer.
 type WorkspaceInfoResult struct {
 	Root        string `json:"root"`
+	ProjectID   string `json:"project_id,omitempty"`
 	Source      string `json:"source" jsonschema:"argument, roots, env or cwd"`
 	Marker      string `json:"marker" jsonschema:".git, go.mod, ...: what decided the root"`
 	Initialized bool   `json:"initialized" jsonschema:".task_orchestrator/ exists"`
@@ -263,6 +264,10 @@ func workspaceInfo(d *Deps) server.ServerTool {
 		res.Paths.TasksDB = filepath.Join(layout.Databases, "tasks.db")
 		cfg := d.Config
 		if res.Initialized {
+			// The id file is the project's (untrusted): read without following
+			// links; a bad one is left out here and rewritten when the task
+			// store opens.
+			res.ProjectID, _ = workspace.ReadProjectID(layout)
 			pc, file, err := d.projectConfig(layout)
 			if err != nil {
 				res.ConfigError = err.Error()

@@ -125,5 +125,6 @@ type Store interface {
 	Outbox
 	// OnOutbox sets the function called after each committed transaction
 	// that wrote outbox rows (nil: none). It must not block.
-	OnOutbox(fn func())
+	OnOutbox(fn func()) // ProjectID is the project's stable id, as the store keeps it.
+	ProjectID() string
 }

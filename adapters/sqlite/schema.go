@@ -154,6 +154,17 @@ CREATE INDEX task_history_task ON task_history (task_id, seq);
 CREATE INDEX tasks_title_nocase ON tasks (title COLLATE NOCASE);
 CREATE INDEX tasks_role ON tasks (role) WHERE role IS NOT NULL;
 `,
+	// 5: the project's stable id (issue 18). It is created once and kept
+	// here; this row decides, and .task_orchestrator/project_id is its copy.
+	// root is a label: where the project was last opened from.
+	`
+CREATE TABLE project (
+	one        INTEGER PRIMARY KEY CHECK (one = 1),
+	id         TEXT NOT NULL CHECK (length(id) = 20 AND substr(id, 1, 4) = 'prj_' AND substr(id, 5) NOT GLOB '*[^0-9a-f]*'),
+	root       TEXT NOT NULL,
+	created_at TEXT NOT NULL
+) STRICT;
+`,
 }
 
 // migrate brings the schema up to date. It runs on the writer at Open, so a

@@ -48,6 +48,10 @@ type Options struct {
 	// DefaultLease is the lease given to a task moved to in_progress without
 	// a claim (task_update); 0 = work.DefaultLease.
 	DefaultLease time.Duration
+	// ProjectID is the id the project's id file holds ("" for none, or one
+	// that is not valid): the database takes it when it has none yet, and
+	// keeps its own otherwise (see ProjectID).
+	ProjectID string
 }
 
 // Store is one project's task database. It is safe for concurrent use.
@@ -71,6 +75,8 @@ type Store struct {
 	// onOutbox is called after a transaction that wrote outbox rows commits
 	// (see outbox.go); it must not block.
 	onOutbox atomic.Pointer[func()]
+
+	projectID string // set by Open (identify), read-only after
 
 	clockMu sync.Mutex
 	lastNow time.Time // guarded by clockMu; see now
@@ -129,8 +135,45 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.closeFactories()
 		return nil, fmt.Errorf("sqlite: readers pool: %w", err)
 	}
+	if err := s.identify(ctx); err != nil {
+		_ = s.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	return s, nil
 }
+
+// identify gives the database its project id once (the id file's, or a new
+// one), brings the root label up to date, and remembers the id. Several
+// processes opening a new project at once agree: the first insert wins and
+// every one reads the row back.
+// (created_at is read from the wall clock, not s.now: tests set their clock
+// after Open.)
+func (s *Store) identify(ctx context.Context) error {
+	candidate := s.opts.ProjectID
+	if !workspace.ValidProjectID(candidate) {
+		candidate = workspace.NewProjectID()
+	}
+	root := s.opts.Workspace
+	var id string
+	err := s.write(ctx, func(c *conn) error {
+		if _, err := c.exec(ctx, `INSERT INTO project (one, id, root, created_at) SELECT 1, ?, ?, ?
+			WHERE NOT EXISTS (SELECT 1 FROM project)`, candidate, root, fmtTime(time.Now())); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, `UPDATE project SET root = ? WHERE one = 1 AND root <> ?`, root, root); err != nil {
+			return err
+		}
+		return c.queryRow(ctx, `SELECT id FROM project WHERE one = 1`).Scan(&id)
+	})
+	if err != nil {
+		return wrap("record the project's id", err)
+	}
+	s.projectID = id
+	return nil
+}
+
+// ProjectID is the project's stable id, as its task database keeps it.
+func (s *Store) ProjectID() string { return s.projectID }
 
 // sidecars are the files SQLite opens beside the database, by name.
 var sidecars = []string{"", "-wal", "-shm", "-journal"}
