@@ -158,7 +158,8 @@ start() {
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$run" "$log"; fi
 
   # If we are interrupted while waiting, the server must not be left behind.
-  trap 'if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null || true; fi; exit 143' TERM INT HUP
+  trap 'if [ -z "$pid" ]; then pid="$(postmaster_pid "$pgdata")" || pid=""; fi
+    if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null || true; fi; exit 143' TERM INT HUP
   # The port is free when we look; another process may take it before PostgreSQL binds it: then try another one.
   for attempt in 1 2 3; do
     port="$(free_port)"
