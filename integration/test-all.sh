@@ -2,7 +2,7 @@
 # The one command that runs every test of mcp-task-orchestrator on a fresh machine:
 # formatting, vet, the unit tests with the race detector, and the integration tests
 # that drive the real server binary over stdio against real SQLite files.
-# Later backends (Chroma, Neo4j) are installed and started from here too.
+# Later backends (Chroma, Neo4j, PostgreSQL) are installed and started from here too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,11 @@ TEST_TMP="$(mktemp -d)"
 CHROMA_PID=""
 NEO4J_PID=""
 EMBEDDER_PID=""
+POSTGRES_PID=""
+POSTGRES_DIR=""
 cleanup() {
+  if [ -n "$POSTGRES_PID" ]; then bash integration/postgres.sh stop "$POSTGRES_PID"; fi
+  if [ -n "$POSTGRES_DIR" ]; then rm -rf "$POSTGRES_DIR"; fi
   if [ -n "$CHROMA_PID" ]; then bash integration/chroma.sh stop "$CHROMA_PID"; fi
   if [ -n "$EMBEDDER_PID" ]; then bash integration/embedder.sh stop "$EMBEDDER_PID"; fi
   if [ -n "$NEO4J_PID" ]; then bash integration/neo4j.sh stop "$NEO4J_PID"; fi
@@ -47,6 +51,16 @@ neo4j_out="$(bash integration/neo4j.sh start "$TEST_TMP/neo4j-shared" "$TASK_ORC
 read -r TASK_ORCHESTRATOR_TEST_NEO4J_URI NEO4J_PID <<<"$neo4j_out"
 export TASK_ORCHESTRATOR_TEST_NEO4J_URI
 echo "neo4j at $TASK_ORCHESTRATOR_TEST_NEO4J_URI (pid $NEO4J_PID)"
+
+echo "== PostgreSQL: a real server for the task store tests (Debian's postgresql package)"
+# Its own folder, searchable by others: as root the server runs as the postgres user (initdb refuses root),
+# which must reach its data; $TEST_TMP stays private.
+POSTGRES_DIR="$(mktemp -d)"
+chmod 711 "$POSTGRES_DIR"
+postgres_out="$(bash integration/postgres.sh start "$POSTGRES_DIR/shared")"
+read -r TASK_ORCHESTRATOR_TEST_POSTGRES_URL POSTGRES_PID <<<"$postgres_out"
+export TASK_ORCHESTRATOR_TEST_POSTGRES_URL
+echo "postgres at $(sed 's#://\([^:/@]*\):[^@]*@#://\1:***@#' <<<"$TASK_ORCHESTRATOR_TEST_POSTGRES_URL") (pid $POSTGRES_PID)"
 
 echo "== tmux: a real terminal for the status --watch test"
 if ! command -v tmux >/dev/null 2>&1; then
