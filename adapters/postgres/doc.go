@@ -15,8 +15,21 @@
 // Migrate applies the migrations in order, each in its own transaction under
 // a transaction-scoped advisory lock on a fixed key, and records each in
 // schema_migrations: several replicas starting at once apply each migration
-// exactly once. The store itself, LISTEN/NOTIFY, replicas and migrate --to
-// postgres come later.
+// exactly once.
+//
+// Store (Open) is one project's tasks on such a shared database: every
+// statement names the project (project_id = $1), so the composite keys are
+// the path of every query. It holds the task core so far (Create, Get,
+// Exists, List with full-text search and cursor paging, Update with
+// optimistic locking, leases and the status machine, Delete with cascade,
+// dependencies with cycle refusal, TaskIDs, TasksByID, CountTasks), each
+// write one transaction that writes its history and outbox rows, retried on
+// serialization failures and deadlocks. Its connections come from the
+// module's pool (pooling.Pool of *pgx.Conn, with its metrics, health checks
+// and breaker), never from pgxpool. Field rules and refusals are
+// adapters/sqlite's, held to the same sentences by a test. Claims, plans,
+// history reads, artifacts, the outbox's readers, the graph reads,
+// LISTEN/NOTIFY, replicas and migrate --to postgres come later.
 //
 // What it must never do: show a connection URL's password in an error or a
 // log (Connect scrubs it from its errors), or let a statement touch a row
