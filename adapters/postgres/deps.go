@@ -17,10 +17,10 @@ import (
 // commit, so two additions that together would close a cycle never pass the
 // check at once.
 func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
-	if err := checkID("depends_on", dependsOn); err != nil {
+	if err := rules.ID("depends_on", dependsOn); err != nil {
 		return Task{}, err
 	}
 	if id == dependsOn {
@@ -77,10 +77,10 @@ func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, 
 
 // RemoveDependency removes the edge id → dependsOn; a missing edge is KindNotFound.
 func (s *Store) RemoveDependency(ctx context.Context, id, dependsOn string) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
-	if err := checkID("depends_on", dependsOn); err != nil {
+	if err := rules.ID("depends_on", dependsOn); err != nil {
 		return Task{}, err
 	}
 	var out Task

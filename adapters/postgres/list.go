@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // cursor is the keyset position after the last task of a page: adapters/
@@ -70,9 +72,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 	limit := f.Limit
 	switch {
 	case limit == 0:
-		limit = defaultLimit
-	case limit < 1 || limit > maxLimit:
-		return nil, "", invalid("limit", "limit %d is out of range; use 1 to %d (default %d) and page with cursor", limit, maxLimit, defaultLimit)
+		limit = work.DefaultLimit
+	case limit < 1 || limit > work.MaxLimit:
+		return nil, "", invalid("limit", "limit %d is out of range; use 1 to %d (default %d) and page with cursor", limit, work.MaxLimit, work.DefaultLimit)
 	}
 	where := []string{`t.project_id = $1`}
 	args := []any{s.pid}
@@ -83,21 +85,21 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 	none := false // a filter no stored task can match
 	if len(f.Status) > 0 {
 		for _, st := range f.Status {
-			if err := checkEnum("status", st, statuses); err != nil {
+			if err := rules.Enum("status", st, work.TaskStatuses); err != nil {
 				return nil, "", err
 			}
 		}
 		where = append(where, `t.status = ANY(`+arg(f.Status)+`::text[])`)
 	}
 	if f.ParentID != "" {
-		if err := checkID("parent_id", f.ParentID); err != nil {
+		if err := rules.ID("parent_id", f.ParentID); err != nil {
 			return nil, "", err
 		}
 		none = none || hasNUL(f.ParentID)
 		where = append(where, `t.parent_id = `+arg(f.ParentID))
 	}
 	if f.Label != "" {
-		if err := checkLabel("label", f.Label); err != nil {
+		if err := rules.Label("label", f.Label); err != nil {
 			return nil, "", err
 		}
 		where = append(where, `EXISTS (SELECT 1 FROM task_labels l WHERE l.project_id = $1 AND l.task_id = t.id AND l.label = `+
@@ -107,7 +109,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 		if fv.v == "" {
 			continue
 		}
-		v, err := checkName(fv.field, fv.v)
+		v, err := rules.Name(fv.field, fv.v)
 		if err != nil {
 			return nil, "", err
 		}
@@ -117,11 +119,11 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Task, string, error) {
 		where = append(where, readySQL(arg(s.now())))
 	}
 	if f.Text != "" {
-		if err := checkText("text", f.Text, maxText); err != nil {
+		if err := rules.Text("text", f.Text, work.MaxText); err != nil {
 			return nil, "", err
 		}
 		if !hasWords(f.Text) {
-			return nil, "", invalid("text", "text %q has no words to search for; use letters or digits", clip(f.Text))
+			return nil, "", invalid("text", "text %q has no words to search for; use letters or digits", work.Clip(f.Text))
 		}
 		where = append(where, `t.search @@ plainto_tsquery('simple', `+arg(f.Text)+`)`)
 	}

@@ -195,12 +195,12 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 	}
 	var out Task
 	err = s.writeChange(ctx, func(tx pgx.Tx) error {
-		if ct.parentID != "" {
-			if err := s.mustExist(ctx, tx, "parent_id", ct.parentID); err != nil {
+		if ct.ParentID != "" {
+			if err := s.mustExist(ctx, tx, "parent_id", ct.ParentID); err != nil {
 				return err
 			}
 		}
-		if missing, err := s.firstMissing(ctx, tx, ct.deps); err != nil {
+		if missing, err := s.firstMissing(ctx, tx, ct.Deps); err != nil {
 			return err
 		} else if missing != "" {
 			return notFound("depends_on", missing)
@@ -210,22 +210,22 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 		err := tx.QueryRow(ctx, `INSERT INTO tasks
 			(project_id, id, title, description, status, priority, role, parent_id, version, created_at, updated_at, metadata)
 			VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, 1, $8, $8, $9::jsonb) RETURNING metadata::text`,
-			s.pid, id, ct.title, ct.description, ct.priority, optStr(ct.role), optStr(ct.parentID), now, string(ct.meta)).Scan(&meta)
+			s.pid, id, ct.Title, ct.Description, ct.Priority, optStr(ct.Role), optStr(ct.ParentID), now, string(ct.Meta)).Scan(&meta)
 		if err != nil {
-			return fkNotFound(err, ct.parentID, "")
+			return fkNotFound(err, ct.ParentID, "")
 		}
-		if len(ct.labels) > 0 {
+		if len(ct.Labels) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO task_labels (project_id, task_id, label)
-				SELECT $1, $2, unnest($3::text[])`, s.pid, id, ct.labels); err != nil {
+				SELECT $1, $2, unnest($3::text[])`, s.pid, id, ct.Labels); err != nil {
 				return err
 			}
 		}
-		if len(ct.deps) > 0 {
+		if len(ct.Deps) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO task_dependencies (project_id, task_id, depends_on_id)
-				SELECT $1, $2, unnest($3::text[])`, s.pid, id, ct.deps); err != nil {
+				SELECT $1, $2, unnest($3::text[])`, s.pid, id, ct.Deps); err != nil {
 				if foreignKey(err) == "task_dependencies_target_same_project" {
 					// A dependency was deleted since firstMissing: name it.
-					if missing, merr := s.firstMissing(ctx, tx, ct.deps); merr == nil && missing != "" {
+					if missing, merr := s.firstMissing(ctx, tx, ct.Deps); merr == nil && missing != "" {
 						return notFound("depends_on", missing)
 					}
 					return errRetry
@@ -234,20 +234,20 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 			}
 		}
 		if err := s.record(ctx, tx, now, historyEntry{taskID: id, actor: nt.Actor, event: work.EventCreated,
-			changes: map[string][2]any{"title": {nil, ct.title}}}); err != nil {
+			changes: map[string][2]any{"title": {nil, ct.Title}}}); err != nil {
 			return err
 		}
 		if err := s.enqueue(ctx, tx, EventCreate, now, id); err != nil {
 			return err
 		}
-		out = Task{ID: id, Title: ct.title, Description: ct.description, Status: work.Pending, Priority: ct.priority,
-			Labels: ct.labels, DependsOn: ct.deps, Version: 1, CreatedAt: now, UpdatedAt: now, Metadata: compactJSON(meta)}
-		if ct.role != "" {
-			r := ct.role
+		out = Task{ID: id, Title: ct.Title, Description: ct.Description, Status: work.Pending, Priority: ct.Priority,
+			Labels: ct.Labels, DependsOn: ct.Deps, Version: 1, CreatedAt: now, UpdatedAt: now, Metadata: compactJSON(meta)}
+		if ct.Role != "" {
+			r := ct.Role
 			out.Role = &r
 		}
-		if ct.parentID != "" {
-			p := ct.parentID
+		if ct.ParentID != "" {
+			p := ct.ParentID
 			out.ParentID = &p
 		}
 		return nil
@@ -299,7 +299,7 @@ const detailQuery = `SELECT 0, ` + taskCols + ` FROM tasks t WHERE t.project_id 
 // Get returns a task with its direct subtasks, its dependents and its
 // artifacts' records (not their content).
 func (s *Store) Get(ctx context.Context, id string) (TaskDetail, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return TaskDetail{}, err
 	}
 	if hasNUL(id) {
@@ -373,7 +373,7 @@ func cmpStr(a, b string) int {
 
 // Exists reports whether a task with this id exists in the project.
 func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return false, err
 	}
 	var ok bool
@@ -392,7 +392,7 @@ func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 // the tasks; tasks outside the subtree that depended on one lose the edge
 // (a new version, a dependency event). Returns the deleted ids, sorted.
 func (s *Store) Delete(ctx context.Context, id string, cascade bool) ([]string, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return nil, err
 	}
 	var deleted []string

@@ -215,29 +215,29 @@ type checkedPatch struct {
 func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
 	cp := checkedPatch{Patch: p}
 	if p.Title != nil {
-		t, err := checkTitle("title", *p.Title)
+		t, err := rules.Title("title", *p.Title)
 		if err != nil {
 			return cp, err
 		}
 		cp.Title = &t
 	}
 	if p.Description != nil {
-		if err := checkText("description", *p.Description, maxDescription); err != nil {
+		if err := rules.Text("description", *p.Description, work.MaxDescription); err != nil {
 			return cp, err
 		}
 	}
 	if p.Status != nil {
-		if err := checkEnum("status", *p.Status, statuses); err != nil {
+		if err := rules.Enum("status", *p.Status, work.TaskStatuses); err != nil {
 			return cp, err
 		}
 	}
 	if p.Priority != nil {
-		if err := checkEnum("priority", *p.Priority, priorities); err != nil {
+		if err := rules.Enum("priority", *p.Priority, work.Priorities); err != nil {
 			return cp, err
 		}
 	}
 	if p.Labels != nil {
-		l, err := checkLabels("labels", *p.Labels)
+		l, err := rules.Labels("labels", *p.Labels)
 		if err != nil {
 			return cp, err
 		}
@@ -248,7 +248,7 @@ func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
 		v    **string
 	}{{"role", &cp.Role}, {"assignee", &cp.Assignee}} {
 		if *f.v != nil {
-			v, err := checkName(f.name, **f.v)
+			v, err := rules.Name(f.name, **f.v)
 			if err != nil {
 				return cp, err
 			}
@@ -256,16 +256,16 @@ func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
 		}
 	}
 	if p.ParentID != nil && *p.ParentID != "" {
-		if err := checkID("parent_id", *p.ParentID); err != nil {
+		if err := rules.ID("parent_id", *p.ParentID); err != nil {
 			return cp, err
 		}
 	}
 	if p.Summary != nil {
-		if err := checkText("summary", *p.Summary, maxSummary); err != nil {
+		if err := rules.Text("summary", *p.Summary, work.MaxSummary); err != nil {
 			return cp, err
 		}
 	}
-	meta, err := s.checkMetadata(p.Metadata)
+	meta, err := rules.Metadata(p.Metadata, s.opts.MaxMetadata)
 	if err != nil {
 		return cp, err
 	}
@@ -302,7 +302,7 @@ func nilIfEmpty(v string) *string {
 // the first read to the commit, so of concurrent updates at one version
 // exactly one succeeds.
 func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
 	if version < 0 {
@@ -312,7 +312,7 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 	if err != nil {
 		return Task{}, err
 	}
-	agent, err := checkName("agent", p.Agent)
+	agent, err := rules.Name("agent", p.Agent)
 	if err != nil {
 		return Task{}, err
 	}

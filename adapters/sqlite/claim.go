@@ -66,17 +66,17 @@ const claimFilterSQL = `(t.role IS NULL OR t.role = ?1)
 // transaction on the single writer, so two agents can never claim the same task.
 func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error) {
 	role, labels := req.Role, req.Labels
-	agent, err := checkName("agent", req.Agent)
+	agent, err := rules.Name("agent", req.Agent)
 	if err != nil {
 		return nil, err
 	}
 	if agent == "" {
 		return nil, invalid("agent", "agent is required: pass a name that identifies the agent claiming work")
 	}
-	if role, err = checkName("role", role); err != nil {
+	if role, err = rules.Name("role", role); err != nil {
 		return nil, err
 	}
-	labels, err = checkLabels("labels", labels)
+	labels, err = rules.Labels("labels", labels)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Store) Claim(ctx context.Context, req work.ClaimRequest) (*Task, error)
 // with open subtasks cannot be completed (it may fail). The status is checked
 // inside the write transaction, so no task is ever completed twice.
 func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, []string, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, nil, err
 	}
 	outcome := cp.Outcome
@@ -159,12 +159,12 @@ func (s *Store) Complete(ctx context.Context, id string, cp Completion) (Task, [
 		outcome = "completed"
 	}
 	if outcome != "completed" && outcome != "failed" {
-		return Task{}, nil, invalid("outcome", "outcome %q is not one of: completed, failed", clip(outcome))
+		return Task{}, nil, invalid("outcome", "outcome %q is not one of: completed, failed", work.Clip(outcome))
 	}
-	if err := checkText("summary", cp.Summary, maxSummary); err != nil {
+	if err := rules.Text("summary", cp.Summary, work.MaxSummary); err != nil {
 		return Task{}, nil, err
 	}
-	agent, err := checkName("agent", cp.Agent)
+	agent, err := rules.Name("agent", cp.Agent)
 	if err != nil {
 		return Task{}, nil, err
 	}

@@ -3,8 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"strings"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // prefixEnd is the upper bound of a prefix range: every string that starts

@@ -12,10 +12,10 @@ import (
 // AddDependency makes id depend on dependsOn. An edge that exists already is a
 // no-op; an edge that would close a cycle is refused with the cycle's path.
 func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
-	if err := checkID("depends_on", dependsOn); err != nil {
+	if err := rules.ID("depends_on", dependsOn); err != nil {
 		return Task{}, err
 	}
 	if id == dependsOn {
@@ -63,10 +63,10 @@ func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, 
 
 // RemoveDependency removes the edge id → dependsOn; a missing edge is KindNotFound.
 func (s *Store) RemoveDependency(ctx context.Context, id, dependsOn string) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
-	if err := checkID("depends_on", dependsOn); err != nil {
+	if err := rules.ID("depends_on", dependsOn); err != nil {
 		return Task{}, err
 	}
 	var out Task

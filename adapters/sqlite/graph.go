@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"strings"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // The dependency graph as task_graph reads it from SQLite (the source of
@@ -24,7 +25,7 @@ func checkStatuses(open []string) error {
 		return invalid("statuses", "at least one status of unfinished work is needed")
 	}
 	for _, s := range open {
-		if err := checkEnum("statuses", s, statuses); err != nil {
+		if err := rules.Enum("statuses", s, work.TaskStatuses); err != nil {
 			return err
 		}
 	}
@@ -99,7 +100,7 @@ func (s *Store) DependencyGraph(ctx context.Context, id string, open []string) (
 		return DependencySnapshot{}, err
 	}
 	if id != "" {
-		if err := checkID("id", id); err != nil {
+		if err := rules.ID("id", id); err != nil {
 			return DependencySnapshot{}, err
 		}
 	}
@@ -120,7 +121,7 @@ func (s *Store) DependencyGraph(ctx context.Context, id string, open []string) (
 }
 
 func checkGraphArgs(id string, open []string) error {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return err
 	}
 	return checkStatuses(open)
@@ -263,7 +264,7 @@ func (s *Store) GraphTasks(ctx context.Context, ids []string) (map[string]GraphT
 		return out, nil
 	}
 	for i, id := range ids {
-		if err := checkID(fmt.Sprintf("ids[%d]", i), id); err != nil {
+		if err := rules.ID(fmt.Sprintf("ids[%d]", i), id); err != nil {
 			return nil, err
 		}
 	}

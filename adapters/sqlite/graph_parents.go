@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 

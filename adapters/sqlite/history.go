@@ -87,7 +87,7 @@ const (
 // start). It answers for a deleted task too (its history outlives it); an id
 // that is neither a task nor in the history is not found.
 func (s *Store) History(ctx context.Context, id string, limit int, cursor string) ([]work.HistoryEvent, string, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return nil, "", err
 	}
 	switch {

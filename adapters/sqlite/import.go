@@ -183,19 +183,19 @@ func (s *Store) checkImport(batch []ImportTask) ([]ImportTask, error) {
 			var e *Error
 			if errors.As(err, &e) {
 				e2 := *e
-				e2.Msg = fmt.Sprintf("imported task %q: %s", clip(in.ID), e.Msg)
+				e2.Msg = fmt.Sprintf("imported task %q: %s", work.Clip(in.ID), e.Msg)
 				return &e2
 			}
 			return err
 		}
-		if err := checkID("id", t.ID); err != nil {
+		if err := rules.ID("id", t.ID); err != nil {
 			return nil, at(err)
 		}
 		if seen[t.ID] {
 			return nil, invalid("id", "imported task %s appears twice in the batch; ids must be unique", t.ID)
 		}
 		seen[t.ID] = true
-		title, err := checkTitle("title", t.Title)
+		title, err := rules.Title("title", t.Title)
 		if err != nil {
 			return nil, at(err)
 		}
@@ -206,13 +206,13 @@ func (s *Store) checkImport(batch []ImportTask) ([]ImportTask, error) {
 		if t.Priority == "" {
 			t.Priority = "medium"
 		}
-		if err := checkEnum("status", string(t.Status), statuses); err != nil {
+		if err := rules.Enum("status", string(t.Status), work.TaskStatuses); err != nil {
 			return nil, at(err)
 		}
-		if err := checkEnum("priority", t.Priority, priorities); err != nil {
+		if err := rules.Enum("priority", t.Priority, work.Priorities); err != nil {
 			return nil, at(err)
 		}
-		if t.Labels, err = checkLabels("labels", t.Labels); err != nil {
+		if t.Labels, err = rules.Labels("labels", t.Labels); err != nil {
 			return nil, at(err)
 		}
 		for _, f := range []struct {
@@ -220,7 +220,7 @@ func (s *Store) checkImport(batch []ImportTask) ([]ImportTask, error) {
 			v    **string
 		}{{"role", &t.Role}, {"assignee", &t.Assignee}} {
 			if *f.v != nil {
-				v, err := checkName(f.name, **f.v)
+				v, err := rules.Name(f.name, **f.v)
 				if err != nil {
 					return nil, at(err)
 				}
@@ -230,16 +230,16 @@ func (s *Store) checkImport(batch []ImportTask) ([]ImportTask, error) {
 		if t.ParentID != nil {
 			if *t.ParentID == "" {
 				t.ParentID = nil
-			} else if err := checkID("parent_id", *t.ParentID); err != nil {
+			} else if err := rules.ID("parent_id", *t.ParentID); err != nil {
 				return nil, at(err)
 			} else if *t.ParentID == t.ID {
 				return nil, at(invalid("parent_id", "task %s cannot be its own parent", t.ID))
 			}
 		}
-		if t.DependsOn, err = checkDependsOn(t.ID, t.DependsOn); err != nil {
+		if t.DependsOn, err = rules.DependsOn(t.ID, t.DependsOn); err != nil {
 			return nil, at(err)
 		}
-		meta, err := s.checkMetadata(t.Metadata)
+		meta, err := rules.Metadata(t.Metadata, s.opts.MaxMetadata)
 		if err != nil {
 			return nil, at(err)
 		}
@@ -347,7 +347,7 @@ func importDiff(want ImportTask, have Task, arts []ArtifactRecord) string {
 		if p == nil {
 			return "(none)"
 		}
-		return fmt.Sprintf("%q", clip(*p))
+		return fmt.Sprintf("%q", work.Clip(*p))
 	}
 	tm := func(p *time.Time) string {
 		if p == nil {
@@ -383,7 +383,7 @@ func importDiff(want ImportTask, have Task, arts []ArtifactRecord) string {
 	case !timeEq(have.CompletedAt, want.CompletedAt):
 		return f("completed_at", tm(have.CompletedAt), tm(want.CompletedAt))
 	case !jsonEqual(have.Metadata, want.Metadata):
-		return f("metadata", clip(string(have.Metadata)), clip(string(want.Metadata)))
+		return f("metadata", work.Clip(string(have.Metadata)), work.Clip(string(want.Metadata)))
 	case !slices.Equal(have.Labels, want.Labels):
 		return f("labels", fmt.Sprint(have.Labels), fmt.Sprint(want.Labels))
 	case !slices.Equal(have.DependsOn, want.DependsOn):

@@ -187,7 +187,7 @@ func openSubtasks(ctx context.Context, c *conn, id, field string) error {
 // version, writes no outbox event and no history event (heartbeats would
 // flood both); only lease_expires_at moves.
 func (s *Store) Heartbeat(ctx context.Context, id, agent string) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
 	agent, err := checkAgent(agent)
@@ -254,7 +254,7 @@ func rfc3339(stored string) string {
 }
 
 func checkAgent(agent string) (string, error) {
-	agent, err := checkName("agent", agent)
+	agent, err := rules.Name("agent", agent)
 	if err != nil {
 		return "", err
 	}
@@ -267,14 +267,14 @@ func checkAgent(agent string) (string, error) {
 // Release gives a held task back: pending, no assignee, no lease. Only the
 // holder may (or anyone once the lease has expired). reason goes to the history.
 func (s *Store) Release(ctx context.Context, id, agent, reason string) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
 	agent, err := checkAgent(agent)
 	if err != nil {
 		return Task{}, err
 	}
-	if err := checkText("reason", reason, maxReason); err != nil {
+	if err := rules.Text("reason", reason, maxReason); err != nil {
 		return Task{}, err
 	}
 	return s.release(ctx, id, agent, reason, true)

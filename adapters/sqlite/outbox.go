@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 	"time"
+
+	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
 // The outbox: every task change writes one row per changed task in the same

@@ -64,15 +64,15 @@ func (s *Store) OverrideCancel(ctx context.Context, id, actor, reason string) (T
 
 // checkOverride validates an override's arguments; it returns the actor.
 func checkOverride(id, actor, reason string) (string, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return "", err
 	}
-	actor, err := checkName("actor", actor)
+	actor, err := rules.Name("actor", actor)
 	if err != nil {
 		return "", err
 	}
 	if actor == "" {
 		return "", invalid("actor", "actor is required: pass who asks, such as human:board")
 	}
-	return actor, checkText("reason", reason, maxReason)
+	return actor, rules.Text("reason", reason, maxReason)
 }

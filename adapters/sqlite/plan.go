@@ -11,65 +11,6 @@ import (
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
-// checkedTask is a NewTask after task_create's field rules: trimmed,
-// deduplicated and sorted, ready to store. deps holds existing task ids only.
-type checkedTask struct {
-	title, description, priority, role, parentID string
-	labels, deps                                 []string
-	meta                                         []byte // compacted JSON object, never nil
-}
-
-// checkNewTask applies task_create's field rules to nt (no I/O). self is the
-// id the task will get ("" when not known yet): a task may not depend on itself.
-// Create and CreatePlan both call it, so a plan's task and a task_create
-// task are held to the same rules.
-func (s *Store) checkNewTask(nt NewTask, self string) (checkedTask, error) {
-	var ct checkedTask
-	var err error
-	if ct.title, err = checkTitle("title", nt.Title); err != nil {
-		return ct, err
-	}
-	if err := checkText("description", nt.Description, maxDescription); err != nil {
-		return ct, err
-	}
-	ct.description = nt.Description
-	ct.priority = nt.Priority
-	if ct.priority == "" {
-		ct.priority = "medium"
-	}
-	if err := checkEnum("priority", ct.priority, priorities); err != nil {
-		return ct, err
-	}
-	if ct.labels, err = checkLabels("labels", nt.Labels); err != nil {
-		return ct, err
-	}
-	if ct.role, err = checkName("role", nt.Role); err != nil {
-		return ct, err
-	}
-	if ct.meta, err = s.checkMetadata(nt.Metadata); err != nil {
-		return ct, err
-	}
-	if ct.meta == nil {
-		ct.meta = []byte("{}")
-	}
-	if nt.ParentID != "" {
-		if err := checkID("parent_id", nt.ParentID); err != nil {
-			return ct, err
-		}
-		ct.parentID = nt.ParentID
-	}
-	if ct.deps, err = checkDependsOn(self, nt.DependsOn); err != nil {
-		return ct, err
-	}
-	return ct, nil
-}
-
-// CheckNewTask applies task_create's field rules without touching the database.
-func (s *Store) CheckNewTask(nt work.NewTask) error {
-	_, err := s.checkNewTask(nt, "")
-	return err
-}
-
 // planProblem is one thing wrong with one task of a plan.
 type planProblem struct {
 	index int
@@ -83,7 +24,7 @@ func planError(problems []planProblem, what string) *Error {
 	slices.SortStableFunc(problems, func(a, b planProblem) int { return a.index - b.index })
 	parts := make([]string, len(problems))
 	for i, p := range problems {
-		parts[i] = fmt.Sprintf("tasks[%d] (ref %q): %s", p.index, clip(p.ref), p.msg)
+		parts[i] = fmt.Sprintf("tasks[%d] (ref %q): %s", p.index, work.Clip(p.ref), p.msg)
 	}
 	return invalid("tasks", "the plan was not written (nothing was created) because %s: %s", what, strings.Join(parts, "; "))
 }
@@ -92,7 +33,7 @@ func planError(problems []planProblem, what string) *Error {
 type plannedTask struct {
 	work.ResolvedPlanTask
 	id string
-	checkedTask
+	ct work.CheckedTask
 }
 
 // checkPlan applies the field rules to every task, maps refs to new ids and
@@ -128,32 +69,32 @@ func (s *Store) checkPlan(plan []work.ResolvedPlanTask) ([]plannedTask, map[stri
 		case err != nil:
 			return nil, nil, err
 		}
-		p.checkedTask = ct
+		p.ct = ct
 		if rt.ParentRef != "" {
 			if rt.ParentID != "" {
-				bad("parent names both ref %q and task %s; name one", clip(rt.ParentRef), clip(rt.ParentID))
+				bad("parent names both ref %q and task %s; name one", work.Clip(rt.ParentRef), work.Clip(rt.ParentID))
 			} else if id, ok := ids[rt.ParentRef]; ok {
-				p.parentID = id
+				p.ct.ParentID = id
 			} else {
-				bad("parent names ref %q, which is not a task earlier in the plan", clip(rt.ParentRef))
+				bad("parent names ref %q, which is not a task earlier in the plan", work.Clip(rt.ParentRef))
 			}
 		}
 		for _, r := range rt.DependsRefs {
 			if id, ok := ids[r]; ok {
-				p.deps = append(p.deps, id)
+				p.ct.Deps = append(p.ct.Deps, id)
 			} else {
-				bad("depends_on names ref %q, which is not a task earlier in the plan", clip(r))
+				bad("depends_on names ref %q, which is not a task earlier in the plan", work.Clip(r))
 			}
 		}
-		slices.Sort(p.deps)
-		p.deps = slices.Compact(p.deps)
-		if len(p.deps) > maxDependsOn {
-			bad("depends_on has %d entries; use at most %d (group work under a parent task instead)", len(p.deps), maxDependsOn)
+		slices.Sort(p.ct.Deps)
+		p.ct.Deps = slices.Compact(p.ct.Deps)
+		if len(p.ct.Deps) > work.MaxDependsOn {
+			bad("depends_on has %d entries; use at most %d (group work under a parent task instead)", len(p.ct.Deps), work.MaxDependsOn)
 		}
 		if pt.Ref == "" {
 			bad("ref is required: give every task of the plan a short name of its own")
 		} else if _, dup := ids[pt.Ref]; dup {
-			bad("ref %q is used by an earlier task; give every task a ref of its own", clip(pt.Ref))
+			bad("ref %q is used by an earlier task; give every task a ref of its own", work.Clip(pt.Ref))
 		} else {
 			ids[pt.Ref] = p.id
 		}
@@ -281,16 +222,16 @@ func (s *Store) CreatePlan(ctx context.Context, plan []work.ResolvedPlanTask, ac
 			seq++
 			now := s.now()
 			ts := fmtTime(now)
-			if _, err := insTask.ExecContext(ctx, p.id, seq, p.title, p.description, p.priority,
-				optStr(&p.role), optStr(&p.parentID), ts, ts, string(p.meta)); err != nil {
+			if _, err := insTask.ExecContext(ctx, p.id, seq, p.ct.Title, p.ct.Description, p.ct.Priority,
+				optStr(&p.ct.Role), optStr(&p.ct.ParentID), ts, ts, string(p.ct.Meta)); err != nil {
 				return fmt.Errorf("plan task %d: %w", p.Index, err)
 			}
-			for _, l := range p.labels {
+			for _, l := range p.ct.Labels {
 				if _, err := insLabel.ExecContext(ctx, p.id, l); err != nil {
 					return fmt.Errorf("plan task %d: label: %w", p.Index, err)
 				}
 			}
-			for _, d := range p.deps {
+			for _, d := range p.ct.Deps {
 				if _, err := insDep.ExecContext(ctx, p.id, d); err != nil {
 					return fmt.Errorf("plan task %d: dependency: %w", p.Index, err)
 				}
@@ -303,9 +244,9 @@ func (s *Store) CreatePlan(ctx context.Context, plan []work.ResolvedPlanTask, ac
 				return err
 			}
 			t := Task{
-				ID: p.id, Title: p.title, Description: p.description, Status: work.Pending, Priority: p.priority,
-				Labels: p.labels, DependsOn: p.deps, Version: 1, CreatedAt: now, UpdatedAt: now,
-				Metadata: p.meta, Role: nilIfEmpty(p.role), ParentID: nilIfEmpty(p.parentID),
+				ID: p.id, Title: p.ct.Title, Description: p.ct.Description, Status: work.Pending, Priority: p.ct.Priority,
+				Labels: p.ct.Labels, DependsOn: p.ct.Deps, Version: 1, CreatedAt: now, UpdatedAt: now,
+				Metadata: p.ct.Meta, Role: nilIfEmpty(p.ct.Role), ParentID: nilIfEmpty(p.ct.ParentID),
 			}
 			if t.DependsOn == nil {
 				t.DependsOn = []string{}

@@ -261,7 +261,7 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 	if err != nil {
 		return Task{}, err
 	}
-	title, prio, role, labels, deps, meta := ct.title, ct.priority, ct.role, ct.labels, ct.deps, ct.meta
+	title, prio, role, labels, deps, meta := ct.Title, ct.Priority, ct.Role, ct.Labels, ct.Deps, ct.Meta
 
 	var out Task
 	err = s.writeChange(ctx, func(c *conn) error {
@@ -317,7 +317,7 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 
 // Get returns a task with its direct subtasks, its dependents and its artifacts.
 func (s *Store) Get(ctx context.Context, id string) (TaskDetail, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return TaskDetail{}, err
 	}
 	var d TaskDetail
@@ -425,7 +425,7 @@ func loadArtifacts(ctx context.Context, c *conn, id string) ([]ArtifactRecord, e
 
 // Exists reports whether a task with this id exists.
 func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return false, err
 	}
 	var ok bool
@@ -447,29 +447,29 @@ type checkedPatch struct {
 func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
 	cp := checkedPatch{Patch: p}
 	if p.Title != nil {
-		t, err := checkTitle("title", *p.Title)
+		t, err := rules.Title("title", *p.Title)
 		if err != nil {
 			return cp, err
 		}
 		cp.Title = &t
 	}
 	if p.Description != nil {
-		if err := checkText("description", *p.Description, maxDescription); err != nil {
+		if err := rules.Text("description", *p.Description, work.MaxDescription); err != nil {
 			return cp, err
 		}
 	}
 	if p.Status != nil {
-		if err := checkEnum("status", *p.Status, statuses); err != nil {
+		if err := rules.Enum("status", *p.Status, work.TaskStatuses); err != nil {
 			return cp, err
 		}
 	}
 	if p.Priority != nil {
-		if err := checkEnum("priority", *p.Priority, priorities); err != nil {
+		if err := rules.Enum("priority", *p.Priority, work.Priorities); err != nil {
 			return cp, err
 		}
 	}
 	if p.Labels != nil {
-		l, err := checkLabels("labels", *p.Labels)
+		l, err := rules.Labels("labels", *p.Labels)
 		if err != nil {
 			return cp, err
 		}
@@ -480,7 +480,7 @@ func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
 		v    **string
 	}{{"role", &cp.Role}, {"assignee", &cp.Assignee}} {
 		if *f.v != nil {
-			v, err := checkName(f.name, **f.v)
+			v, err := rules.Name(f.name, **f.v)
 			if err != nil {
 				return cp, err
 			}
@@ -488,16 +488,16 @@ func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
 		}
 	}
 	if p.ParentID != nil && *p.ParentID != "" {
-		if err := checkID("parent_id", *p.ParentID); err != nil {
+		if err := rules.ID("parent_id", *p.ParentID); err != nil {
 			return cp, err
 		}
 	}
 	if p.Summary != nil {
-		if err := checkText("summary", *p.Summary, maxSummary); err != nil {
+		if err := rules.Text("summary", *p.Summary, work.MaxSummary); err != nil {
 			return cp, err
 		}
 	}
-	meta, err := s.checkMetadata(p.Metadata)
+	meta, err := rules.Metadata(p.Metadata, s.opts.MaxMetadata)
 	if err != nil {
 		return cp, err
 	}
@@ -527,7 +527,7 @@ func strPtrEq(a, b *string) bool {
 // of in_progress loses its lease. A parent with open subtasks cannot be
 // moved to completed. Every change is written to the history.
 func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (Task, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return Task{}, err
 	}
 	if version < 0 {
@@ -537,7 +537,7 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 	if err != nil {
 		return Task{}, err
 	}
-	agent, err := checkName("agent", p.Agent)
+	agent, err := rules.Name("agent", p.Agent)
 	if err != nil {
 		return Task{}, err
 	}
@@ -782,7 +782,7 @@ func checkParent(ctx context.Context, c *conn, id, parent string) error {
 // removes the whole subtree. Labels, dependency edges and artifact rows go
 // with the tasks (the caller removes artifact files). Returns the deleted ids, sorted.
 func (s *Store) Delete(ctx context.Context, id string, cascade bool) ([]string, error) {
-	if err := checkID("id", id); err != nil {
+	if err := rules.ID("id", id); err != nil {
 		return nil, err
 	}
 	var deleted []string

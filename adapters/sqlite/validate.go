@@ -1,163 +1,36 @@
 package sqlite
 
 import (
-	"bytes"
-	"encoding/json"
-	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mcp-task-orchestrator/mcp-task-orchestrator/work"
 )
 
-// Limits on what one call may write.
-const (
-	maxTitle       = 500
-	maxDescription = 20000
-	maxSummary     = 20000
-	maxLabels      = 32
-	maxLabel       = work.MaxLabelLen
-	maxName        = 100 // role, assignee, agent
-	maxDependsOn   = 100
-	maxID          = 128
-	maxText        = 1000 // full-text query
-	defaultLimit   = 50
-	maxLimit       = 200
-	maxArtifact    = 255 // artifact name
-)
+// rules are the field rules every task store applies (work/fields.go): the
+// same limits and sentences whichever store answers.
+var rules work.FieldRules
 
-var (
-	statuses   = []string{"pending", "in_progress", "blocked", "completed", "failed", "cancelled"}
-	priorities = []string{"low", "medium", "high", "critical"}
-)
+// maxArtifact is the longest artifact name.
+const maxArtifact = 255
 
-func checkTitle(field, title string) (string, error) {
-	t := strings.TrimSpace(title)
-	switch n := utf8.RuneCountInString(t); {
-	case !utf8.ValidString(t):
-		return "", invalid(field, "%s is not valid UTF-8; send it as UTF-8 text", field)
-	case n == 0:
-		return "", invalid(field, "%s is required: give the task a short title", field)
-	case n > maxTitle:
-		return "", invalid(field, "%s is %d characters long; shorten it to at most %d (put details in description)", field, n, maxTitle)
-	}
-	return t, nil
+// checkNewTask applies task_create's field rules to nt (no I/O). self is the
+// id the task will get ("" when not known yet). Create and CreatePlan both
+// call it, so a plan's task and a task_create task obey the same rules.
+func (s *Store) checkNewTask(nt NewTask, self string) (work.CheckedTask, error) {
+	return rules.NewTask(nt, self, s.opts.MaxMetadata)
 }
 
-func checkText(field, v string, limit int) error {
-	if !utf8.ValidString(v) {
-		return invalid(field, "%s is not valid UTF-8; send it as UTF-8 text", field)
-	}
-	if n := utf8.RuneCountInString(v); n > limit {
-		return invalid(field, "%s is %d characters long; shorten it to at most %d", field, n, limit)
-	}
-	return nil
-}
-
-// checkName validates a role, assignee or agent: trimmed, printable, <= 100 characters.
-// An empty result is allowed; callers decide whether it is required.
-func checkName(field, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if !utf8.ValidString(v) {
-		return "", invalid(field, "%s is not valid UTF-8; send it as UTF-8 text", field)
-	}
-	if n := utf8.RuneCountInString(v); n > maxName {
-		return "", invalid(field, "%s is %d characters long; use at most %d", field, n, maxName)
-	}
-	for _, r := range v {
-		if !unicode.IsPrint(r) {
-			return "", invalid(field, "%s contains the non-printable character %U; use letters, digits, spaces and punctuation only", field, r)
-		}
-	}
-	return v, nil
-}
-
-func checkEnum(field, v string, allowed []string) error {
-	if slices.Contains(allowed, v) {
-		return nil
-	}
-	return invalid(field, "%s %q is not one of: %s", field, v, strings.Join(allowed, ", "))
-}
-
-func checkLabel(field, l string) error {
-	if !work.ValidLabel(l) {
-		return invalid(field, "label %q is not valid: use 1 to %d characters from A-Z a-z 0-9 _ . : -", clip(l), maxLabel)
-	}
-	return nil
-}
-
-// checkLabels returns the labels sorted and deduplicated; never nil.
-func checkLabels(field string, labels []string) ([]string, error) {
-	out := make([]string, 0, len(labels))
-	for _, l := range labels {
-		if err := checkLabel(field, l); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if len(out) > maxLabels {
-		return nil, invalid(field, "%s has %d labels; use at most %d", field, len(out), maxLabels)
-	}
-	return out, nil
-}
-
-func checkID(field, id string) error {
-	switch {
-	case id == "":
-		return invalid(field, "%s is required: pass a task id such as tsk_0123456789abcdef (see task_list)", field)
-	case len(id) > maxID || !utf8.ValidString(id):
-		return invalid(field, "%s %q is not a task id; task ids look like tsk_0123456789abcdef (see task_list)", field, clip(id))
-	}
-	return nil
-}
-
-// checkDependsOn returns the ids sorted and deduplicated; never nil.
-func checkDependsOn(self string, ids []string) ([]string, error) {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if err := checkID("depends_on", id); err != nil {
-			return nil, err
-		}
-		if id == self {
-			return nil, invalid("depends_on", "task %s cannot depend on itself; remove it from depends_on", id)
-		}
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if len(out) > maxDependsOn {
-		return nil, invalid("depends_on", "depends_on has %d ids; use at most %d (group work under a parent task instead)", len(out), maxDependsOn)
-	}
-	return out, nil
-}
-
-// checkMetadata returns the metadata compacted, "{}" for none, or nil when
-// raw is absent (nil, empty or null) and absent is allowed.
-func (s *Store) checkMetadata(raw json.RawMessage) ([]byte, error) {
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return nil, nil
-	}
-	if len(trimmed) > s.opts.MaxMetadata {
-		return nil, invalid("metadata", "metadata is %d bytes; keep it under %d bytes (store large content as an artifact)", len(trimmed), s.opts.MaxMetadata)
-	}
-	if trimmed[0] != '{' || !json.Valid(trimmed) {
-		return nil, invalid("metadata", "metadata must be a JSON object, like {\"key\": \"value\"}")
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, invalid("metadata", "metadata must be a JSON object, like {\"key\": \"value\"}")
-	}
-	return buf.Bytes(), nil
+// CheckNewTask applies task_create's field rules without touching the database.
+func (s *Store) CheckNewTask(nt work.NewTask) error {
+	_, err := s.checkNewTask(nt, "")
+	return err
 }
 
 func checkArtifact(a *ArtifactRecord) error {
 	switch {
 	case a.Name == "" || len(a.Name) > maxArtifact || strings.ContainsAny(a.Name, "/\\\x00"):
-		return invalid("artifact.name", "artifact name %q is not valid: use 1 to %d characters without / or \\", clip(a.Name), maxArtifact)
+		return invalid("artifact.name", "artifact name %q is not valid: use 1 to %d characters without / or \\", work.Clip(a.Name), maxArtifact)
 	case a.Path == "" || !utf8.ValidString(a.Path):
 		return invalid("artifact.path", "artifact path is required")
 	case a.Size < 0:
@@ -178,14 +51,4 @@ func isHex64(s string) bool {
 		}
 	}
 	return true
-}
-
-// clip shortens a user's value for an error message.
-func clip(s string) string {
-	const n = 40
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "…"
 }
