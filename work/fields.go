@@ -267,3 +267,75 @@ func Clip(s string) string {
 	r := []rune(s)
 	return string(r[:n]) + "…"
 }
+
+// CheckedPatch is a Patch after the field rules, before it meets the stored
+// task: CheckedLabels sorted and deduplicated (when Labels is set), Meta
+// compacted (nil when the patch leaves the metadata).
+type CheckedPatch struct {
+	Patch
+	CheckedLabels []string
+	Meta          []byte
+}
+
+// Patch applies task_update's field rules to p (no I/O); maxMetadata is the
+// metadata's largest size in bytes.
+func (r FieldRules) Patch(p Patch, maxMetadata int) (CheckedPatch, error) {
+	cp := CheckedPatch{Patch: p}
+	if p.Title != nil {
+		t, err := r.Title("title", *p.Title)
+		if err != nil {
+			return cp, err
+		}
+		cp.Title = &t
+	}
+	if p.Description != nil {
+		if err := r.Text("description", *p.Description, MaxDescription); err != nil {
+			return cp, err
+		}
+	}
+	if p.Status != nil {
+		if err := r.Enum("status", *p.Status, TaskStatuses); err != nil {
+			return cp, err
+		}
+	}
+	if p.Priority != nil {
+		if err := r.Enum("priority", *p.Priority, Priorities); err != nil {
+			return cp, err
+		}
+	}
+	if p.Labels != nil {
+		l, err := r.Labels("labels", *p.Labels)
+		if err != nil {
+			return cp, err
+		}
+		cp.CheckedLabels = l
+	}
+	for _, f := range []struct {
+		name string
+		v    **string
+	}{{"role", &cp.Role}, {"assignee", &cp.Assignee}} {
+		if *f.v != nil {
+			v, err := r.Name(f.name, **f.v)
+			if err != nil {
+				return cp, err
+			}
+			*f.v = &v
+		}
+	}
+	if p.ParentID != nil && *p.ParentID != "" {
+		if err := r.ID("parent_id", *p.ParentID); err != nil {
+			return cp, err
+		}
+	}
+	if p.Summary != nil {
+		if err := r.Text("summary", *p.Summary, MaxSummary); err != nil {
+			return cp, err
+		}
+	}
+	meta, err := r.Metadata(p.Metadata, maxMetadata)
+	if err != nil {
+		return cp, err
+	}
+	cp.Meta = meta
+	return cp, nil
+}

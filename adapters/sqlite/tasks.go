@@ -437,72 +437,9 @@ func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 	return ok, wrap("check task", err)
 }
 
-// checkedPatch is a Patch after validation, before it meets the stored task.
-type checkedPatch struct {
-	Patch
-	labels []string
-	meta   []byte
-}
-
-func (s *Store) checkPatch(p Patch) (checkedPatch, error) {
-	cp := checkedPatch{Patch: p}
-	if p.Title != nil {
-		t, err := rules.Title("title", *p.Title)
-		if err != nil {
-			return cp, err
-		}
-		cp.Title = &t
-	}
-	if p.Description != nil {
-		if err := rules.Text("description", *p.Description, work.MaxDescription); err != nil {
-			return cp, err
-		}
-	}
-	if p.Status != nil {
-		if err := rules.Enum("status", *p.Status, work.TaskStatuses); err != nil {
-			return cp, err
-		}
-	}
-	if p.Priority != nil {
-		if err := rules.Enum("priority", *p.Priority, work.Priorities); err != nil {
-			return cp, err
-		}
-	}
-	if p.Labels != nil {
-		l, err := rules.Labels("labels", *p.Labels)
-		if err != nil {
-			return cp, err
-		}
-		cp.labels = l
-	}
-	for _, f := range []struct {
-		name string
-		v    **string
-	}{{"role", &cp.Role}, {"assignee", &cp.Assignee}} {
-		if *f.v != nil {
-			v, err := rules.Name(f.name, **f.v)
-			if err != nil {
-				return cp, err
-			}
-			*f.v = &v
-		}
-	}
-	if p.ParentID != nil && *p.ParentID != "" {
-		if err := rules.ID("parent_id", *p.ParentID); err != nil {
-			return cp, err
-		}
-	}
-	if p.Summary != nil {
-		if err := rules.Text("summary", *p.Summary, work.MaxSummary); err != nil {
-			return cp, err
-		}
-	}
-	meta, err := rules.Metadata(p.Metadata, s.opts.MaxMetadata)
-	if err != nil {
-		return cp, err
-	}
-	cp.meta = meta
-	return cp, nil
+// checkPatch applies task_update's field rules (work.FieldRules.Patch).
+func (s *Store) checkPatch(p Patch) (work.CheckedPatch, error) {
+	return rules.Patch(p, s.opts.MaxMetadata)
 }
 
 func conflict(id string, have, want int64) error {
@@ -576,11 +513,11 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 		if cp.Summary != nil {
 			next.Summary = cp.Summary
 		}
-		if cp.meta != nil {
-			next.Metadata = cp.meta
+		if cp.Meta != nil {
+			next.Metadata = cp.Meta
 		}
 		if cp.Labels != nil {
-			next.Labels = cp.labels
+			next.Labels = cp.CheckedLabels
 		}
 		if cp.Status != nil && work.Status(*cp.Status) != cur.Status {
 			if err := work.CheckTransition(id, cur.Status, work.Status(*cp.Status)); err != nil {
