@@ -42,6 +42,7 @@ type Opener = func(t *testing.T) work.Store
 // Run runs the whole contract against the stores open makes.
 func Run(t *testing.T, open func(t *testing.T) work.Store) {
 	t.Run("Tasks", func(t *testing.T) { RunTasks(t, open) })
+	t.Run("List", func(t *testing.T) { RunList(t, open) })
 }
 
 // env is one test's store and what the test needs around it.
