@@ -43,6 +43,9 @@ type Opener = func(t *testing.T) work.Store
 func Run(t *testing.T, open func(t *testing.T) work.Store) {
 	t.Run("Tasks", func(t *testing.T) { RunTasks(t, open) })
 	t.Run("List", func(t *testing.T) { RunList(t, open) })
+	t.Run("Claims", func(t *testing.T) { RunClaims(t, open) })
+	t.Run("Leases", func(t *testing.T) { RunLeases(t, open) })
+	t.Run("Complete", func(t *testing.T) { RunComplete(t, open) })
 }
 
 // env is one test's store and what the test needs around it.
@@ -245,3 +248,52 @@ func recent(at time.Time) bool {
 
 // openStatuses are the statuses of unfinished work, as the graph reads take them.
 var openStatuses = work.StatusNames(work.OpenStatuses)
+
+// history reads every event of task id, oldest first.
+func (e *env) history(id string) []work.HistoryEvent {
+	e.t.Helper()
+	var out []work.HistoryEvent
+	cursor := ""
+	for {
+		page, next, err := e.s.History(e.ctx, id, 200, cursor)
+		if err != nil {
+			e.t.Fatalf("History(%s): %v", id, err)
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out
+		}
+		cursor = next
+	}
+}
+
+// wantEvents checks task id's history, each event as "event actor".
+func (e *env) wantEvents(id string, want ...string) {
+	e.t.Helper()
+	var got []string
+	for _, ev := range e.history(id) {
+		got = append(got, ev.Event+" "+ev.Actor)
+	}
+	if !slices.Equal(got, want) {
+		e.t.Fatalf("history of %s:\n got %q\nwant %q", id, got, want)
+	}
+}
+
+func (e *env) changeMark() int64 {
+	e.t.Helper()
+	m, err := e.s.ChangeMark(e.ctx)
+	if err != nil {
+		e.t.Fatalf("ChangeMark: %v", err)
+	}
+	return m
+}
+
+// lastOutboxSeq is the last outbox seq ever written.
+func (e *env) lastOutboxSeq() int64 {
+	e.t.Helper()
+	st, err := e.s.MirrorState(e.ctx, "storetest")
+	if err != nil {
+		e.t.Fatalf("MirrorState: %v", err)
+	}
+	return st.MaxSeq
+}
