@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) work.Store) {
 	t.Run("Claims", func(t *testing.T) { RunClaims(t, open) })
 	t.Run("Leases", func(t *testing.T) { RunLeases(t, open) })
 	t.Run("Complete", func(t *testing.T) { RunComplete(t, open) })
+	t.Run("Plans", func(t *testing.T) { RunPlans(t, open) })
+	t.Run("History", func(t *testing.T) { RunHistory(t, open) })
 }
 
 // env is one test's store and what the test needs around it.
