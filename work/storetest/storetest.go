@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) work.Store) {
 	t.Run("Complete", func(t *testing.T) { RunComplete(t, open) })
 	t.Run("Plans", func(t *testing.T) { RunPlans(t, open) })
 	t.Run("History", func(t *testing.T) { RunHistory(t, open) })
+	t.Run("Reads", func(t *testing.T) { RunReads(t, open) })
 }
 
 // env is one test's store and what the test needs around it.
