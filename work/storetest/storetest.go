@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) work.Store) {
 	t.Run("Plans", func(t *testing.T) { RunPlans(t, open) })
 	t.Run("History", func(t *testing.T) { RunHistory(t, open) })
 	t.Run("Reads", func(t *testing.T) { RunReads(t, open) })
+	t.Run("Outbox", func(t *testing.T) { RunOutbox(t, open) })
 }
 
 // env is one test's store and what the test needs around it.
