@@ -94,7 +94,24 @@ func listText(e *env) {
 		got, _ := e.list(work.Filter{Text: tc.text})
 		e.wantIDs(fmt.Sprintf("List text %q", tc.text), ids(got), tc.want...)
 	}
-	got, _ := e.list(work.Filter{Text: "parser", Label: "none"})
+	// The search follows renames and deletes.
+	e.update(parser.ID, 0, work.Patch{Title: ptr("Rewrite the lexer")})
+	if _, err := e.s.Delete(e.ctx, both.ID, false); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{"parser", nil},
+		{"lexer", []string{parser.ID}},
+		{"unicode", []string{parser.ID}},
+		{"cache", []string{docs.ID}},
+	} {
+		got, _ := e.list(work.Filter{Text: tc.text})
+		e.wantIDs(fmt.Sprintf("List text %q after a rename and a delete", tc.text), ids(got), tc.want...)
+	}
+	got, _ := e.list(work.Filter{Text: "lexer", Label: "none"})
 	e.wantIDs("List text with another filter", ids(got))
 	_, _, err := e.s.List(e.ctx, work.Filter{Text: "!!! ..."})
 	e.wantErr("List text without a word", err, clienterr.InvalidArgument, `text "!!! ..." has no words to search for; use letters or digits`)
