@@ -339,29 +339,3 @@ func (r FieldRules) Patch(p Patch, maxMetadata int) (CheckedPatch, error) {
 	cp.Meta = meta
 	return cp, nil
 }
-
-// A task waits for its dependencies and, as a parent, for its open subtasks;
-// a cycle of such waits is a deadlock: no task on it could ever finish. These
-// are the refusals of the three writes that could close one (every store
-// checks them with the same reachability over both kinds of edge).
-
-// WaitCycleOnDependency refuses making id depend on dependsOn, which waits for id.
-func WaitCycleOnDependency(id, dependsOn string) *clienterr.Error {
-	return &clienterr.Error{Kind: clienterr.DependencyCycle, Field: "depends_on", Msg: fmt.Sprintf(
-		"making %s depend on %s would deadlock: %s waits for %s through its subtasks and dependencies (a parent waits for its open subtasks), so neither could ever finish",
-		id, dependsOn, dependsOn, id)}
-}
-
-// WaitCycleOnNewTask refuses a new task under parent that depends on dep, which waits for parent.
-func WaitCycleOnNewTask(dep, parent string) *clienterr.Error {
-	return &clienterr.Error{Kind: clienterr.DependencyCycle, Field: "depends_on", Msg: fmt.Sprintf(
-		"the new task would depend on %s, which waits for its parent %s (through subtasks and dependencies), so neither could ever finish; drop that dependency or choose another parent",
-		dep, parent)}
-}
-
-// WaitCycleOnParent refuses moving id under parent, for which id waits.
-func WaitCycleOnParent(id, parent string) *clienterr.Error {
-	return &clienterr.Error{Kind: clienterr.DependencyCycle, Field: "parent_id", Msg: fmt.Sprintf(
-		"task %s waits for %s (through its dependencies and subtasks), so %s cannot become its parent: neither could ever finish; remove that dependency first",
-		id, parent, parent)}
-}

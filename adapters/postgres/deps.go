@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -47,9 +46,6 @@ func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, 
 			return &Error{Kind: KindCycle, Field: "depends_on", Msg: fmt.Sprintf(
 				"making %s depend on %s would create a cycle: %s; remove one of those dependencies first",
 				id, dependsOn, strings.Join(append([]string{id}, path...), " → "))}
-		}
-		if waits, err := s.waitsFor(ctx, tx, dependsOn, id); err != nil || waits {
-			return cmp.Or(err, error(work.WaitCycleOnDependency(id, dependsOn)))
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO task_dependencies (project_id, task_id, depends_on_id) VALUES ($1, $2, $3)
 			ON CONFLICT DO NOTHING`, s.pid, id, dependsOn)
@@ -174,21 +170,4 @@ func (s *Store) dependencyPath(ctx context.Context, q db, from, to string) ([]st
 		}
 	}
 	return nil, nil
-}
-
-// waitsFor reports whether from waits for to, through dependencies and (a
-// parent for its subtasks) the parent edges: the reachability behind the
-// work.WaitCycle* refusals. The caller holds the project's lock.
-func (s *Store) waitsFor(ctx context.Context, q db, from, to string) (bool, error) {
-	var waits bool
-	// PostgreSQL allows one recursive term: the two kinds of edge are one
-	// relation (a task waits for its dependency; a parent for its subtask).
-	err := q.QueryRow(ctx, `WITH RECURSIVE reach(id) AS (
-			SELECT $2::text
-			UNION SELECT w.dst FROM reach r JOIN (
-				SELECT d.task_id AS src, d.depends_on_id AS dst FROM task_dependencies d WHERE d.project_id = $1
-				UNION ALL
-				SELECT t.parent_id, t.id FROM tasks t WHERE t.project_id = $1 AND t.parent_id IS NOT NULL) w ON w.src = r.id)
-		SELECT EXISTS (SELECT 1 FROM reach WHERE id = $3)`, s.pid, from, to).Scan(&waits)
-	return waits, err
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -205,19 +204,6 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 			return err
 		} else if missing != "" {
 			return notFound("depends_on", missing)
-		}
-		if ct.ParentID != "" && len(ct.Deps) > 0 {
-			// The new task's parent waits for it: none of its dependencies
-			// may wait for that parent (under the project's lock, like
-			// every edge that could close a cycle).
-			if err := s.lockProject(ctx, tx); err != nil {
-				return err
-			}
-			for _, d := range ct.Deps {
-				if waits, err := s.waitsFor(ctx, tx, d, ct.ParentID); err != nil || waits {
-					return cmp.Or(err, error(work.WaitCycleOnNewTask(d, ct.ParentID)))
-				}
-			}
 		}
 		now := s.now()
 		var meta string

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -338,9 +337,6 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 				}
 				if err := s.checkParent(ctx, tx, id, *next.ParentID); err != nil {
 					return err
-				}
-				if waits, err := s.waitsFor(ctx, tx, id, *next.ParentID); err != nil || waits {
-					return cmp.Or(err, error(work.WaitCycleOnParent(id, *next.ParentID)))
 				}
 			}
 		}

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +40,9 @@ func (s *Store) AddDependency(ctx context.Context, id, dependsOn string) (Task, 
 		}
 		// dependsOn may also wait for id through subtasks (a parent waits for
 		// its open subtasks): a task depending on its own ancestor, say.
-		if waits, err := waitsFor(ctx, c, dependsOn, id); err != nil || waits {
-			return cmp.Or(err, error(work.WaitCycleOnDependency(id, dependsOn)))
+		if err := refuseWaitCycle(ctx, c, "depends_on", dependsOn, id,
+			"making %s depend on %s would deadlock: %s waits for %s through its subtasks and dependencies (a parent waits for its open subtasks), so neither could ever finish", id, dependsOn, dependsOn, id); err != nil {
+			return err
 		}
 		res, err := c.exec(ctx, `INSERT INTO task_dependencies (task_id, depends_on_id) VALUES (?, ?)
 			ON CONFLICT DO NOTHING`, id, dependsOn)
