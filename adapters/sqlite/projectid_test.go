@@ -93,20 +93,3 @@ func TestStoresOpeningANewProjectAtOnceAgreeOnItsID(t *testing.T) {
 		}
 	}
 }
-
-// A task may not wait for a task that waits for it through subtasks (a
-// parent waits for its open subtasks): depending on its own grandparent is
-// refused with a sentence that names both and says why.
-func TestDependingOnAnAncestorIsRefusedWithASentence(t *testing.T) {
-	s := openStore(t)
-	p := mustCreate(t, s, sqlite.NewTask{Title: "p"})
-	kid := mustCreate(t, s, sqlite.NewTask{Title: "kid", ParentID: p.ID})
-	grandkid := mustCreate(t, s, sqlite.NewTask{Title: "grandkid", ParentID: kid.ID})
-	_, err := s.AddDependency(context.Background(), grandkid.ID, p.ID)
-	e := wantKind(t, err, sqlite.KindCycle)
-	want := "making " + grandkid.ID + " depend on " + p.ID + " would deadlock: " + p.ID + " waits for " + grandkid.ID +
-		" through its subtasks and dependencies (a parent waits for its open subtasks), so neither could ever finish"
-	if e.Msg != want {
-		t.Fatalf("message %q, want %q", e.Msg, want)
-	}
-}

@@ -275,16 +275,6 @@ func (s *Store) Create(ctx context.Context, nt NewTask) (Task, error) {
 		} else if missing != "" {
 			return notFound("depends_on", missing)
 		}
-		if nt.ParentID != "" {
-			// The new task's parent waits for it: none of its dependencies
-			// may wait for that parent.
-			for _, d := range deps {
-				if err := refuseWaitCycle(ctx, c, "depends_on", d, nt.ParentID,
-					"the new task would depend on %s, which waits for its parent %s (through subtasks and dependencies), so neither could ever finish; drop that dependency or choose another parent", d, nt.ParentID); err != nil {
-					return err
-				}
-			}
-		}
 		now := s.now()
 		ts := fmtTime(now)
 		if _, err := c.exec(ctx, `INSERT INTO tasks
@@ -563,10 +553,6 @@ func (s *Store) Update(ctx context.Context, id string, version int64, p Patch) (
 				if err := checkParent(ctx, c, id, *next.ParentID); err != nil {
 					return err
 				}
-				if err := refuseWaitCycle(ctx, c, "parent_id", id, *next.ParentID,
-					"task %s waits for %s (through its dependencies and subtasks), so %s cannot become its parent: neither could ever finish; remove that dependency first", id, *next.ParentID, *next.ParentID); err != nil {
-					return err
-				}
 			}
 		}
 		// The lease after the change: a task entering in_progress (or
@@ -708,25 +694,6 @@ func nilIfEmpty(v string) *string {
 		return nil
 	}
 	return &v
-}
-
-// refuseWaitCycle refuses, with the sentence given, an edge that would let
-// from wait for to while to already waits for from. A task waits for its
-// dependencies and (a parent) for its subtasks; a cycle of such waits is a
-// deadlock: no task on it can ever be completed.
-func refuseWaitCycle(ctx context.Context, c *conn, field, from, to, format string, args ...any) error {
-	var waits bool
-	if err := c.queryRow(ctx, `WITH RECURSIVE reach(id) AS (
-			SELECT ?
-			UNION SELECT d.depends_on_id FROM task_dependencies d JOIN reach r ON d.task_id = r.id
-			UNION SELECT t.id FROM tasks t JOIN reach r ON t.parent_id = r.id)
-		SELECT EXISTS (SELECT 1 FROM reach WHERE id = ?)`, from, to).Scan(&waits); err != nil {
-		return err
-	}
-	if !waits {
-		return nil
-	}
-	return &Error{Kind: KindCycle, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // checkParent refuses a parent that does not exist or that lies in id's own subtree.
